@@ -1,0 +1,22 @@
+// Project script for migrations: `pnpm db:migrate` applies pending migrations to
+// DATABASE_URL (or the embedded PGlite); `pnpm db:new-migration <name>` writes a new
+// migration folder from the difference between prisma/migrations and the schema.
+import { openDatabase } from './database.js';
+import { applyMigrations, createMigration } from './migrations.js';
+
+const [command, name] = process.argv.slice(2);
+const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: process.env.WARDEN_DATA_DIR ?? '.data' });
+try {
+  if (command === 'migrate') {
+    const applied = await applyMigrations(db.adapterFactory);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+  } else if (command === 'new' && name) {
+    const dir = await createMigration(db.adapterFactory, name);
+    console.log(dir ? `wrote ${dir}` : 'schema matches the migrations; nothing to write');
+  } else {
+    console.error('usage: cli.ts migrate | new <name>');
+    process.exitCode = 2;
+  }
+} finally {
+  await db.close();
+}

@@ -1,0 +1,69 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from './generated/client.js';
+
+export type DatabaseMode = 'postgres' | 'pglite';
+
+export interface DatabaseOptions {
+  /** A Postgres URL; when absent the embedded PGlite under `dataDir` is used. */
+  databaseUrl?: string | undefined;
+  /** Where PGlite keeps its files (`<dataDir>/pglite`). */
+  dataDir: string;
+}
+
+/**
+ * One handle on the control-plane database, whichever engine backs it. Everything
+ * above this module sees only `prisma`; the adapter factory is kept for migrations.
+ */
+export interface Database {
+  mode: DatabaseMode;
+  prisma: PrismaClient;
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory;
+  /** Human-readable location without credentials, for start-up messages. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 10 });
+    const prisma = new PrismaClient({ adapter: adapterFactory });
+    return {
+      mode: 'postgres',
+      prisma,
+      adapterFactory,
+      location: redactUrl(options.databaseUrl),
+      close: () => prisma.$disconnect(),
+    };
+  }
+  const dir = path.resolve(options.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  const adapterFactory = new PrismaPGlite(pglite);
+  const prisma = new PrismaClient({ adapter: adapterFactory });
+  return {
+    mode: 'pglite',
+    prisma,
+    adapterFactory,
+    location: dir,
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable database url>';
+  }
+}

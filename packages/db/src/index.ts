@@ -1,0 +1,4 @@
+export { openDatabase, redactUrl, type Database, type DatabaseMode, type DatabaseOptions } from './database.js';
+export { applyMigrations, createMigration } from './migrations.js';
+export * from './generated/client.js';
+export { Prisma } from './generated/client.js';

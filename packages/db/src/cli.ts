@@ -5,7 +5,10 @@ import { openDatabase } from './database.js';
 import { applyMigrations, createMigration } from './migrations.js';
 
 const [command, name] = process.argv.slice(2);
-const db = await openDatabase({ databaseUrl: process.env.DATABASE_URL, dataDir: process.env.WARDEN_DATA_DIR ?? '.data' });
+const db = await openDatabase({
+  databaseUrl: process.env.DATABASE_URL,
+  dataDir: process.env.WARDEN_DATA_DIR ?? '.data',
+});
 try {
   if (command === 'migrate') {
     const applied = await applyMigrations(db.adapterFactory);
@@ -17,6 +20,11 @@ try {
     console.error('usage: cli.ts migrate | new <name>');
     process.exitCode = 2;
   }
+} catch (error) {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
 } finally {
   await db.close();
 }
+// The migration engine leaves an idle pool behind; do not wait for it to time out.
+process.exit();

@@ -53,7 +53,10 @@ async function startEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory
 
 export async function readMigrationList(): Promise<MigrationList> {
   const entries = await readdir(migrationsDir, { withFileTypes: true }).catch(() => []);
-  const dirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const dirs = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const lockPath = path.join(migrationsDir, 'migration_lock.toml');
   const lockContent = await readFile(lockPath, 'utf8').catch(() => null);
   return {
@@ -65,7 +68,10 @@ export async function readMigrationList(): Promise<MigrationList> {
         path: dir,
         migrationFile: {
           path: 'migration.sql',
-          content: { tag: 'ok' as const, value: await readFile(path.join(migrationsDir, dir, 'migration.sql'), 'utf8') },
+          content: {
+            tag: 'ok' as const,
+            value: await readFile(path.join(migrationsDir, dir, 'migration.sql'), 'utf8'),
+          },
         },
       })),
     ),

@@ -319,7 +319,7 @@ CREATE UNIQUE INDEX "Group_name_key" ON "Group"("name");
 CREATE INDEX "GroupMembership_groupId_idx" ON "GroupMembership"("groupId");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "ApiKey_prefix_key" ON "ApiKey"("prefix");
+CREATE UNIQUE INDEX "ApiKey_hash_key" ON "ApiKey"("hash");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "ApiKey_identityId_name_key" ON "ApiKey"("identityId", "name");
@@ -331,7 +331,7 @@ CREATE UNIQUE INDEX "SshPublicKey_fingerprint_key" ON "SshPublicKey"("fingerprin
 CREATE UNIQUE INDEX "Agent_name_key" ON "Agent"("name");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "Agent_keyPrefix_key" ON "Agent"("keyPrefix");
+CREATE UNIQUE INDEX "Agent_keyHash_key" ON "Agent"("keyHash");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "Connection_name_key" ON "Connection"("name");

@@ -1,0 +1,76 @@
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { PrismaClient } from '@warden/db';
+import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
+import { AuditLog } from './audit.js';
+import { errorHandler } from './errors.js';
+import { authPlugin } from './plugins/auth.js';
+import { agentRoutes } from './routes/agents/index.js';
+import { apiKeyRoutes } from './routes/api-keys/index.js';
+import { auditRoutes } from './routes/audit/index.js';
+import { connectionRoutes } from './routes/connections/index.js';
+import { groupRoutes } from './routes/groups/index.js';
+import { healthRoutes } from './routes/health/index.js';
+import { userRoutes } from './routes/users/index.js';
+import type { ApiInstance } from './types.js';
+
+export interface ApiOptions {
+  prisma: PrismaClient;
+  secretBox: SecretBox;
+  config: WardenConfig;
+  logger: Logger;
+}
+
+export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.config.apiBodyLimit,
+    // The audit log records where a change came from; behind a proxy set trustProxy.
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorate('services', {
+    prisma: options.prisma,
+    secretBox: options.secretBox,
+    config: options.config,
+    audit: new AuditLog(options.prisma),
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no route for ${request.method} ${request.url.split('?')[0]}`,
+      }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Warden API', version: '0.1.0', description: 'Control plane of the Warden access gateway.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(authPlugin);
+  await app.register(healthRoutes);
+  await app.register(
+    async (api) => {
+      await api.register(connectionRoutes, { prefix: '/connections' });
+      await api.register(agentRoutes, { prefix: '/agents' });
+      await api.register(userRoutes, { prefix: '/users' });
+      await api.register(groupRoutes, { prefix: '/groups' });
+      await api.register(apiKeyRoutes, { prefix: '/api-keys' });
+      await api.register(auditRoutes, { prefix: '/audit' });
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}

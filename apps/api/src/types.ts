@@ -1,0 +1,39 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Principal } from '@warden/access';
+import type { PrismaClient } from '@warden/db';
+import type { SecretBox, WardenConfig } from '@warden/runtime';
+import type { AuditLog } from './audit.js';
+
+/** What every route plugin can reach: decorated once in app.ts. */
+export interface ApiServices {
+  prisma: PrismaClient;
+  secretBox: SecretBox;
+  config: WardenConfig;
+  audit: AuditLog;
+}
+
+/** The Fastify instance type route plugins receive (TypeBox-typed schemas). */
+export type ApiInstance = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: ApiServices;
+  }
+  interface FastifyRequest {
+    /** Set by the auth plugin on every /api route; routes can rely on it. */
+    principal: Principal;
+  }
+}

@@ -1,0 +1,79 @@
+import path from 'node:path';
+
+/** host:port pair a server binds to. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Every setting the Warden processes read, with the defaults of the public
+ * contract (DESIGN.md). Nothing else reads process.env directly, so this file is
+ * the configuration reference.
+ */
+export interface WardenConfig {
+  /** Where embedded state lives: PGlite files, generated keys, certificates. */
+  dataDir: string;
+  /** Control-plane Postgres; unset → embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  /** Redis for BullMQ and cross-replica pub/sub; unset → in-process delivery. */
+  redisUrl: string | undefined;
+  api: ListenAddress;
+  /** Where agents dial in (gRPC). */
+  grpc: ListenAddress;
+  postgres: ListenAddress;
+  ssh: ListenAddress;
+  httpProxy: ListenAddress;
+  /** Base URL users reach the API and console at; used in links (review notices). */
+  publicUrl: string;
+  /** AES-256-GCM key for secrets stored in the control plane (base64 or hex, 32 bytes). */
+  secretKey: string | undefined;
+  /** If set when no admin exists, becomes an admin API key. */
+  bootstrapAdminKey: string | undefined;
+  /** Identifies this gateway replica in sessions and agent records. */
+  gatewayId: string;
+  logLevel: string;
+  /** Largest accepted API request body. */
+  apiBodyLimit: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseListenAddress(value: string, name: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`${name} must be host:port, got "${value}"`);
+  return { host: match[1] ?? (match[2] || '127.0.0.1'), port };
+}
+
+function address(env: Env, name: string, fallback: string): ListenAddress {
+  return parseListenAddress(env[name] ?? fallback, name);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value && value.trim() ? value.trim() : undefined;
+}
+
+export function loadConfig(env: Env = process.env): WardenConfig {
+  const api = address(env, 'WARDEN_API_ADDR', '127.0.0.1:8009');
+  return {
+    dataDir: path.resolve(env.WARDEN_DATA_DIR ?? '.data'),
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    redisUrl: nonEmpty(env.REDIS_URL),
+    api,
+    grpc: address(env, 'WARDEN_GRPC_ADDR', '127.0.0.1:8010'),
+    postgres: address(env, 'WARDEN_POSTGRES_ADDR', '127.0.0.1:15432'),
+    ssh: address(env, 'WARDEN_SSH_ADDR', '127.0.0.1:12222'),
+    httpProxy: address(env, 'WARDEN_HTTP_PROXY_ADDR', '127.0.0.1:18888'),
+    publicUrl: (env.WARDEN_PUBLIC_URL ?? `http://${api.host}:${api.port}`).replace(/\/+$/, ''),
+    secretKey: nonEmpty(env.WARDEN_SECRET_KEY),
+    bootstrapAdminKey: nonEmpty(env.BOOTSTRAP_ADMIN_KEY),
+    gatewayId: nonEmpty(env.WARDEN_GATEWAY_ID) ?? `gw-${process.pid}`,
+    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
+  };
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
+import { openDatabase, type Database } from '@warden/db';
+import { createLogger, loadConfig, SecretBox } from '@warden/runtime';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  text: string;
+}
+
+export interface TestApi {
+  baseUrl: string;
+  adminKey: string;
+  db: Database;
+  /** Every log line the API wrote, for tests that grep for leaked secrets. */
+  logs: string[];
+  /** Every response body seen through `request`, for the same purpose. */
+  responses: string[];
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; raw?: string },
+  ): Promise<ApiResponse<T>>;
+  close(): Promise<void>;
+}
+
+/** Starts the real API over HTTP on a free port, on its own migrated database. */
+export async function startTestApi(): Promise<TestApi> {
+  const database: TestDatabase = await createTestDatabase();
+  const adminKey = 'wdn_test_' + randomBytes(24).toString('base64url');
+  const config = {
+    ...loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'debug' }),
+    api: { host: '127.0.0.1', port: 0 },
+  };
+  const db = await openDatabase({ databaseUrl: database.url, dataDir: '.data' });
+  await ensureBootstrapAdmin(db.prisma, adminKey);
+  const logs: string[] = [];
+  const responses: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const app: ApiInstance = await buildApi({
+    prisma: db.prisma,
+    secretBox: new SecretBox(randomBytes(32)),
+    config,
+    logger: createLogger({ level: 'debug', destination }),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('API did not bind a TCP port');
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+
+  return {
+    baseUrl,
+    adminKey,
+    db,
+    logs,
+    responses,
+    async request(method, path, options = {}) {
+      const token = options.token === undefined ? adminKey : options.token;
+      const headers: Record<string, string> = {};
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (options.raw !== undefined) body = options.raw;
+      else if (options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(baseUrl + path, { method, headers, body });
+      const text = await res.text();
+      responses.push(text);
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, body: parsed as any, text };
+    },
+    async close() {
+      await app.close();
+      await db.close();
+      await database.drop();
+    },
+  };
+}

@@ -1,0 +1,49 @@
+// `pnpm start`: the whole Warden stack in one process, on embedded defaults.
+import { loadConfig } from '@warden/runtime';
+import { startStack } from './stack.js';
+
+const config = loadConfig();
+const stack = await startStack(config).catch((error: unknown) => {
+  console.error(`warden failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+
+const apiUrl = config.publicUrl;
+const lines = [
+  '',
+  'Warden is running',
+  `  control plane  ${stack.db.mode === 'pglite' ? 'embedded PGlite at ' : ''}${stack.db.location}`,
+  `  REST API       ${apiUrl}/api   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs)`,
+  `  agent gRPC     ${config.grpc.host}:${config.grpc.port}`,
+  `  Postgres       ${config.postgres.host}:${config.postgres.port}`,
+];
+if (stack.generatedAdminKey) {
+  lines.push(
+    '',
+    'First start: an admin API key was created. It is shown only this once; keep it:',
+    `  ${stack.generatedAdminKey}`,
+  );
+}
+lines.push(
+  '',
+  'Next:',
+  `  export WARDEN_TOKEN=<admin key>`,
+  `  curl -H "Authorization: Bearer $WARDEN_TOKEN" ${apiUrl}/api/agents`,
+  `  curl -H "Authorization: Bearer $WARDEN_TOKEN" -H 'content-type: application/json' ${apiUrl}/api/connections \\`,
+  `    -d '{"name":"pg-local","type":"postgres","agent":"default","config":{"host":"127.0.0.1","port":5432,"database":"postgres","user":"postgres"}}'`,
+  `  psql "postgres://me:$WARDEN_TOKEN@${config.postgres.host}:${config.postgres.port}/pg-local"`,
+  '',
+  'Ctrl-C stops everything.',
+  '',
+);
+process.stdout.write(lines.join('\n'));
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    stack.logger.info({ signal }, 'shutting down');
+    void stack.stop().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,43 @@
+import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
+import { applyMigrations, openDatabase, type Database } from '@warden/db';
+import { createLogger, loadSecretBox, type Logger, type WardenConfig } from '@warden/runtime';
+import { ensureEmbeddedAgent } from './embedded-agent.js';
+
+export interface RunningStack {
+  db: Database;
+  api: ApiInstance;
+  /** A generated first admin key; present only on the start that created it. */
+  generatedAdminKey?: string;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole product in one process on embedded defaults: control-plane database
+ * (PGlite unless DATABASE_URL), API, gateway and an agent named `default`. PGlite is
+ * single-process, which is why the embedded mode cannot be split into processes.
+ */
+export async function startStack(config: WardenConfig): Promise<RunningStack> {
+  const logger = createLogger({ level: config.logLevel, name: 'warden' });
+  const secretBox = loadSecretBox(config);
+  const db = await openDatabase(config);
+  const stops: (() => Promise<void>)[] = [() => db.close()];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch((err) => logger.error({ err }, 'error during shutdown'));
+  };
+  try {
+    const applied = await applyMigrations(db.adapterFactory);
+    if (applied.length) logger.info({ migrations: applied }, 'applied control-plane migrations');
+    const bootstrap = await ensureBootstrapAdmin(db.prisma, config.bootstrapAdminKey);
+    await ensureEmbeddedAgent(db.prisma, config.dataDir);
+
+    const api = await buildApi({ prisma: db.prisma, secretBox, config, logger: logger.child({ component: 'api' }) });
+    await api.listen({ host: config.api.host, port: config.api.port });
+    stops.push(() => api.close());
+
+    return { db, api, logger, stop, ...(bootstrap.generatedKey ? { generatedAdminKey: bootstrap.generatedKey } : {}) };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -33,6 +33,9 @@ export interface WardenConfig {
   /** Identifies this gateway replica in sessions and agent records. */
   gatewayId: string;
   logLevel: string;
+  /** Certificate and key files the client listeners present; unset → self-signed in dataDir. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
   /** Largest accepted API request body. */
   apiBodyLimit: number;
 }
@@ -74,6 +77,8 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     bootstrapAdminKey: nonEmpty(env.BOOTSTRAP_ADMIN_KEY),
     gatewayId: nonEmpty(env.WARDEN_GATEWAY_ID) ?? `gw-${process.pid}`,
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    tlsCertFile: nonEmpty(env.WARDEN_TLS_CERT),
+    tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
   };
 }

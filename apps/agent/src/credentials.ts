@@ -1,11 +1,6 @@
 import { readFile } from 'node:fs/promises';
 
-/**
- * How a secret reaches the agent: a reference the agent resolves from its own
- * environment or filesystem (the control plane never sees the value), or a value
- * the control plane stored sealed and sends unsealed over the tunnel.
- */
-export type SecretSource = { source: 'env' | 'file'; ref: string } | { source: 'value'; value: string };
+import type { SecretSource } from '@warden/proto';
 
 export class CredentialError extends Error {
   override name = 'CredentialError';
@@ -18,7 +13,8 @@ export async function resolveSecret(secret: SecretSource | undefined, env = proc
   if (secret.source === 'env') {
     const name = secret.ref.replace(/^env:/, '');
     const value = env[name];
-    if (value === undefined) throw new CredentialError(`agent environment has no ${name} (referenced as ${secret.ref})`);
+    if (value === undefined)
+      throw new CredentialError(`agent environment has no ${name} (referenced as ${secret.ref})`);
     return value;
   }
   const file = secret.ref.replace(/^file:/, '');

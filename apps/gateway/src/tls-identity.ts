@@ -13,7 +13,11 @@ export interface TlsIdentity {
  * generated once into the data directory and reused, so `sslmode=require` works out
  * of the box and the fingerprint stays stable across restarts.
  */
-export async function loadTlsIdentity(options: { dataDir: string; certFile?: string; keyFile?: string }): Promise<TlsIdentity> {
+export async function loadTlsIdentity(options: {
+  dataDir: string;
+  certFile?: string;
+  keyFile?: string;
+}): Promise<TlsIdentity> {
   if (options.certFile && options.keyFile) {
     return { cert: readFileSync(options.certFile, 'utf8'), key: readFileSync(options.keyFile, 'utf8') };
   }
@@ -27,7 +31,15 @@ export async function loadTlsIdentity(options: { dataDir: string; certFile?: str
     keyType: 'ec',
     algorithm: 'sha256',
     notAfterDate,
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    extensions: [
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
   });
   mkdirSync(options.dataDir, { recursive: true });
   writeFileSync(certPath, pems.cert);

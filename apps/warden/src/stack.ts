@@ -1,4 +1,6 @@
+import { Agent } from '@warden/agent';
 import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
+import { Gateway } from '@warden/gateway';
 import { applyMigrations, openDatabase, type Database } from '@warden/db';
 import { createLogger, loadSecretBox, type Logger, type WardenConfig } from '@warden/runtime';
 import { ensureEmbeddedAgent } from './embedded-agent.js';
@@ -6,6 +8,8 @@ import { ensureEmbeddedAgent } from './embedded-agent.js';
 export interface RunningStack {
   db: Database;
   api: ApiInstance;
+  gateway: Gateway;
+  agent: Agent;
   /** A generated first admin key; present only on the start that created it. */
   generatedAdminKey?: string;
   logger: Logger;
@@ -29,13 +33,38 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
     const applied = await applyMigrations(db.adapterFactory);
     if (applied.length) logger.info({ migrations: applied }, 'applied control-plane migrations');
     const bootstrap = await ensureBootstrapAdmin(db.prisma, config.bootstrapAdminKey);
-    await ensureEmbeddedAgent(db.prisma, config.dataDir);
+    const agentKey = await ensureEmbeddedAgent(db.prisma, config.dataDir);
 
     const api = await buildApi({ prisma: db.prisma, secretBox, config, logger: logger.child({ component: 'api' }) });
     await api.listen({ host: config.api.host, port: config.api.port });
     stops.push(() => api.close());
 
-    return { db, api, logger, stop, ...(bootstrap.generatedKey ? { generatedAdminKey: bootstrap.generatedKey } : {}) };
+    const gateway = new Gateway({
+      prisma: db.prisma,
+      secretBox,
+      config,
+      logger: logger.child({ component: 'gateway' }),
+    });
+    const { grpc } = await gateway.start();
+    stops.push(() => gateway.stop());
+
+    const agent = new Agent({
+      gatewayAddress: `${config.grpc.host}:${grpc}`,
+      agentKey,
+      logger: logger.child({ component: 'agent' }),
+    });
+    agent.start();
+    stops.push(() => agent.stop());
+
+    return {
+      db,
+      api,
+      gateway,
+      agent,
+      logger,
+      stop,
+      ...(bootstrap.generatedKey ? { generatedAdminKey: bootstrap.generatedKey } : {}),
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -5,7 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { resolveSecret } from '../credentials.js';
-import type { PostgresOpenRequest, SslMode } from './target-config.js';
+import type { PostgresSessionOpen, SslMode } from '@warden/proto';
 
 /** Result of a successful login to the target, before any client traffic. */
 export interface TargetConnection {
@@ -33,9 +33,22 @@ export class TargetError extends Error {
 
 // Startup parameters a client may pass through; the rest (user, database,
 // replication) are decided by the connection, never by the client.
-const PASSTHROUGH_PARAMETERS = new Set(['application_name', 'client_encoding', 'DateStyle', 'TimeZone', 'extra_float_digits', 'options', 'search_path', 'IntervalStyle']);
+const PASSTHROUGH_PARAMETERS = new Set([
+  'application_name',
+  'client_encoding',
+  'DateStyle',
+  'TimeZone',
+  'extra_float_digits',
+  'options',
+  'search_path',
+  'IntervalStyle',
+]);
 
-async function tlsOptions(mode: SslMode, host: string, rootCert: string | undefined): Promise<false | ConnectionOptions> {
+async function tlsOptions(
+  mode: SslMode,
+  host: string,
+  rootCert: string | undefined,
+): Promise<false | ConnectionOptions> {
   if (mode === 'disable') return false;
   if (mode !== 'verify-full') return { rejectUnauthorized: false };
   const ca = rootCert?.startsWith('file:') ? await readFile(rootCert.slice(5), 'utf8') : rootCert;
@@ -47,7 +60,7 @@ async function tlsOptions(mode: SslMode, host: string, rootCert: string | undefi
  * with channel binding when offered, TLS per sslmode), then takes over its socket:
  * from ReadyForQuery on, bytes are relayed untouched.
  */
-export async function connectTarget(request: PostgresOpenRequest, timeoutMs = 10_000): Promise<TargetConnection> {
+export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10_000): Promise<TargetConnection> {
   const { target } = request;
   const password = await resolveSecret(target.password);
   const attempt = async (ssl: false | ConnectionOptions) => {
@@ -100,17 +113,24 @@ function describeFailure(error: unknown): TargetError {
   const err = error as { code?: string; message?: string };
   const code = err.code ?? '';
   if (code === '28P01' || code === '28000') {
-    return new TargetError('the target rejected the agent\'s credentials for this connection', '08001');
+    return new TargetError("the target rejected the agent's credentials for this connection", '08001');
   }
   if (code === '3D000') return new TargetError('the target database does not exist', '08001');
   if (code === '53300') return new TargetError('the target has too many connections', '53300');
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EAI_AGAIN') {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENOTFOUND' ||
+    code === 'ETIMEDOUT' ||
+    code === 'EAI_AGAIN'
+  ) {
     return new TargetError(`the target is unreachable from the agent (${code})`, '08001');
   }
   if (/timeout/i.test(err.message ?? '')) return new TargetError('the target did not answer in time', '08001');
-  if (/does not support SSL/i.test(err.message ?? '')) return new TargetError('the target does not support TLS, but the connection requires it', '08001');
+  if (/does not support SSL/i.test(err.message ?? ''))
+    return new TargetError('the target does not support TLS, but the connection requires it', '08001');
   if (/certificate|self.signed|CERT_|hostname/i.test(`${code} ${err.message ?? ''}`)) {
-    return new TargetError('the target\'s TLS certificate could not be verified', '08001');
+    return new TargetError("the target's TLS certificate could not be verified", '08001');
   }
   if (error instanceof Error && error.name === 'CredentialError') return new TargetError(error.message, '08001');
   return new TargetError('the agent could not connect to the target', '08001');

@@ -1,0 +1,1 @@
+export { Agent, AGENT_VERSION, type AgentOptions } from './agent.js';

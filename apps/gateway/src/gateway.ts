@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net';
+import type { PrismaClient } from '@warden/db';
+import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
+import { TunnelServer } from '@warden/tunnel';
+import { AgentDirectory } from './agent-directory.js';
+import { ConnectionTargets } from './connection-targets.js';
+import { PostgresListener } from './postgres/listener.js';
+import type { ProtocolListener } from './protocol-listener.js';
+import { SessionTracker } from './session-tracker.js';
+import { loadTlsIdentity } from './tls-identity.js';
+
+export interface GatewayOptions {
+  prisma: PrismaClient;
+  secretBox: SecretBox;
+  config: WardenConfig;
+  logger: Logger;
+}
+
+export interface GatewayAddresses {
+  grpc: number;
+  postgres: AddressInfo;
+}
+
+/**
+ * The data-path process: the gRPC endpoint agents dial into and the client-facing
+ * protocol listeners, sharing one session tracker.
+ */
+export class Gateway {
+  readonly tunnel: TunnelServer;
+  readonly sessions: SessionTracker;
+  private readonly agents: AgentDirectory;
+  private listeners: ProtocolListener[] = [];
+
+  constructor(private readonly options: GatewayOptions) {
+    const { prisma, config, logger } = options;
+    this.agents = new AgentDirectory(prisma, config.gatewayId, logger);
+    this.sessions = new SessionTracker(prisma, config.gatewayId, logger);
+    const tunnelLog = logger.child({ component: 'tunnel' });
+    this.tunnel = new TunnelServer({
+      host: config.grpc.host,
+      port: config.grpc.port,
+      gatewayId: config.gatewayId,
+      authenticateAgent: (key) => this.agents.authenticate(key),
+      onAgentConnected: async (agent) => {
+        tunnelLog.info({ agent: agent.agentName, version: agent.agentVersion, peer: agent.peer }, 'agent connected');
+        await this.agents.markOnline(agent.agentId, { version: agent.agentVersion, hostname: agent.hostname });
+      },
+      onAgentDisconnected: async (agent, info) => {
+        tunnelLog.info({ agent: agent.agentName, reason: info.reason }, 'agent disconnected');
+        if (info.remainingConnections === 0) await this.agents.markOffline(agent.agentId);
+      },
+      logger: {
+        info: (msg, fields) => tunnelLog.info(fields ?? {}, msg),
+        warn: (msg, fields) => tunnelLog.warn(fields ?? {}, msg),
+        error: (msg, fields) => tunnelLog.error(fields ?? {}, msg),
+      },
+    });
+  }
+
+  async start(): Promise<GatewayAddresses> {
+    const { prisma, secretBox, config, logger } = this.options;
+    await this.agents.resetStale();
+    const grpc = await this.tunnel.listen();
+    const tls = await loadTlsIdentity({
+      dataDir: config.dataDir,
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+    });
+    const postgres = new PostgresListener({
+      address: config.postgres,
+      prisma,
+      targets: new ConnectionTargets(prisma, secretBox),
+      tunnel: this.tunnel,
+      tracker: this.sessions,
+      tls,
+      logger: logger.child({ component: 'postgres' }),
+    });
+    this.listeners.push(postgres);
+    return { grpc, postgres: await postgres.listen() };
+  }
+
+  async stop(): Promise<void> {
+    this.sessions.terminateAll('the gateway is shutting down');
+    await Promise.all(this.listeners.map((l) => l.close()));
+    await this.tunnel.close();
+  }
+}

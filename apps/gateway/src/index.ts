@@ -1,0 +1,1 @@
+export { Gateway, type GatewayOptions, type GatewayAddresses } from './gateway.js';

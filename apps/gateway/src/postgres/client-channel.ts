@@ -1,0 +1,87 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContextOptions } from 'node:tls';
+import { FrontendParser, ProtocolViolation, type FrontendMessage } from '@warden/pg-wire';
+
+/**
+ * A client connection during the startup phase: reads whole frontend messages one at
+ * a time (with a deadline, so an idle half-open client cannot hold a slot) and can
+ * switch the transport to TLS in place after an SSLRequest.
+ */
+export class ClientChannel {
+  readonly parser = new FrontendParser();
+  socket: Socket;
+  tls = false;
+  private waiter: (() => void) | null = null;
+  private failure: Error | null = null;
+  private readonly onData = (chunk: Buffer) => {
+    this.parser.push(chunk);
+    this.waiter?.();
+  };
+  private readonly onEnd = () => {
+    this.failure ??= new Error('client closed the connection');
+    this.waiter?.();
+  };
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onEnd);
+    socket.on('error', this.onEnd);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('close', this.onEnd);
+    socket.off('error', this.onEnd);
+  }
+
+  /** The next message; rejects on a protocol violation, disconnect or timeout. */
+  async next(timeoutMs: number): Promise<FrontendMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = this.parser.read();
+      if (message) return message;
+      if (this.failure) throw this.failure;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new ProtocolViolation('timed out waiting for the client', '08006');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.waiter = () => {
+          clearTimeout(timer);
+          this.waiter = null;
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Answers an SSLRequest with 'S' and continues over TLS on the same socket. */
+  async upgradeToTls(context: SecureContextOptions): Promise<void> {
+    // Bytes sent after SSLRequest but before the handshake would be read as if they
+    // had been encrypted (CVE-2021-23214): refuse them.
+    if (this.parser.bufferedLength > 0) throw new ProtocolViolation('unexpected data after SSLRequest');
+    const raw = this.socket;
+    this.detach(raw);
+    raw.write(Buffer.from('S'));
+    const secure = new TLSSocket(raw, { isServer: true, ...context });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secure', resolve);
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.tls = true;
+    this.attach(secure);
+  }
+
+  /** Hands the socket to the session: no more listeners from the handshake. */
+  release(): Socket {
+    this.detach(this.socket);
+    return this.socket;
+  }
+}

@@ -1,0 +1,108 @@
+import type { Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import { authenticateToken, authFailureMessages, canUseConnection, type Principal } from '@warden/access';
+import type { PrismaClient } from '@warden/db';
+import { BackendSerializer, decodePassword, ProtocolViolation, SqlState } from '@warden/pg-wire';
+import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targets.js';
+import { ClientChannel } from './client-channel.js';
+
+const STARTUP_TIMEOUT_MS = 30_000;
+
+export type HandshakeOutcome =
+  | {
+      kind: 'session';
+      channel: ClientChannel;
+      principal: Principal;
+      connection: ConnectionWithAgent;
+      startup: Record<string, string>;
+    }
+  | { kind: 'cancel'; processId: number; secretKey: number }
+  | { kind: 'refused'; code: string; message: string; hint?: string };
+
+export interface HandshakeDeps {
+  prisma: PrismaClient;
+  targets: ConnectionTargets;
+  tls: SecureContextOptions;
+}
+
+/**
+ * The startup phase on the client side: TLS if asked, GSS encryption declined, then
+ * a cleartext password exchange whose password is the caller's token (the only
+ * secret the client has; use sslmode=require outside loopback). The token decides
+ * the identity; the database name picks the connection.
+ */
+export async function clientHandshake(socket: Socket, deps: HandshakeDeps): Promise<HandshakeOutcome> {
+  const channel = new ClientChannel(socket);
+  for (;;) {
+    const message = await channel.next(STARTUP_TIMEOUT_MS);
+    switch (message.kind) {
+      case 'sslRequest':
+        if (channel.tls) throw new ProtocolViolation('SSLRequest received twice');
+        await channel.upgradeToTls(deps.tls);
+        continue;
+      case 'gssEncRequest':
+        channel.socket.write(BackendSerializer.sslResponse(false));
+        continue;
+      case 'cancelRequest':
+        return { kind: 'cancel', processId: message.processId, secretKey: message.secretKey };
+      case 'startup':
+        return authenticate(channel, message.protocolVersion, message.parameters, deps);
+      default:
+        throw new ProtocolViolation(`unexpected ${message.kind} message before startup`);
+    }
+  }
+}
+
+async function authenticate(
+  channel: ClientChannel,
+  protocolVersion: number,
+  parameters: Record<string, string>,
+  deps: HandshakeDeps,
+): Promise<HandshakeOutcome> {
+  if (protocolVersion >> 16 !== 3) {
+    return {
+      kind: 'refused',
+      code: SqlState.PROTOCOL_VIOLATION,
+      message: `unsupported frontend protocol ${protocolVersion >> 16}.${protocolVersion & 0xffff}`,
+    };
+  }
+  const connectionName = parameters.database ?? parameters.user ?? '';
+  if (parameters.replication && parameters.replication !== 'false') {
+    return {
+      kind: 'refused',
+      code: SqlState.INSUFFICIENT_PRIVILEGE,
+      message: 'replication connections are not supported through Warden',
+    };
+  }
+
+  channel.socket.write(BackendSerializer.authenticationCleartextPassword());
+  const response = await channel.next(STARTUP_TIMEOUT_MS);
+  if (response.kind !== 'authResponse')
+    throw new ProtocolViolation(`expected a password message, got ${response.kind}`);
+  const token = decodePassword(response);
+  const auth = await authenticateToken(deps.prisma, token);
+  if (!auth.ok) {
+    return {
+      kind: 'refused',
+      code: SqlState.INVALID_PASSWORD,
+      message: `password authentication failed: ${authFailureMessages[auth.reason]}`,
+      hint: 'The password is your Warden token (an API key or access token).',
+    };
+  }
+  const connection = await deps.targets.find(connectionName);
+  if (!connection || connection.type !== 'postgres') {
+    return {
+      kind: 'refused',
+      code: SqlState.INVALID_CATALOG_NAME,
+      message: `connection "${connectionName}" does not exist`,
+    };
+  }
+  if (!canUseConnection(auth.principal, connection)) {
+    return {
+      kind: 'refused',
+      code: SqlState.INVALID_AUTHORIZATION_SPECIFICATION,
+      message: `${auth.principal.name} is not allowed to use connection "${connection.name}"`,
+    };
+  }
+  return { kind: 'session', channel, principal: auth.principal, connection, startup: { ...parameters } };
+}

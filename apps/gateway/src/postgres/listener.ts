@@ -1,0 +1,92 @@
+import net, { type AddressInfo, type Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import type { PrismaClient } from '@warden/db';
+import { SqlState } from '@warden/pg-wire';
+import type { ListenAddress, Logger } from '@warden/runtime';
+import type { TunnelServer } from '@warden/tunnel';
+import type { ConnectionTargets } from '../connection-targets.js';
+import type { ProtocolListener } from '../protocol-listener.js';
+import type { SessionTracker } from '../session-tracker.js';
+import { CancelKeys } from './cancel-keys.js';
+import { refuse } from './client-errors.js';
+import { clientHandshake } from './client-handshake.js';
+import { PostgresProxySession } from './proxy-session.js';
+
+export interface PostgresListenerDeps {
+  address: ListenAddress;
+  prisma: PrismaClient;
+  targets: ConnectionTargets;
+  tunnel: TunnelServer;
+  tracker: SessionTracker;
+  tls: SecureContextOptions;
+  logger: Logger;
+}
+
+/** The gateway's Postgres port: psql, pgbench and any driver connect here. */
+export class PostgresListener implements ProtocolListener {
+  readonly protocol = 'postgres';
+  private readonly server = net.createServer({ noDelay: true }, (socket) => void this.accept(socket));
+  private readonly cancelKeys = new CancelKeys();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly deps: PostgresListenerDeps) {}
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.deps.address.port, this.deps.address.host, () =>
+        resolve(this.server.address() as AddressInfo),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const socket of this.sockets) socket.destroy();
+    });
+  }
+
+  private async accept(socket: Socket): Promise<void> {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    const log = this.deps.logger;
+    try {
+      const outcome = await clientHandshake(socket, this.deps);
+      if (outcome.kind === 'cancel') {
+        socket.destroy();
+        await this.cancelKeys.find(outcome.processId, outcome.secretKey)?.cancel();
+        return;
+      }
+      if (outcome.kind === 'refused') {
+        log.info(
+          { client: socket.remoteAddress, code: outcome.code, reason: outcome.message },
+          'postgres client refused',
+        );
+        refuse(socket, outcome.code, outcome.message, outcome.hint);
+        return;
+      }
+      const session = new PostgresProxySession(
+        {
+          socket: outcome.channel.release(),
+          parser: outcome.channel.parser,
+          tls: outcome.channel.tls,
+          principal: outcome.principal,
+          connection: outcome.connection,
+          target: this.deps.targets.postgres(outcome.connection),
+          startup: outcome.startup,
+        },
+        { tunnel: this.deps.tunnel, tracker: this.deps.tracker, cancelKeys: this.cancelKeys, logger: log },
+      );
+      await session.run();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      log.info(
+        { client: socket.remoteAddress, err: (error as Error).message },
+        'postgres client dropped during startup',
+      );
+      refuse(socket, code && /^[0-9A-Z]{5}$/.test(code) ? code : SqlState.PROTOCOL_VIOLATION, (error as Error).message);
+    }
+  }
+}

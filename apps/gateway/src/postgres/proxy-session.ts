@@ -1,0 +1,268 @@
+import type { Socket } from 'node:net';
+import type { Principal } from '@warden/access';
+import type { SessionStatus } from '@warden/db';
+import {
+  BackendCode,
+  BackendSerializer,
+  BackendSplitter,
+  decodeBackendKeyData,
+  decodeErrorResponse,
+  decodeParameterStatus,
+  SqlState,
+  type FrontendParser,
+} from '@warden/pg-wire';
+import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
+import type { Logger } from '@warden/runtime';
+import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
+import type { ConnectionWithAgent } from '../connection-targets.js';
+import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
+import type { CancelKeys } from './cancel-keys.js';
+import { errorFrame, refuse } from './client-errors.js';
+
+export interface ProxySessionDeps {
+  tunnel: TunnelServer;
+  tracker: SessionTracker;
+  cancelKeys: CancelKeys;
+  logger: Logger;
+}
+
+export interface ProxySessionStart {
+  socket: Socket;
+  parser: FrontendParser;
+  tls: boolean;
+  principal: Principal;
+  connection: ConnectionWithAgent;
+  target: PostgresTarget;
+  startup: Record<string, string>;
+}
+
+// Startup parameters that would tell the client who the agent logs in as.
+const HIDDEN_PARAMETERS = new Set(['session_authorization']);
+
+/**
+ * One client's Postgres session after authentication: opens the tunnel session on
+ * the connection's agent, finishes the client's startup with the target's
+ * parameters (but the gateway's own cancel key), then relays message batches both
+ * ways with backpressure in each direction.
+ */
+export class PostgresProxySession implements LiveSession {
+  id = '';
+  readonly identityId: string;
+  readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0 };
+  private stream: TunnelStream | null = null;
+  private targetKey: { processId: number; secretKey: number } | null = null;
+  private releaseCancelKey: (() => void) | null = null;
+  private ended = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly start: ProxySessionStart,
+    private readonly deps: ProxySessionDeps,
+  ) {
+    this.identityId = start.principal.identityId;
+    this.log = deps.logger;
+  }
+
+  async run(): Promise<void> {
+    const { socket, principal, connection } = this.start;
+    this.id = await this.deps.tracker.begin({
+      identityId: principal.identityId,
+      connectionId: connection.id,
+      agentId: connection.agent.id,
+      protocol: 'postgres',
+      clientAddr: socket.remoteAddress,
+      clientTls: this.start.tls,
+      clientUser: this.start.startup.user,
+    });
+    this.deps.tracker.register(this);
+    socket.on('error', () => this.end('closed', 'client connection error'));
+    socket.on('close', () => this.end('closed', 'client disconnected'));
+
+    try {
+      this.stream = await this.deps.tunnel.openSession(connection.agent.name, {
+        type: 'postgres',
+        sessionId: this.id,
+        config: encodeSessionOpen({
+          kind: 'postgres',
+          connection: connection.name,
+          target: this.start.target,
+          startup: this.start.startup,
+        }),
+      });
+    } catch (error) {
+      const { code, message } = describeOpenFailure(error, connection);
+      refuse(socket, code, message);
+      await this.end('failed', message);
+      return;
+    }
+    this.stream.on('error', (error) => this.onTunnelError(error));
+    this.stream.on('end', () => this.end('closed', 'target closed the session'));
+    await this.completeStartup(this.stream);
+  }
+
+  /** Reads the agent's first messages (target parameters, key, ready) and answers the client. */
+  private async completeStartup(stream: TunnelStream): Promise<void> {
+    const { socket } = this.start;
+    const splitter = new BackendSplitter();
+    const out: Buffer[] = [BackendSerializer.authenticationOk()];
+    const issued = this.deps.cancelKeys.issue(this);
+    this.releaseCancelKey = issued.release;
+    let ready = false;
+    const onData = (chunk: Buffer): void => {
+      for (const frame of splitter.split(chunk)) {
+        const code = frame[0];
+        if (ready) {
+          socket.write(frame);
+          continue;
+        }
+        if (code === BackendCode.ParameterStatus) {
+          const { name, value } = decodeParameterStatus(frame);
+          out.push(
+            HIDDEN_PARAMETERS.has(name)
+              ? BackendSerializer.parameterStatus(name, this.start.startup.user ?? '')
+              : frame,
+          );
+        } else if (code === BackendCode.BackendKeyData) {
+          this.targetKey = decodeBackendKeyData(frame);
+          out.push(BackendSerializer.backendKeyData(issued.processId, issued.secretKey));
+        } else if (code === BackendCode.ErrorResponse) {
+          const fields = decodeErrorResponse(frame);
+          refuse(socket, fields.code, fields.message);
+          void this.end('failed', fields.message);
+        } else {
+          out.push(frame);
+          if (code === BackendCode.ReadyForQuery) {
+            ready = true;
+            stream.off('data', onData);
+            socket.write(Buffer.concat(out));
+            this.relay(stream);
+          }
+        }
+      }
+    };
+    stream.on('data', onData);
+  }
+
+  private relay(stream: TunnelStream): void {
+    const { socket, parser } = this.start;
+    const counters = this.counters;
+
+    // Target → client. The tunnel's credit window turns a slow client into a slow
+    // target read: when the socket is full we stop reading the stream.
+    stream.on('data', (chunk: Buffer) => {
+      counters.bytesOut += chunk.length;
+      if (!socket.write(chunk)) {
+        stream.pause();
+        socket.once('drain', () => stream.resume());
+      }
+    });
+
+    // Client → target, one batch per socket read, whole messages only.
+    const forward = (chunk: Buffer): void => {
+      counters.bytesIn += chunk.length;
+      parser.push(chunk);
+      this.drainClientMessages(stream);
+    };
+    socket.on('data', forward);
+    this.drainClientMessages(stream);
+  }
+
+  private drainClientMessages(stream: TunnelStream): void {
+    const { socket, parser } = this.start;
+    const frames: Buffer[] = [];
+    let terminate = false;
+    try {
+      for (let message = parser.read(); message; message = parser.read()) {
+        switch (message.kind) {
+          case 'terminate':
+            terminate = true;
+            break;
+          case 'query':
+          case 'execute':
+          case 'functionCall':
+            this.counters.statements += 1;
+            frames.push(message.frame);
+            break;
+          default:
+            frames.push(message.frame);
+        }
+        if (terminate) break;
+      }
+    } catch (error) {
+      // Malformed input ends this client only; nothing else is affected.
+      const code = (error as { code?: string }).code ?? SqlState.PROTOCOL_VIOLATION;
+      if (frames.length) stream.write(Buffer.concat(frames));
+      refuse(socket, code, (error as Error).message);
+      void this.end('closed', `protocol violation: ${(error as Error).message}`);
+      return;
+    }
+    if (frames.length) {
+      const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      if (!stream.write(batch)) {
+        socket.pause();
+        stream.once('drain', () => socket.resume());
+      }
+    }
+    if (terminate) void this.end('closed', 'client terminated');
+  }
+
+  private onTunnelError(error: Error): void {
+    if (this.ended) return;
+    const message =
+      isTunnelError(error, 'AGENT_DISCONNECTED') || isTunnelError(error, 'SHUTDOWN')
+        ? `lost the connection to agent "${this.start.connection.agent.name}"`
+        : 'the session to the target ended unexpectedly';
+    refuse(this.start.socket, SqlState.CONNECTION_FAILURE, message);
+    void this.end('interrupted', message);
+  }
+
+  /** Forwards the client's cancel to the target backend through the agent. */
+  async cancel(): Promise<void> {
+    if (!this.targetKey || this.ended) return;
+    const cancelStream = await this.deps.tunnel.openSession(this.start.connection.agent.name, {
+      type: 'postgres-cancel',
+      config: encodeSessionOpen({ kind: 'postgres-cancel', target: this.start.target, ...this.targetKey }),
+    });
+    cancelStream.resume();
+    cancelStream.end();
+  }
+
+  terminate(reason: string, status: SessionStatus): void {
+    if (this.ended) return;
+    const code = status === 'killed' ? SqlState.ADMIN_SHUTDOWN : SqlState.CONNECTION_FAILURE;
+    this.start.socket.end(errorFrame(code, reason, { fatal: true }));
+    void this.end(status, reason);
+  }
+
+  private async end(status: SessionStatus, reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.releaseCancelKey?.();
+    this.stream?.destroy();
+    if (!this.start.socket.destroyed) this.start.socket.end();
+    if (this.id) await this.deps.tracker.finish(this.id, { status, reason, counters: this.counters });
+    this.log.debug({ sessionId: this.id, status, reason }, 'postgres session ended');
+  }
+}
+
+function describeOpenFailure(error: unknown, connection: ConnectionWithAgent): { code: string; message: string } {
+  const agent = connection.agent.name;
+  if (isTunnelError(error, 'OPEN_FAILED')) {
+    const remote = (error as { remoteCode?: string }).remoteCode;
+    return {
+      code: remote && /^[0-9A-Z]{5}$/.test(remote) ? remote : SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+      message: `connection "${connection.name}": ${(error as Error).message}`,
+    };
+  }
+  if (
+    isTunnelError(error, 'AGENT_OFFLINE') ||
+    isTunnelError(error, 'TIMEOUT') ||
+    isTunnelError(error, 'AGENT_DISCONNECTED')
+  ) {
+    return {
+      code: SqlState.CONNECTION_FAILURE,
+      message: `agent "${agent}" serving connection "${connection.name}" is offline`,
+    };
+  }
+  return { code: SqlState.CONNECTION_FAILURE, message: `could not open a session on connection "${connection.name}"` };
+}

@@ -1,0 +1,93 @@
+import type { ConnectionType, PrismaClient, SessionStatus } from '@warden/db';
+import type { Logger } from '@warden/runtime';
+
+/** Counters a protocol session keeps while it runs; written to its row at the end. */
+export interface SessionCounters {
+  bytesIn: number;
+  bytesOut: number;
+  statements: number;
+}
+
+export interface SessionStart {
+  identityId: string;
+  connectionId: string;
+  agentId: string;
+  protocol: ConnectionType;
+  clientAddr: string | undefined;
+  clientTls: boolean;
+  clientUser: string | undefined;
+}
+
+/** A session as the rest of the gateway sees it: enough to end it from outside. */
+export interface LiveSession {
+  readonly id: string;
+  readonly identityId: string;
+  readonly counters: SessionCounters;
+  /** Ends the session from outside (kill, containment, shutdown). */
+  terminate(reason: string, status: SessionStatus): void;
+}
+
+/**
+ * Every protocol's sessions, as rows in the control plane and as live objects this
+ * replica can end. Protocol code only calls begin() and finish().
+ */
+export class SessionTracker {
+  private readonly live = new Map<string, LiveSession>();
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly gatewayId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async begin(start: SessionStart): Promise<string> {
+    const row = await this.prisma.session.create({
+      data: {
+        ...start,
+        clientAddr: start.clientAddr ?? null,
+        clientUser: start.clientUser ?? null,
+        gatewayId: this.gatewayId,
+      },
+    });
+    return row.id;
+  }
+
+  register(session: LiveSession): void {
+    this.live.set(session.id, session);
+  }
+
+  get(id: string): LiveSession | undefined {
+    return this.live.get(id);
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Records the end; the protocol session calls it once, from its single teardown path. */
+  async finish(
+    id: string,
+    outcome: { status: SessionStatus; reason: string; counters: SessionCounters },
+  ): Promise<void> {
+    this.live.delete(id);
+    const { counters } = outcome;
+    await this.prisma.session
+      .update({
+        where: { id },
+        data: {
+          status: outcome.status,
+          endReason: outcome.reason,
+          endedAt: new Date(),
+          bytesIn: BigInt(counters.bytesIn),
+          bytesOut: BigInt(counters.bytesOut),
+          statementCount: counters.statements,
+        },
+      })
+      .catch((err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'));
+  }
+
+  /** Ends every live session, e.g. when the gateway shuts down. */
+  terminateAll(reason: string): void {
+    for (const session of [...this.live.values()]) session.terminate(reason, 'interrupted');
+  }
+}

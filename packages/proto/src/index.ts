@@ -1,0 +1,6 @@
+// The tunnel contract: generated message types/schemas plus the grpc-js service
+// definition that serves them. Run `pnpm --filter @warden/proto run generate`
+// first: src/gen/ is generated, not committed.
+export * from './gen/warden/tunnel/v1/tunnel_pb.js';
+export * from './agent-tunnel-service.js';
+export * from './session-open.js';

@@ -1,0 +1,49 @@
+// What the gateway puts in SessionOpen.config for each connection type (JSON). The
+// tunnel treats it as opaque bytes; gateway and agent share these shapes.
+
+/**
+ * How a secret reaches the agent: a reference the agent resolves from its own
+ * environment or filesystem (the control plane never sees the value), or a value
+ * the control plane stored sealed and unseals only to send over the tunnel.
+ */
+export type SecretSource = { source: 'env' | 'file'; ref: string } | { source: 'value'; value: string };
+
+export type SslMode = 'disable' | 'prefer' | 'require' | 'verify-full';
+
+export interface PostgresTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: SslMode;
+  /** PEM of the CA to trust for verify-full, or a `file:` reference. */
+  sslrootcert?: string;
+  password?: SecretSource;
+}
+
+/** Open a Postgres session: log in to the target, then relay the client's messages. */
+export interface PostgresSessionOpen {
+  kind: 'postgres';
+  connection: string;
+  target: PostgresTarget;
+  /** Startup parameters the client asked for (application_name, DateStyle, ...). */
+  startup: Record<string, string>;
+}
+
+/** Cancel the running query of a live session (routed to the agent holding it). */
+export interface PostgresCancelOpen {
+  kind: 'postgres-cancel';
+  target: PostgresTarget;
+  processId: number;
+  secretKey: number;
+}
+
+export type SessionOpenPayload = PostgresSessionOpen | PostgresCancelOpen;
+
+export function encodeSessionOpen(payload: SessionOpenPayload): Uint8Array {
+  return Buffer.from(JSON.stringify(payload));
+}
+
+export function decodeSessionOpen(bytes: Uint8Array): SessionOpenPayload {
+  return JSON.parse(Buffer.from(bytes).toString('utf8')) as SessionOpenPayload;
+}

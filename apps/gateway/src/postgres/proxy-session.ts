@@ -116,7 +116,7 @@ export class PostgresProxySession implements LiveSession {
           continue;
         }
         if (code === BackendCode.ParameterStatus) {
-          const { name, value } = decodeParameterStatus(frame);
+          const { name } = decodeParameterStatus(frame);
           out.push(
             HIDDEN_PARAMETERS.has(name)
               ? BackendSerializer.parameterStatus(name, this.start.startup.user ?? '')

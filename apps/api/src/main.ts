@@ -1,0 +1,25 @@
+// The API as its own process; needs a shared control-plane Postgres (DATABASE_URL).
+import { applyMigrations, openDatabase } from '@warden/db';
+import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
+import { buildApi } from './app.js';
+import { ensureBootstrapAdmin } from './bootstrap.js';
+
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'warden-api' });
+if (!config.databaseUrl) throw new ConfigError('the API process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+const db = await openDatabase(config);
+const applied = await applyMigrations(db.adapterFactory);
+if (applied.length) logger.info({ migrations: applied }, 'applied control-plane migrations');
+const bootstrap = await ensureBootstrapAdmin(db.prisma, config.bootstrapAdminKey);
+if (bootstrap.generatedKey) process.stdout.write(`First admin API key (shown once): ${bootstrap.generatedKey}\n`);
+const app = await buildApi({ prisma: db.prisma, secretBox: loadSecretBox(config), config, logger });
+await app.listen({ host: config.api.host, port: config.api.port });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void app
+      .close()
+      .then(() => db.close())
+      .then(() => process.exit(0));
+  });
+}

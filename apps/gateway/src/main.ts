@@ -1,0 +1,23 @@
+// The gateway as its own process; needs a shared control-plane Postgres
+// (DATABASE_URL) because PGlite is single-process.
+import { openDatabase } from '@warden/db';
+import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
+import { Gateway } from './gateway.js';
+
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, name: 'warden-gateway' });
+if (!config.databaseUrl) throw new ConfigError('the gateway process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+const db = await openDatabase(config);
+const gateway = new Gateway({ prisma: db.prisma, secretBox: loadSecretBox(config), config, logger });
+const addresses = await gateway.start();
+logger.info({ grpc: addresses.grpc, postgres: addresses.postgres.port }, 'gateway listening');
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    logger.info({ signal }, 'gateway stopping');
+    void gateway
+      .stop()
+      .then(() => db.close())
+      .then(() => process.exit(0));
+  });
+}

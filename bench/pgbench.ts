@@ -1,0 +1,189 @@
+// Data-path benchmark: pgbench -S (8 clients) directly against Postgres, through
+// PgBouncer and through Warden (gateway and agent as separate processes), all in
+// this one run so the ratios mean something on a shared, noisy machine; then a
+// large COPY TO STDOUT through Warden while sampling each process's RSS.
+//
+//   node --import tsx bench/pgbench.ts            (BENCH_SECONDS=10 BENCH_COPY_MB=1024)
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { issueToken } from '@warden/access';
+import { applyMigrations, openDatabase } from '@warden/db';
+import { freePort } from '../test/support/ports.js';
+import { adminQuery, databaseUrl, dropDatabase, uniqueName } from '../test/support/postgres.js';
+import { startProcess, type RunningProcess } from '../test/support/processes.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const copyMb = Number(process.env.BENCH_COPY_MB ?? 1024);
+const clients = 8;
+
+function run(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function pgbench(
+  label: string,
+  host: string,
+  port: number,
+  user: string,
+  db: string,
+  mode: string,
+  password?: string,
+) {
+  const args = [
+    '-h',
+    host,
+    '-p',
+    String(port),
+    '-U',
+    user,
+    '-S',
+    '-c',
+    String(clients),
+    '-j',
+    '2',
+    '-T',
+    String(seconds),
+    '-M',
+    mode,
+    '-n',
+    db,
+  ];
+  const { out } = await run('pgbench', args, password ? { PGPASSWORD: password } : {});
+  const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const latency = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
+  if (!Number.isFinite(tps)) console.error(`${label} ${mode} failed:\n${out}`);
+  return { label, mode, tps, latency };
+}
+
+const target = uniqueName('bench_target');
+const control = uniqueName('bench_control');
+const work = mkdtempSync(path.join(tmpdir(), 'warden-bench-'));
+const processes: RunningProcess[] = [];
+try {
+  await adminQuery(`CREATE DATABASE "${target}"`);
+  await adminQuery(`CREATE DATABASE "${control}"`);
+  await run('pgbench', ['-h', '127.0.0.1', '-U', 'postgres', '-i', '-s', '10', '-q', target]);
+
+  // PgBouncer, session pooling (prepared statements need it), trust auth.
+  const bouncerPort = await freePort();
+  writeFileSync(path.join(work, 'users.txt'), '"postgres" ""\n');
+  writeFileSync(
+    path.join(work, 'pgbouncer.ini'),
+    `[databases]\n${target} = host=127.0.0.1 port=5432 dbname=${target}\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = ${bouncerPort}\nauth_type = trust\nauth_file = ${work}/users.txt\npool_mode = session\ndefault_pool_size = ${clients}\nmax_client_conn = 100\nunix_socket_dir =\n`,
+  );
+  // PgBouncer refuses to run as root; run it as the postgres user when we are root.
+  chmodSync(work, 0o755);
+  const asRoot = process.getuid?.() === 0;
+  const bouncer = spawn(
+    asRoot ? 'runuser' : 'pgbouncer',
+    asRoot
+      ? ['-u', 'postgres', '--', 'pgbouncer', path.join(work, 'pgbouncer.ini')]
+      : [path.join(work, 'pgbouncer.ini')],
+    { stdio: 'ignore' },
+  );
+  await new Promise((r) => setTimeout(r, 500));
+
+  // Warden: control plane seeded directly, gateway and agent as real processes.
+  const db = await openDatabase({ databaseUrl: databaseUrl(control), dataDir: work });
+  await applyMigrations(db.adapterFactory);
+  const adminToken = issueToken('apiKey');
+  const agentKey = issueToken('agentKey');
+  const admin = await db.prisma.identity.create({ data: { name: 'bench', role: 'admin' } });
+  await db.prisma.apiKey.create({
+    data: { identityId: admin.id, name: 'bench', hash: adminToken.hash, prefix: adminToken.prefix },
+  });
+  const agent = await db.prisma.agent.create({
+    data: { name: 'bench-agent', keyHash: agentKey.hash, keyPrefix: agentKey.prefix },
+  });
+  await db.prisma.connection.create({
+    data: {
+      name: 'bench',
+      type: 'postgres',
+      agentId: agent.id,
+      config: { host: '127.0.0.1', port: 5432, database: target, user: 'postgres', sslmode: 'disable' },
+    },
+  });
+  const pgPort = await freePort();
+  const grpcPort = await freePort();
+  const gateway = startProcess('apps/gateway/src/main.ts', {
+    DATABASE_URL: databaseUrl(control),
+    WARDEN_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+    WARDEN_POSTGRES_ADDR: `127.0.0.1:${pgPort}`,
+    WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+    WARDEN_DATA_DIR: work,
+    LOG_LEVEL: 'info',
+  });
+  processes.push(gateway);
+  await gateway.waitFor(/gateway listening/);
+  const agentProc = startProcess('apps/agent/src/main.ts', {
+    WARDEN_AGENT_KEY: agentKey.token,
+    WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,
+    LOG_LEVEL: 'info',
+  });
+  processes.push(agentProc);
+  await agentProc.waitFor(/connected to gateway/);
+
+  const results = [];
+  for (const mode of ['simple', 'prepared']) {
+    results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
+    results.push(await pgbench('pgbouncer', '127.0.0.1', bouncerPort, 'postgres', target, mode));
+    results.push(await pgbench('warden', '127.0.0.1', pgPort, 'bench', 'bench', mode, adminToken.token));
+  }
+  console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
+  console.log('mode      path        TPS        avg latency   vs direct   vs pgbouncer');
+  for (const r of results) {
+    const direct = results.find((x) => x.mode === r.mode && x.label === 'direct')!;
+    const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
+    console.log(
+      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x`,
+    );
+  }
+
+  // Large COPY TO STDOUT through Warden: memory must stay flat.
+  const rows = Math.ceil((copyMb * 1024 * 1024) / 1001);
+  const baseline = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
+  const peaks = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
+  const sampler = setInterval(() => {
+    peaks.gateway = Math.max(peaks.gateway, rssMb(gateway.child.pid!));
+    peaks.agent = Math.max(peaks.agent, rssMb(agentProc.child.pid!));
+  }, 100);
+  const started = Date.now();
+  const copy = await run('sh', [
+    '-c',
+    `psql -X -d "postgres://bench:${adminToken.token}@127.0.0.1:${pgPort}/bench?sslmode=disable" -c "COPY (SELECT repeat('x', 1000) FROM generate_series(1, ${rows})) TO STDOUT" | wc -c`,
+  ]);
+  clearInterval(sampler);
+  const bytes = Number(copy.out.trim());
+  const secs = (Date.now() - started) / 1000;
+  console.log(
+    `\nCOPY TO STDOUT through Warden: ${(bytes / 1024 / 1024).toFixed(0)} MiB in ${secs.toFixed(1)} s (${(bytes / 1024 / 1024 / secs).toFixed(0)} MiB/s)`,
+  );
+  console.log(
+    `RSS before → peak: gateway ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB, agent ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
+  );
+
+  bouncer.kill();
+  await db.close();
+} finally {
+  for (const p of processes.reverse()) await p.stop();
+  await dropDatabase(target).catch(() => {});
+  await dropDatabase(control).catch(() => {});
+}
+process.exit(0);

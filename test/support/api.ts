@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
 import { openDatabase, type Database } from '@warden/db';
@@ -15,6 +18,14 @@ export interface TestApi {
   baseUrl: string;
   adminKey: string;
   db: Database;
+  /** The SecretBox the API seals stored credentials with, to check what reached the database. */
+  secretBox: SecretBox;
+  /** What other processes (gateway) need to share this control plane: its database and secret key. */
+  databaseUrl: string;
+  /** WARDEN_SECRET_KEY (base64) of `secretBox`. */
+  secretKey: string;
+  /** A scratch WARDEN_DATA_DIR for this instance, removed on close. */
+  dataDir: string;
   /** Every log line the API wrote, for tests that grep for leaked secrets. */
   logs: string[];
   /** Every response body seen through `request`, for the same purpose. */
@@ -45,9 +56,12 @@ export async function startTestApi(): Promise<TestApi> {
       done();
     },
   });
+  const secretKey = randomBytes(32).toString('base64');
+  const secretBox = SecretBox.fromString(secretKey);
+  const dataDir = mkdtempSync(join(tmpdir(), 'warden-api-'));
   const app: ApiInstance = await buildApi({
     prisma: db.prisma,
-    secretBox: new SecretBox(randomBytes(32)),
+    secretBox,
     config,
     logger: createLogger({ level: 'debug', destination }),
   });
@@ -60,6 +74,10 @@ export async function startTestApi(): Promise<TestApi> {
     baseUrl,
     adminKey,
     db,
+    secretBox,
+    databaseUrl: database.url,
+    secretKey,
+    dataDir,
     logs,
     responses,
     async request(method, path, options = {}) {
@@ -85,6 +103,27 @@ export async function startTestApi(): Promise<TestApi> {
       await app.close();
       await db.close();
       await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** An identity with its own API key, created through the API as the admin. */
+export async function createIdentity(
+  api: TestApi,
+  name: string,
+  options: { role?: 'admin' | 'auditor' | 'user'; kind?: 'user' | 'service'; groups?: string[] } = {},
+): Promise<{ id: string; name: string; token: string; keyId: string }> {
+  const user = await api.request('POST', '/api/users', { body: { name, ...options } });
+  if (user.status !== 201) throw new Error(`creating user ${name}: ${user.status} ${user.text}`);
+  const key = await api.request('POST', '/api/api-keys', { body: { name: 'test', identity: name } });
+  if (key.status !== 201) throw new Error(`creating a key for ${name}: ${key.status} ${key.text}`);
+  return { id: user.body.id, name, token: key.body.token, keyId: key.body.apiKey.id };
+}
+
+/** An agent registered through the API; returns the agent and its one-time key. */
+export async function createAgent(api: TestApi, name: string): Promise<{ id: string; name: string; key: string }> {
+  const res = await api.request('POST', '/api/agents', { body: { name } });
+  if (res.status !== 201) throw new Error(`creating agent ${name}: ${res.status} ${res.text}`);
+  return { id: res.body.agent.id, name, key: res.body.key };
 }

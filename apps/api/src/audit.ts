@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Prisma, PrismaClient } from '@warden/db';
 
 /** Field names whose values never reach the audit log, at any depth. */
-const SECRET_FIELD = /pass(word)?|secret|token|key$|private|credential/i;
+const SECRET_FIELD = /pass(word)?|secret|token|key$|private|credential|authorization|cookie/i;
 
 export function redactSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactSecrets);
@@ -33,7 +33,8 @@ export class AuditLog {
         targetType: target.type,
         targetId: target.id ?? null,
         targetName: target.name ?? null,
-        details: redactSecrets(details) as Prisma.InputJsonValue,
+        // Through JSON so undefined fields drop out and dates become strings.
+        details: JSON.parse(JSON.stringify(redactSecrets(details) ?? {})) as Prisma.InputJsonValue,
         ip: request.ip,
         userAgent: request.headers['user-agent'] ?? null,
       },

@@ -6,7 +6,8 @@ import { ensureBootstrapAdmin } from './bootstrap.js';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'warden-api' });
-if (!config.databaseUrl) throw new ConfigError('the API process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+if (!config.databaseUrl)
+  throw new ConfigError('the API process needs DATABASE_URL; use `pnpm start` for the embedded mode');
 const db = await openDatabase(config);
 const applied = await applyMigrations(db.adapterFactory);
 if (applied.length) logger.info({ migrations: applied }, 'applied control-plane migrations');

@@ -23,3 +23,9 @@ export const Pagination = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
 });
+
+/**
+ * `T | null`. Null is tried first: with coerceTypes, a union that tries a string
+ * branch first would turn a JSON null into "" instead of clearing the field.
+ */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([Type.Null(), schema]);

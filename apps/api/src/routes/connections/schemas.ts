@@ -1,0 +1,143 @@
+import { Type, type TObject } from 'typebox';
+import { Id, Name, Nullable, Timestamp } from '../../schemas.js';
+
+export const CONNECTION_TYPES = ['postgres', 'ssh', 'http'] as const;
+export type ConnectionTypeName = (typeof CONNECTION_TYPES)[number];
+export const ConnectionType = Type.Enum(CONNECTION_TYPES);
+
+// ---------------------------------------------------------------------------
+// Per-type target settings. Validated in the handler (not by the route schema) so a
+// bad field is reported precisely as `body.config.<field>` for the declared type.
+
+const Host = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern: '^[^\\s/]+$',
+  description: 'host name or IP address as seen from the agent',
+});
+const Port = (fallback: number) => Type.Integer({ minimum: 1, maximum: 65535, default: fallback });
+
+/**
+ * A write-only credential: `env:NAME` or `file:/path` are references the agent
+ * resolves in its own environment; any other value is stored encrypted.
+ */
+export const SecretInput = Type.String({
+  minLength: 1,
+  maxLength: 65536,
+  description: 'write-only: `env:NAME`, `file:/absolute/path`, or a literal value stored encrypted',
+});
+
+export const PostgresConfig = Type.Object(
+  {
+    host: Host,
+    port: Type.Optional(Port(5432)),
+    database: Type.String({ minLength: 1, maxLength: 63 }),
+    user: Type.String({ minLength: 1, maxLength: 63 }),
+    password: Type.Optional(SecretInput),
+    sslmode: Type.Optional(Type.Enum(['disable', 'prefer', 'require', 'verify-full'], { default: 'prefer' })),
+    sslrootcert: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 65536, description: 'a PEM certificate or a `file:/path` reference' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SshConfig = Type.Object(
+  {
+    host: Host,
+    port: Type.Optional(Port(22)),
+    user: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.Optional(SecretInput),
+    privateKey: Type.Optional(SecretInput),
+    passphrase: Type.Optional(SecretInput),
+    hostKeyFingerprint: Type.Optional(
+      Type.String({ pattern: '^SHA256:[A-Za-z0-9+/]{43}=?$', description: 'as printed by `ssh-keygen -lf`' }),
+    ),
+    knownHosts: Type.Optional(Type.String({ minLength: 1, maxLength: 65536, description: 'known_hosts lines' })),
+  },
+  { additionalProperties: false },
+);
+
+export const HttpConfig = Type.Object(
+  {
+    url: Type.String({ format: 'uri', pattern: '^https?://', maxLength: 2048 }),
+    authorization: Type.Optional(SecretInput),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 8192 }))),
+  },
+  { additionalProperties: false },
+);
+
+export interface ConnectionTypeSpec {
+  schema: TObject;
+  /** Fields that are credentials: write-only, kept in Connection.secrets, never in config. */
+  secrets: readonly string[];
+  /** Applied to config for fields left out. */
+  defaults: Record<string, unknown>;
+}
+
+export const connectionTypes: Record<ConnectionTypeName, ConnectionTypeSpec> = {
+  postgres: { schema: PostgresConfig, secrets: ['password'], defaults: { port: 5432, sslmode: 'prefer' } },
+  ssh: { schema: SshConfig, secrets: ['password', 'privateKey', 'passphrase'], defaults: { port: 22 } },
+  http: { schema: HttpConfig, secrets: ['authorization'], defaults: {} },
+};
+
+// ---------------------------------------------------------------------------
+// Request and response bodies.
+
+const JsonObject = (description: string) => Type.Record(Type.String(), Type.Unknown(), { description });
+
+const configDescription =
+  'target settings for the type. postgres: host, port (5432), database, user, password*, sslmode ' +
+  '(disable|prefer|require|verify-full, default prefer), sslrootcert. ssh: host, port (22), user, ' +
+  'password*, privateKey*, passphrase*, hostKeyFingerprint, knownHosts. http: url, authorization*, ' +
+  'headers. * = secret: write-only, `env:NAME` / `file:/path` references or literals stored encrypted.';
+
+export const ConnectionBody = Type.Object(
+  {
+    name: Name,
+    type: ConnectionType,
+    agent: Type.String({ minLength: 1, maxLength: 200, description: 'id or name of the agent serving it' }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    config: JsonObject(configDescription),
+    allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200, description: 'groups whose members may use it' })),
+    options: Type.Optional(JsonObject('per-connection options (guardrails, recording caps, ...)')),
+  },
+  { additionalProperties: false },
+);
+
+export const ConnectionPatch = Type.Object(
+  {
+    name: Type.Optional(Name),
+    type: Type.Optional(ConnectionType),
+    agent: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+    config: Type.Optional(
+      JsonObject('merged into the current config; a key set to null is removed (a secret set to null is deleted)'),
+    ),
+    allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200 })),
+    options: Type.Optional(JsonObject('merged into the current options; a key set to null is removed')),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const SecretRef = Type.Object(
+  {
+    source: Type.Enum(['env', 'file', 'stored']),
+    ref: Type.Optional(Type.String({ description: 'the reference the agent resolves (env/file only)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const Connection = Type.Object({
+  id: Id,
+  name: Type.String(),
+  type: ConnectionType,
+  description: Nullable(Type.String()),
+  agent: Type.Object({ id: Id, name: Type.String(), status: Type.String() }),
+  config: Type.Record(Type.String(), Type.Unknown()),
+  secrets: Type.Record(Type.String(), SecretRef),
+  allowedGroups: Type.Array(Type.String()),
+  options: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});

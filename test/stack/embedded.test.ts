@@ -30,7 +30,13 @@ async function startEmbedded(ports: Record<string, number>) {
 
 describe('embedded stack (PGlite)', () => {
   it('boots on defaults, migrates, serves the API, stops cleanly and keeps its data', async () => {
-    const ports = { api: await freePort(), grpc: await freePort(), postgres: await freePort(), ssh: await freePort(), http: await freePort() };
+    const ports = {
+      api: await freePort(),
+      grpc: await freePort(),
+      postgres: await freePort(),
+      ssh: await freePort(),
+      http: await freePort(),
+    };
     const base = `http://127.0.0.1:${ports.api}`;
     stack = await startEmbedded(ports);
     const [, adminKey] = stack.output().match(/shown only this once; keep it:\s+(wdn_\S+)/) ?? [];
@@ -42,7 +48,11 @@ describe('embedded stack (PGlite)', () => {
     const auth = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
     const agents = await (await fetch(`${base}/api/agents`, { headers: auth })).json();
     expect(agents.map((a: { name: string }) => a.name)).toContain('default');
-    const created = await fetch(`${base}/api/groups`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'engineering' }) });
+    const created = await fetch(`${base}/api/groups`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'engineering' }),
+    });
     expect(created.status).toBe(201);
 
     expect(await stack.stop('SIGINT')).toBe(0);

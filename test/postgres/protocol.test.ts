@@ -59,16 +59,16 @@ describe('Postgres through the gateway', () => {
     });
     expect(actual.rows).toEqual(expected.rows);
     expect(actual.fields.map((f) => f.dataTypeID)).toEqual(expected.fields.map((f) => f.dataTypeID));
-    const binary = await withClient(dp.url(), (c) =>
-      c.query({
-        text: 'SELECT $1::int4 + 1 AS n, $2::bytea AS b',
-        values: [41, Buffer.from([0, 1, 2, 255])],
-        binary: true,
-      } as pg.QueryConfig),
-    );
-    // Results requested in binary format, decoded by node-postgres' binary parsers.
-    expect(binary.rows[0].n).toBe(42);
-    expect(binary.rows[0].b).toEqual(Buffer.from([0, 1, 2, 255]));
+    // Parameters and results in binary format: identical to a direct connection.
+    const binaryQuery = {
+      text: 'SELECT $1::int4 + 1 AS n, $2::bytea AS b, now()::date AS d',
+      values: [41, Buffer.from([0, 1, 2, 255])],
+      binary: true,
+    } as pg.QueryConfig;
+    const binaryVia = await withClient(dp.url(), (c) => c.query(binaryQuery));
+    const binaryDirect = await withClient(dp.directUrl, (c) => c.query(binaryQuery));
+    expect(binaryVia.rows[0].n).toBe(42);
+    expect(binaryVia.rows).toEqual(binaryDirect.rows);
   });
 
   it('postgres.js: pipelined prepared queries and transactions', async () => {

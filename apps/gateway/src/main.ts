@@ -6,7 +6,8 @@ import { Gateway } from './gateway.js';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'warden-gateway' });
-if (!config.databaseUrl) throw new ConfigError('the gateway process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+if (!config.databaseUrl)
+  throw new ConfigError('the gateway process needs DATABASE_URL; use `pnpm start` for the embedded mode');
 const db = await openDatabase(config);
 const gateway = new Gateway({ prisma: db.prisma, secretBox: loadSecretBox(config), config, logger });
 const addresses = await gateway.start();

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
-import { resolveSecret } from '../credentials.js';
+import { CredentialError, resolveSecret } from '../credentials.js';
 import type { PostgresSessionOpen, SslMode } from '@warden/proto';
 
 /** Result of a successful login to the target, before any client traffic. */
@@ -51,7 +51,14 @@ async function tlsOptions(
 ): Promise<false | ConnectionOptions> {
   if (mode === 'disable') return false;
   if (mode !== 'verify-full') return { rejectUnauthorized: false };
-  const ca = rootCert?.startsWith('file:') ? await readFile(rootCert.slice(5), 'utf8') : rootCert;
+  let ca = rootCert;
+  if (rootCert?.startsWith('file:')) {
+    try {
+      ca = await readFile(rootCert.slice(5), 'utf8');
+    } catch {
+      throw new CredentialError(`agent cannot read the sslrootcert ${rootCert}`);
+    }
+  }
   return { rejectUnauthorized: true, servername: net.isIP(host) ? undefined : host, ...(ca ? { ca } : {}) };
 }
 
@@ -62,15 +69,16 @@ async function tlsOptions(
  */
 export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10_000): Promise<TargetConnection> {
   const { target } = request;
-  const password = await resolveSecret(target.password);
-  const attempt = async (ssl: false | ConnectionOptions) => {
+  const attempt = async (ssl: false | ConnectionOptions, password: string | undefined) => {
     const startup = Object.fromEntries(Object.entries(request.startup).filter(([k]) => PASSTHROUGH_PARAMETERS.has(k)));
     const client = new pg.Client({
       host: target.host,
       port: target.port,
       database: target.database,
       user: target.user,
-      password: password ?? '',
+      // A function, never a bare string: node-postgres treats '' as "not set" and
+      // would fall back to the agent's own PGPASSWORD or ~/.pgpass.
+      password: () => password ?? '',
       ssl,
       enableChannelBinding: ssl !== false,
       connectionTimeoutMillis: timeoutMs,
@@ -83,7 +91,11 @@ export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10
       parameters.set(msg.parameterName, msg.parameterValue);
     });
     client.on('error', () => {});
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (error) {
+      throw Object.assign(error as Error, { overTls: ssl !== false });
+    }
     const socket = connection.stream;
     // Hand the socket over: the driver must not parse or answer anything any more.
     for (const event of ['data', 'end', 'close', 'error', 'readable']) socket.removeAllListeners(event);
@@ -93,27 +105,56 @@ export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10
   };
 
   try {
+    // Inside the try: a missing env:/file: reference is reported by name, like any other failure.
+    const password = await resolveSecret(target.password);
     const ssl = await tlsOptions(target.sslmode, target.host, target.sslrootcert);
     try {
-      return await attempt(ssl);
+      return await attempt(ssl, password);
     } catch (error) {
-      // sslmode=prefer: a server without TLS gets a plain connection, as libpq does.
-      if (target.sslmode === 'prefer' && /does not support SSL/i.test(String((error as Error).message))) {
-        return await attempt(false);
+      // sslmode=prefer falls back to a plain connection, as libpq does, when the
+      // server has no TLS or its pg_hba.conf refuses this connection over TLS.
+      const message = String((error as Error).message);
+      if (target.sslmode === 'prefer' && (/does not support SSL/i.test(message) || NO_HBA_ENTRY.test(message))) {
+        return await attempt(false, password);
       }
       throw error;
     }
   } catch (error) {
-    throw describeFailure(error);
+    throw describeFailure(error, target);
   }
 }
 
-function describeFailure(error: unknown): TargetError {
+const NO_HBA_ENTRY = /no pg_hba\.conf entry|pg_hba\.conf rejects connection/i;
+
+/**
+ * Maps a driver, TLS or server error to a TargetError. The original message names
+ * host, user and database (e.g. pg_hba.conf rejections), so it is never passed on.
+ */
+function describeFailure(error: unknown, target: PostgresSessionOpen['target']): TargetError {
   if (error instanceof TargetError) return error;
-  const err = error as { code?: string; message?: string };
+  if (error instanceof CredentialError) return new TargetError(error.message, '08001');
+  const err = error as { code?: string; message?: string; overTls?: boolean };
   const code = err.code ?? '';
+  const message = err.message ?? '';
+  if (NO_HBA_ENTRY.test(message)) {
+    return new TargetError(
+      err.overTls
+        ? "the target's pg_hba.conf does not allow this connection over TLS"
+        : "the target's pg_hba.conf does not allow this connection without TLS; it may require TLS (sslmode require or verify-full)",
+      '08001',
+    );
+  }
+  if (/channel binding/i.test(message)) {
+    return new TargetError(
+      'SCRAM channel binding with the target failed: something between the agent and the target terminates TLS',
+      '08001',
+    );
+  }
   if (code === '28P01' || code === '28000') {
     return new TargetError("the target rejected the agent's credentials for this connection", '08001');
+  }
+  if (/client password must be a (non-empty )?string/.test(message)) {
+    return new TargetError('the target asks for a password, but the connection has none', '08001');
   }
   if (code === '3D000') return new TargetError('the target database does not exist', '08001');
   if (code === '53300') return new TargetError('the target has too many connections', '53300');
@@ -126,13 +167,17 @@ function describeFailure(error: unknown): TargetError {
   ) {
     return new TargetError(`the target is unreachable from the agent (${code})`, '08001');
   }
-  if (/timeout/i.test(err.message ?? '')) return new TargetError('the target did not answer in time', '08001');
-  if (/does not support SSL/i.test(err.message ?? ''))
+  if (/timeout/i.test(message)) return new TargetError('the target did not answer in time', '08001');
+  if (/does not support SSL/i.test(message))
     return new TargetError('the target does not support TLS, but the connection requires it', '08001');
-  if (/certificate|self.signed|CERT_|hostname/i.test(`${code} ${err.message ?? ''}`)) {
-    return new TargetError("the target's TLS certificate could not be verified", '08001');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new TargetError("the target's TLS certificate does not match its host name (sslmode verify-full)", '08001');
   }
-  if (error instanceof Error && error.name === 'CredentialError') return new TargetError(error.message, '08001');
+  if (/certificate|self.signed|CERT_|hostname/i.test(`${code} ${message}`)) {
+    const against = target.sslrootcert ? 'sslrootcert' : "the agent's trusted CAs";
+    const reason = /^[A-Z0-9_]+$/.test(code) ? ` (${code})` : '';
+    return new TargetError(`the target's TLS certificate could not be verified against ${against}${reason}`, '08001');
+  }
   return new TargetError('the agent could not connect to the target', '08001');
 }
 

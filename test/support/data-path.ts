@@ -57,12 +57,19 @@ export function run(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its stdin (id, pgbench) must not fail the run with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
 
 export async function startDataPath(
-  options: { connectionConfig?: Record<string, unknown>; allowedGroups?: string[] } = {},
+  options: {
+    connectionConfig?: Record<string, unknown>;
+    allowedGroups?: string[];
+    /** Extra environment for the agent process (where `env:NAME` secrets are resolved). */
+    agentEnv?: Record<string, string>;
+  } = {},
 ): Promise<DataPath> {
   const api = await startTestApi();
   const targetDb = uniqueName('warden_target');
@@ -94,7 +101,12 @@ export async function startDataPath(
     WARDEN_DATA_DIR: api.dataDir,
     LOG_LEVEL: 'debug',
   };
-  const agentEnv = { WARDEN_AGENT_KEY: agent.key, WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`, LOG_LEVEL: 'debug' };
+  const agentEnv = {
+    ...options.agentEnv,
+    WARDEN_AGENT_KEY: agent.key,
+    WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,
+    LOG_LEVEL: 'debug',
+  };
 
   const path: DataPath = {
     api,

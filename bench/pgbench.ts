@@ -129,6 +129,7 @@ try {
     WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
     WARDEN_DATA_DIR: work,
     LOG_LEVEL: 'info',
+    NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '',
   });
   processes.push(gateway);
   await gateway.waitFor(/gateway listening/);

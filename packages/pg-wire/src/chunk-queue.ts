@@ -55,9 +55,11 @@ export class ChunkQueue {
     const start = this.off;
     const end = start + n;
     if (end <= this.buf.length) {
+      // Slice before advance(): that replaces this.buf with the next queued chunk.
+      const out = this.buf.subarray(start, end);
       this.off = end;
       if (end === this.buf.length && this.queued > 0) this.advance();
-      return this.buf.subarray(start, end);
+      return out;
     }
     // Straddles chunks: copy exactly this message, all of whose bytes are here.
     const out = Buffer.allocUnsafe(n);

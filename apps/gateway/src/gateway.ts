@@ -80,8 +80,11 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
-    this.sessions.terminateAll('the gateway is shutting down');
+    await this.sessions.terminateAll('the gateway is shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.tunnel.close();
+    // The disconnect hooks' status writes are not awaited by the tunnel; make sure the
+    // agents this gateway served do not stay "online" in the control plane.
+    await this.agents.resetStale();
   }
 }

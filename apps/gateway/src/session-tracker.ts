@@ -33,6 +33,8 @@ export interface LiveSession {
  */
 export class SessionTracker {
   private readonly live = new Map<string, LiveSession>();
+  /** Session-end writes in flight, so a shutdown can wait for them before closing the database. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -71,7 +73,7 @@ export class SessionTracker {
   ): Promise<void> {
     this.live.delete(id);
     const { counters } = outcome;
-    await this.prisma.session
+    const write = this.prisma.session
       .update({
         where: { id },
         data: {
@@ -83,11 +85,25 @@ export class SessionTracker {
           statementCount: counters.statements,
         },
       })
-      .catch((err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'));
+      .then(
+        () => undefined,
+        (err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'),
+      );
+    this.finishing.add(write);
+    try {
+      await write;
+    } finally {
+      this.finishing.delete(write);
+    }
   }
 
-  /** Ends every live session, e.g. when the gateway shuts down. */
-  terminateAll(reason: string): void {
+  /**
+   * Ends every live session, e.g. when the gateway shuts down, and resolves once
+   * their rows say so: a caller that closes the database right after must not leave
+   * them `active` for sessions that are gone.
+   */
+  async terminateAll(reason: string): Promise<void> {
     for (const session of [...this.live.values()]) session.terminate(reason, 'interrupted');
+    await Promise.all([...this.finishing]);
   }
 }

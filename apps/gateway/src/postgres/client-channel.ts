@@ -61,8 +61,12 @@ export class ClientChannel {
     }
   }
 
-  /** Answers an SSLRequest with 'S' and continues over TLS on the same socket. */
-  async upgradeToTls(context: SecureContextOptions): Promise<void> {
+  /**
+   * Answers an SSLRequest with 'S' and continues over TLS on the same socket. The
+   * handshake has the same deadline as the rest of the startup: a client that asks
+   * for TLS and then goes quiet must not hold the connection forever.
+   */
+  async upgradeToTls(context: SecureContextOptions, timeoutMs: number): Promise<void> {
     // Bytes sent after SSLRequest but before the handshake would be read as if they
     // had been encrypted (CVE-2021-23214): refuse them.
     if (this.parser.bufferedLength > 0) throw new ProtocolViolation('unexpected data after SSLRequest');
@@ -70,17 +74,37 @@ export class ClientChannel {
     this.detach(raw);
     raw.write(Buffer.from('S'));
     const secure = new TLSSocket(raw, { isServer: true, ...context });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secure', resolve);
-      secure.once('error', reject);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        secure.once('secure', resolve);
+        secure.once('error', reject);
+        timer = setTimeout(
+          () => reject(new ProtocolViolation('timed out waiting for the TLS handshake', '08006')),
+          Math.max(0, timeoutMs),
+        );
+      });
+    } catch (error) {
+      // No ErrorResponse can reach a client stuck in (or failing) the TLS handshake.
+      secure.destroy();
+      raw.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
     this.socket = secure;
     this.tls = true;
     this.attach(secure);
   }
 
-  /** Hands the socket to the session: no more listeners from the handshake. */
+  /**
+   * Hands the socket to the session: no more listeners from the handshake, and the
+   * socket paused, so that bytes a client sends before its startup is answered wait
+   * in the socket (a flowing socket without a 'data' listener drops them) until the
+   * session starts relaying and resumes it.
+   */
   release(): Socket {
+    this.socket.pause();
     this.detach(this.socket);
     return this.socket;
   }

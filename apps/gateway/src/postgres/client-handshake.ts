@@ -1,10 +1,9 @@
-import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { authenticateToken, authFailureMessages, canUseConnection, type Principal } from '@warden/access';
 import type { PrismaClient } from '@warden/db';
 import { BackendSerializer, decodePassword, ProtocolViolation, SqlState } from '@warden/pg-wire';
 import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targets.js';
-import { ClientChannel } from './client-channel.js';
+import type { ClientChannel } from './client-channel.js';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
@@ -31,14 +30,15 @@ export interface HandshakeDeps {
  * secret the client has; use sslmode=require outside loopback). The token decides
  * the identity; the database name picks the connection.
  */
-export async function clientHandshake(socket: Socket, deps: HandshakeDeps): Promise<HandshakeOutcome> {
-  const channel = new ClientChannel(socket);
+export async function clientHandshake(channel: ClientChannel, deps: HandshakeDeps): Promise<HandshakeOutcome> {
+  // One deadline for the whole startup (as Postgres' authentication_timeout), TLS included.
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
-    const message = await channel.next(STARTUP_TIMEOUT_MS);
+    const message = await channel.next(deadline - Date.now());
     switch (message.kind) {
       case 'sslRequest':
         if (channel.tls) throw new ProtocolViolation('SSLRequest received twice');
-        await channel.upgradeToTls(deps.tls);
+        await channel.upgradeToTls(deps.tls, deadline - Date.now());
         continue;
       case 'gssEncRequest':
         channel.socket.write(BackendSerializer.sslResponse(false));
@@ -46,7 +46,7 @@ export async function clientHandshake(socket: Socket, deps: HandshakeDeps): Prom
       case 'cancelRequest':
         return { kind: 'cancel', processId: message.processId, secretKey: message.secretKey };
       case 'startup':
-        return authenticate(channel, message.protocolVersion, message.parameters, deps);
+        return authenticate(channel, message.protocolVersion, message.parameters, deps, deadline);
       default:
         throw new ProtocolViolation(`unexpected ${message.kind} message before startup`);
     }
@@ -58,6 +58,7 @@ async function authenticate(
   protocolVersion: number,
   parameters: Record<string, string>,
   deps: HandshakeDeps,
+  deadline: number,
 ): Promise<HandshakeOutcome> {
   if (protocolVersion >> 16 !== 3) {
     return {
@@ -76,7 +77,7 @@ async function authenticate(
   }
 
   channel.socket.write(BackendSerializer.authenticationCleartextPassword());
-  const response = await channel.next(STARTUP_TIMEOUT_MS);
+  const response = await channel.next(deadline - Date.now());
   if (response.kind !== 'authResponse')
     throw new ProtocolViolation(`expected a password message, got ${response.kind}`);
   const token = decodePassword(response);

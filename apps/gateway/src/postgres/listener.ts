@@ -9,6 +9,7 @@ import type { ProtocolListener } from '../protocol-listener.js';
 import type { SessionTracker } from '../session-tracker.js';
 import { CancelKeys } from './cancel-keys.js';
 import { refuse } from './client-errors.js';
+import { ClientChannel } from './client-channel.js';
 import { clientHandshake } from './client-handshake.js';
 import { PostgresProxySession } from './proxy-session.js';
 
@@ -52,8 +53,12 @@ export class PostgresListener implements ProtocolListener {
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
     const log = this.deps.logger;
+    // Refusals go through the channel's socket: after an SSLRequest that is the TLS
+    // socket, and an ErrorResponse written to the raw one would reach the client as
+    // bytes that break its TLS layer ("wrong version number") instead of the error.
+    const channel = new ClientChannel(socket);
     try {
-      const outcome = await clientHandshake(socket, this.deps);
+      const outcome = await clientHandshake(channel, this.deps);
       if (outcome.kind === 'cancel') {
         socket.destroy();
         await this.cancelKeys.find(outcome.processId, outcome.secretKey)?.cancel();
@@ -64,7 +69,7 @@ export class PostgresListener implements ProtocolListener {
           { client: socket.remoteAddress, code: outcome.code, reason: outcome.message },
           'postgres client refused',
         );
-        refuse(socket, outcome.code, outcome.message, outcome.hint);
+        refuse(channel.socket, outcome.code, outcome.message, outcome.hint);
         return;
       }
       const session = new PostgresProxySession(
@@ -86,7 +91,11 @@ export class PostgresListener implements ProtocolListener {
         { client: socket.remoteAddress, err: (error as Error).message },
         'postgres client dropped during startup',
       );
-      refuse(socket, code && /^[0-9A-Z]{5}$/.test(code) ? code : SqlState.PROTOCOL_VIOLATION, (error as Error).message);
+      refuse(
+        channel.socket,
+        code && /^[0-9A-Z]{5}$/.test(code) ? code : SqlState.PROTOCOL_VIOLATION,
+        (error as Error).message,
+      );
     }
   }
 }

@@ -95,6 +95,11 @@ export class PostgresProxySession implements LiveSession {
       await this.end('failed', message);
       return;
     }
+    if (this.ended) {
+      // Terminated (killed, gateway shutdown) while the agent was still opening it.
+      this.stream.destroy();
+      return;
+    }
     this.stream.on('error', (error) => this.onTunnelError(error));
     this.stream.on('end', () => this.end('closed', 'target closed the session'));
     await this.completeStartup(this.stream);
@@ -165,6 +170,8 @@ export class PostgresProxySession implements LiveSession {
     };
     socket.on('data', forward);
     this.drainClientMessages(stream);
+    // Paused since the handshake released it; what the client sent meanwhile is read now.
+    socket.resume();
   }
 
   private drainClientMessages(stream: TunnelStream): void {

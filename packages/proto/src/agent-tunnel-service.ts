@@ -6,28 +6,38 @@ import {
   type AgentFrame,
   type GatewayFrame,
 } from './gen/warden/tunnel/v1/tunnel_pb.js';
-import { encodeDataFrame } from './data-frame-codec.js';
+import { decodeSessionFrame, encodeSessionFrame } from './session-frame-codec.js';
 
 /** Full gRPC method path of AgentTunnel.Connect. */
 export const AGENT_TUNNEL_CONNECT_PATH = '/warden.tunnel.v1.AgentTunnel/Connect';
 
-/** Tunnel protocol revision; sent in Hello/HelloAck so either side can refuse a peer it cannot speak to. */
-export const TUNNEL_PROTOCOL_VERSION = 1;
+/**
+ * Tunnel protocol revision; sent in Hello/HelloAck so either side can refuse a peer
+ * it cannot speak to, or fall back to what the peer understands.
+ * 1: one session frame per gRPC message.
+ * 2: adds Batch (many session frames per gRPC message); sent only to peers at >= 2.
+ */
+export const TUNNEL_PROTOCOL_VERSION = 2;
+
+/** First protocol revision that understands Batch frames. */
+export const TUNNEL_PROTOCOL_BATCH = 2;
 
 // grpc-js wants Buffers; wrap the encoder's Uint8Array without copying it.
 function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-// Data frames take the hand-written fast path; everything else the generic encoder.
-// Decoding needs no fast path: protobuf-es returns `bytes` fields as views into the
-// received buffer, without copying.
+// Session frames (Data, Credit, Close, Batch) take the hand-written fast paths in
+// both directions; everything else, and anything unusual, the generic codec.
+// Either way `bytes` fields come back as views into the received buffer.
 export const serializeAgentFrame = (frame: AgentFrame): Buffer =>
-  encodeDataFrame(frame) ?? asBuffer(toBinary(AgentFrameSchema, frame));
-export const deserializeAgentFrame = (bytes: Buffer): AgentFrame => fromBinary(AgentFrameSchema, bytes);
+  encodeSessionFrame(frame) ?? asBuffer(toBinary(AgentFrameSchema, frame));
+export const deserializeAgentFrame = (bytes: Buffer): AgentFrame =>
+  decodeSessionFrame<AgentFrame>(bytes, 'warden.tunnel.v1.AgentFrame') ?? fromBinary(AgentFrameSchema, bytes);
 export const serializeGatewayFrame = (frame: GatewayFrame): Buffer =>
-  encodeDataFrame(frame) ?? asBuffer(toBinary(GatewayFrameSchema, frame));
-export const deserializeGatewayFrame = (bytes: Buffer): GatewayFrame => fromBinary(GatewayFrameSchema, bytes);
+  encodeSessionFrame(frame) ?? asBuffer(toBinary(GatewayFrameSchema, frame));
+export const deserializeGatewayFrame = (bytes: Buffer): GatewayFrame =>
+  decodeSessionFrame<GatewayFrame>(bytes, 'warden.tunnel.v1.GatewayFrame') ?? fromBinary(GatewayFrameSchema, bytes);
 
 /**
  * grpc-js service definition for AgentTunnel, built by hand so that messages are

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
-import { TUNNEL_PROTOCOL_VERSION, type AgentFrame, type GatewayFrame, type Hello } from '@warden/proto';
+import {
+  TUNNEL_PROTOCOL_BATCH,
+  TUNNEL_PROTOCOL_VERSION,
+  type AgentFrame,
+  type GatewayFrame,
+  type Hello,
+} from '@warden/proto';
 import { FrameWriter } from './frame-writer.js';
 import type { TunnelLogger } from './logger.js';
 import { SessionTable } from './session-table.js';
@@ -97,7 +103,10 @@ export class AgentConnection {
       this.call.on('cancelled', end('agent cancelled the stream'));
       this.call.on('end', () => {
         end('agent closed the stream')();
-        if (this.call.writable) this.call.end(); // finish the RPC with OK
+        if (this.call.writable) {
+          this.writer.flush();
+          this.call.end(); // finish the RPC with OK
+        }
       });
       this.call.on('close', end('stream closed'));
       this.call.on('error', (err) => end(`stream error: ${err.message}`)());
@@ -138,6 +147,7 @@ export class AgentConnection {
             },
           },
         });
+        if (hello.protocolVersion >= TUNNEL_PROTOCOL_BATCH) this.writer.enableBatching();
         this.startHeartbeatWatch();
         settle(this.info);
       });
@@ -195,6 +205,9 @@ export class AgentConnection {
         return;
       case 'close':
         this.sessions.close(body.value);
+        return;
+      case 'batch':
+        this.sessions.batch(body.value.frames);
         return;
       case 'sessionOpened': {
         const p = this.pending.get(body.value.sessionId);

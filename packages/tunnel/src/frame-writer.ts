@@ -1,4 +1,4 @@
-import type { Close, Credit, Data } from '@warden/proto';
+import type { Batch, Close, Credit, Data, SessionFrame } from '@warden/proto';
 import type { Writable } from 'node:stream';
 import type { SessionTransport } from './session-transport.js';
 
@@ -6,37 +6,70 @@ import type { SessionTransport } from './session-transport.js';
 export type SessionFrameBody =
   { case: 'data'; value: Data } | { case: 'credit'; value: Credit } | { case: 'close'; value: Close };
 
+/** What `wrap` turns into the side's own frame type: a session frame, or a Batch of them. */
+export type WrappableBody = SessionFrameBody | { case: 'batch'; value: Batch };
+
+/**
+ * A batch is flushed at once when its payload reaches this size, so one batch stays
+ * far below grpc-js's default 4 MiB receive limit and big transfers are not held back.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024;
+
 /**
  * Writes frames onto one side's gRPC call and implements SessionTransport for the
  * sessions multiplexed on it. `wrap` turns a session frame body into the side's
  * own frame type. Message objects are built as plain literals: protobuf-es v2
  * messages are plain objects, and skipping create() keeps the data path lean.
+ *
+ * Batching (once enableBatching() was called, i.e. the peer speaks protocol >= 2):
+ * session frames (Data, Credit, Close) are queued and flushed together as ONE gRPC
+ * message at the end of the event-loop turn (setImmediate), so the frames that all
+ * sessions produce from the socket reads of one poll phase share one message.
+ * grpc-js costs far more per message than per byte, so this is where most of the
+ * tunnel's CPU goes for small request/response traffic. Order is kept: a frame
+ * sent with send() (handshake, open, heartbeat) first flushes what is queued.
  */
 export class FrameWriter<F extends object> implements SessionTransport {
   private drainPromise: Promise<void> | null = null;
+  private batching = false;
+  private pending: SessionFrame[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   constructor(
     private readonly call: Writable,
-    private readonly wrap: (body: SessionFrameBody) => F,
+    private readonly wrap: (body: WrappableBody) => F,
   ) {}
 
-  /** Writes any frame; false when the call's buffer is full. Frames for a finished call are dropped. */
+  /** From now on, coalesce session frames into Batch messages (the peer understands them). */
+  enableBatching(): void {
+    this.batching = true;
+  }
+
+  /** Writes any frame, after whatever session frames are queued; false when the call's buffer is full. */
   send(frame: F): boolean {
-    if (!this.call.writable) return true;
-    return this.call.write(frame);
+    if (this.pending.length > 0) this.flush();
+    return this.write(frame);
   }
 
   sendData(sessionId: string, data: Uint8Array): boolean {
-    return this.send(this.wrap({ case: 'data', value: { $typeName: 'warden.tunnel.v1.Data', sessionId, data } }));
+    return this.queue(
+      { case: 'data', value: { $typeName: 'warden.tunnel.v1.Data', sessionId, data } },
+      data.byteLength,
+    );
   }
 
   sendCredit(sessionId: string, bytes: number): void {
-    this.send(this.wrap({ case: 'credit', value: { $typeName: 'warden.tunnel.v1.Credit', sessionId, bytes } }));
+    this.queue({ case: 'credit', value: { $typeName: 'warden.tunnel.v1.Credit', sessionId, bytes } }, 0);
   }
 
   sendClose(sessionId: string, close: { abort: boolean; reason?: string; code?: string }): void {
-    this.send(
-      this.wrap({
+    this.queue(
+      {
         case: 'close',
         value: {
           $typeName: 'warden.tunnel.v1.Close',
@@ -45,8 +78,21 @@ export class FrameWriter<F extends object> implements SessionTransport {
           reason: close.reason ?? '',
           code: close.code ?? '',
         },
-      }),
+      },
+      0,
     );
+  }
+
+  /** Writes the queued session frames now (one gRPC message); false when the call's buffer is full. */
+  flush(): boolean {
+    const frames = this.pending;
+    if (frames.length === 0) return !this.call.writableNeedDrain;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const only = frames.length === 1 ? frames[0] : undefined;
+    // A lone frame goes as itself: same cost, smaller, and what a version-1 peer would see.
+    if (only) return this.write(this.wrap(only.frame as SessionFrameBody));
+    return this.write(this.wrap({ case: 'batch', value: { $typeName: 'warden.tunnel.v1.Batch', frames } }));
   }
 
   drained(): Promise<void> {
@@ -66,5 +112,25 @@ export class FrameWriter<F extends object> implements SessionTransport {
       this.call.on('finish', done);
     });
     return this.drainPromise;
+  }
+
+  /** Frames for a finished call are dropped. */
+  private write(frame: F): boolean {
+    if (!this.call.writable) return true;
+    return this.call.write(frame);
+  }
+
+  private queue(body: SessionFrameBody, bytes: number): boolean {
+    if (!this.batching) return this.write(this.wrap(body));
+    if (!this.call.writable) return true;
+    this.pending.push({ $typeName: 'warden.tunnel.v1.SessionFrame', frame: body });
+    this.pendingBytes += bytes;
+    if (this.pendingBytes >= MAX_BATCH_BYTES) return this.flush();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.scheduledFlush);
+    }
+    // The queued frame costs the call nothing yet; report the call's own state.
+    return !this.call.writableNeedDrain;
   }
 }

@@ -1,5 +1,11 @@
 import { status as GrpcStatus, type ClientDuplexStream } from '@grpc/grpc-js';
-import { TUNNEL_PROTOCOL_VERSION, type AgentFrame, type GatewayFrame, type SessionOpen } from '@warden/proto';
+import {
+  TUNNEL_PROTOCOL_BATCH,
+  TUNNEL_PROTOCOL_VERSION,
+  type AgentFrame,
+  type GatewayFrame,
+  type SessionOpen,
+} from '@warden/proto';
 import { FrameWriter } from './frame-writer.js';
 import type { TunnelLogger } from './logger.js';
 import { SessionTable } from './session-table.js';
@@ -132,12 +138,16 @@ export class GatewayLink {
       case 'close':
         this.sessions.close(body.value);
         return;
+      case 'batch':
+        this.sessions.batch(body.value.frames);
+        return;
       case 'sessionOpen':
         this.openSession(body.value);
         return;
       case 'helloAck': {
         if (this.connectedAt !== null) return;
         this.connectedAt = Date.now();
+        if (body.value.protocolVersion >= TUNNEL_PROTOCOL_BATCH) this.writer.enableBatching();
         const heartbeatIntervalMs = body.value.heartbeatIntervalMs || 10_000;
         this.startHeartbeat(heartbeatIntervalMs);
         this.options.onConnected({

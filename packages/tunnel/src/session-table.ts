@@ -1,4 +1,4 @@
-import type { Close, Credit, Data } from '@warden/proto';
+import type { Close, Credit, Data, SessionFrame } from '@warden/proto';
 import type { SessionTransport } from './session-transport.js';
 import type { TunnelError } from './tunnel-error.js';
 import { TunnelStream } from './tunnel-stream.js';
@@ -61,6 +61,24 @@ export class SessionTable {
 
   close(frame: Close): void {
     this.sessions.get(frame.sessionId)?.handleClose(frame);
+  }
+
+  /** A Batch: its frames, in order, exactly as if each had arrived on its own. */
+  batch(frames: SessionFrame[]): void {
+    for (const { frame } of frames) {
+      switch (frame.case) {
+        case 'data':
+          this.data(frame.value);
+          break;
+        case 'credit':
+          this.credit(frame.value);
+          break;
+        case 'close':
+          this.close(frame.value);
+          break;
+        // undefined: a session frame type from a newer peer; ignore it like a top-level one.
+      }
+    }
   }
 
   /** The agent stream is gone: every live session fails with `err`. */

@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import { agentTunnelServiceDefinition, type AgentFrame, type GatewayFrame } from '@warden/proto';
 import { AgentConnection, type ConnectedAgent } from './agent-connection.js';
-import { DEFAULT_HTTP2_WINDOW_BYTES, raiseServerReceiveWindow } from './http2-window.js';
+import { DEFAULT_HTTP2_WINDOW_BYTES, tuneServerConnections } from './http2-window.js';
 import { silentLogger, type TunnelLogger } from './logger.js';
 import { TunnelError } from './tunnel-error.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES, type TunnelStream } from './tunnel-stream.js';
@@ -109,7 +109,7 @@ export class TunnelServer {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, this.options.credentials ?? ServerCredentials.createInsecure(), (err, port) => {
         if (err) return reject(err);
-        raiseServerReceiveWindow(this.server, this.options.http2WindowBytes ?? DEFAULT_HTTP2_WINDOW_BYTES, this.logger);
+        tuneServerConnections(this.server, this.options.http2WindowBytes ?? DEFAULT_HTTP2_WINDOW_BYTES, this.logger);
         this.boundPort = port;
         resolve(port);
       });

@@ -1,0 +1,66 @@
+export { analyze } from './analyze/index.js';
+export { parserCallCount } from './analyze/parser.js';
+export { STATEMENT_KINDS, READ_ONLY_KINDS, isDdlKind, type StatementKind } from './analyze/statement-kinds.js';
+export type {
+  AnalysisResult,
+  Clause,
+  ColumnSource,
+  ColumnUse,
+  CopyInfo,
+  ExprWrapper,
+  FunctionRef,
+  OutputSink,
+  ParseFailure,
+  QualifiedName,
+  StatementAnalysis,
+  TableAccess,
+  TableRef,
+  UnfilteredWrite,
+} from './analyze/types.js';
+export type { CacheStats, LruOptions } from './cache.js';
+export {
+  analysisCacheStats,
+  compilePolicy,
+  CompiledPolicy,
+  decide,
+  decideUncached,
+  MASKING_RULE,
+  PolicyRulesError,
+  UNPARSEABLE_MESSAGE,
+  UNPARSEABLE_RULE,
+  type AllowDecision,
+  type BlockDecision,
+  type CompileOptions,
+  type Decision,
+} from './decide.js';
+export { DANGEROUS_FUNCTIONS, DEFAULT_DETECTORS, defaultPolicyRules } from './default-pack.js';
+export { SIDE_EFFECT_FUNCTIONS } from './rules/guardrails.js';
+export {
+  isPlainOutput,
+  SQL_TEXT_FUNCTIONS,
+  type MaskedColumn,
+  type MaskedColumnUse,
+  type MaskingPlan,
+} from './rules/masking.js';
+export {
+  ColumnMaskRule,
+  CopyForm,
+  DETECTOR_IDS,
+  DetectorId,
+  DetectorRule,
+  type DetectorStrategies,
+  MASKING_STRATEGIES,
+  MaskingStrategy,
+  DenyCopyRule,
+  DenyFunctionsRule,
+  DenyKindsRule,
+  DenyPatternRule,
+  DenyTablesRule,
+  GuardrailRule,
+  MaskingRules,
+  PolicyRules,
+  ReadOnlyRule,
+  RequireWhereRule,
+  validatePolicyRules,
+  type RuleError,
+} from './rules/schemas.js';

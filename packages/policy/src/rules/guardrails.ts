@@ -1,0 +1,255 @@
+import { READ_ONLY_KINDS } from '../analyze/statement-kinds.js';
+import type { QualifiedName, StatementAnalysis } from '../analyze/types.js';
+import { anyGlob, globMatcher, hasWildcard, splitQualified } from './glob.js';
+import type {
+  DenyCopyRule,
+  DenyFunctionsRule,
+  DenyKindsRule,
+  DenyPatternRule,
+  DenyTablesRule,
+  GuardrailRule,
+  ReadOnlyRule,
+  RequireWhereRule,
+} from './schemas.js';
+
+/** What a guardrail says about one statement: nothing, or why it blocks. */
+export interface Violation {
+  message: string;
+  detail: string;
+}
+
+export interface CompiledGuardrail {
+  name: string;
+  type: GuardrailRule['type'];
+  check(stmt: StatementAnalysis): Violation | undefined;
+}
+
+/**
+ * Functions with side effects a read-only connection refuses (on top of writes and DDL). User-defined
+ * functions can write too; nothing in the SQL text says so (see the README's threat model).
+ */
+export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
+  'nextval',
+  'setval',
+  'set_config',
+  'pg_notify',
+  'pg_advisory*lock*',
+  'pg_try_advisory*',
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_switch_wal',
+  'pg_create_restore_point',
+  'pg_backup_start',
+  'pg_backup_stop',
+  'pg_start_backup',
+  'pg_stop_backup',
+  'pg_promote',
+  'pg_wal_replay_pause',
+  'pg_wal_replay_resume',
+  'pg_create_*_replication_slot',
+  'pg_copy_*_replication_slot',
+  'pg_drop_replication_slot',
+  'pg_replication_slot_advance',
+  'pg_logical_slot_get_*',
+  'pg_logical_emit_message',
+  'pg_replication_origin_*',
+  'pg_stat_reset*',
+  'pg_log_backend_memory_contexts',
+  'pg_import_system_collations',
+  'txid_current',
+  'pg_current_xact_id',
+  'lo_*',
+  'lowrite',
+  'dblink*',
+  'pg_file_*',
+  'brin_summarize_*',
+  'brin_desummarize_range',
+  'gin_clean_pending_list',
+];
+
+export function compileGuardrail(rule: GuardrailRule): CompiledGuardrail {
+  const base = { name: rule.name, type: rule.type };
+  switch (rule.type) {
+    case 'deny_kinds':
+      return { ...base, check: denyKinds(rule) };
+    case 'require_where':
+      return { ...base, check: requireWhere(rule) };
+    case 'deny_tables':
+      return { ...base, check: denyTables(rule) };
+    case 'deny_functions':
+      return { ...base, check: denyFunctions(rule) };
+    case 'deny_copy':
+      return { ...base, check: denyCopy(rule) };
+    case 'deny_pattern':
+      return { ...base, check: denyPattern(rule) };
+    case 'read_only':
+      return { ...base, check: readOnly(rule) };
+  }
+}
+
+const label = (kind: string) => kind.replace(/_/g, ' ').toUpperCase();
+
+function denyKinds(rule: DenyKindsRule) {
+  const matches = anyGlob(rule.kinds);
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    const kind = matches(stmt.kind) ? stmt.kind : stmt.subKinds.find(matches);
+    if (kind === undefined) return undefined;
+    const nested = kind === stmt.kind ? '' : ` (inside ${label(stmt.kind)})`;
+    return {
+      message: rule.message ?? `${label(kind)} statements are not allowed on this connection`,
+      detail: `statement kind ${kind}${nested} is denied by rule "${rule.name}"`,
+    };
+  };
+}
+
+function requireWhere(rule: RequireWhereRule) {
+  const kinds = new Set(rule.kinds ?? ['update', 'delete']);
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    const w = stmt.unfilteredWrites.find((u) => kinds.has(u.kind));
+    if (!w) return undefined;
+    return {
+      message: rule.message ?? `${label(w.kind)} without a WHERE clause is not allowed on this connection`,
+      detail: `${label(w.kind)} on ${qualified(w.table)} has no WHERE clause that references a column`,
+    };
+  };
+}
+
+/**
+ * `schema.table` globs. An unqualified name in the SQL could be in any schema on the session's
+ * search_path, which the text does not tell: it matches a pattern naming a specific table in any
+ * schema (fail closed), and a schema-wide pattern (`audit.*`) only for schemas in `searchPath`.
+ */
+function denyTables(rule: DenyTablesRule) {
+  const searchPath = rule.searchPath ?? ['public'];
+  const patterns = rule.tables.map((p) => {
+    const parts = splitQualified(p);
+    const table = parts[parts.length - 1] ?? p;
+    const schema = parts.length > 1 ? parts.slice(0, -1).join('.') : undefined;
+    return {
+      pattern: p,
+      table: globMatcher(table),
+      schema: schema === undefined ? undefined : globMatcher(schema),
+      specific: !hasWildcard(table),
+      wholeSchema: table === '*',
+    };
+  });
+  const tableMatch = (t: QualifiedName) =>
+    patterns.find((p) => {
+      if (!p.table(t.name)) return false;
+      if (!p.schema) return true;
+      if (t.schema !== undefined) return p.schema(t.schema);
+      return p.specific || searchPath.some((s) => p.schema?.(s));
+    });
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    for (const t of stmt.tables) {
+      const p = tableMatch(t);
+      if (p) return deniedObject(rule, `table ${qualified(t)}`, p.pattern);
+    }
+    for (const s of stmt.schemas) {
+      const p = patterns.find((q) => q.wholeSchema && q.schema?.(s));
+      if (p) return deniedObject(rule, `schema ${s}`, p.pattern);
+    }
+    return undefined;
+  };
+}
+
+function deniedObject(rule: DenyTablesRule, what: string, pattern: string): Violation {
+  return {
+    message: rule.message ?? `access to ${what} is not allowed on this connection`,
+    detail: `${what} matches "${pattern}" in rule "${rule.name}"`,
+  };
+}
+
+/** `name` globs match in any schema; `schema.name` globs need that schema, or an unqualified call. */
+export function functionMatcher(patterns: readonly string[]): (f: QualifiedName) => string | undefined {
+  const compiled = patterns.map((p) => {
+    const parts = splitQualified(p);
+    const name = globMatcher(parts[parts.length - 1] ?? p);
+    const schema = parts.length > 1 ? globMatcher(parts.slice(0, -1).join('.')) : undefined;
+    return { pattern: p, name, schema };
+  });
+  return (f) =>
+    compiled.find((c) => c.name(f.name) && (!c.schema || f.schema === undefined || c.schema(f.schema)))?.pattern;
+}
+
+function denyFunctions(rule: DenyFunctionsRule) {
+  const match = functionMatcher(rule.functions);
+  const opaque = rule.denyOpaqueCode ?? true;
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    for (const f of stmt.functions) {
+      const pattern = match(f);
+      if (pattern !== undefined) {
+        return {
+          message: rule.message ?? `calling ${qualified(f)}() is not allowed on this connection`,
+          detail: `function ${qualified(f)} matches "${pattern}" in rule "${rule.name}"`,
+        };
+      }
+    }
+    if (opaque && stmt.opaqueCode.length > 0) {
+      return {
+        message: `this statement contains code Warden cannot inspect (${stmt.opaqueCode[0]}); refusing it (fail closed)`,
+        detail: `rule "${rule.name}" cannot verify which functions this code calls`,
+      };
+    }
+    return undefined;
+  };
+}
+
+function denyCopy(rule: DenyCopyRule) {
+  const forms = new Set(rule.forms);
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    for (const c of stmt.copies) {
+      const form = c.target === 'stdio' ? (c.direction === 'from' ? 'stdin' : 'stdout') : c.target;
+      if (!forms.has(form)) continue;
+      const what =
+        form === 'program'
+          ? `COPY ${c.direction.toUpperCase()} PROGRAM`
+          : form === 'file'
+            ? `COPY ${c.direction.toUpperCase()} a server file`
+            : `COPY ${c.direction.toUpperCase()} ${form.toUpperCase()}`;
+      return {
+        message: rule.message ?? `${what} is not allowed on this connection`,
+        detail: `${what}${c.filename !== undefined ? ` ('${c.filename}')` : ''} is denied by rule "${rule.name}"`,
+      };
+    }
+    return undefined;
+  };
+}
+
+function denyPattern(rule: DenyPatternRule) {
+  const re = new RegExp(rule.pattern, rule.flags ?? '');
+  return (stmt: StatementAnalysis): Violation | undefined =>
+    re.test(stmt.text)
+      ? {
+          message: rule.message ?? `this statement matches a pattern that is not allowed on this connection`,
+          detail: `statement text matches /${rule.pattern}/${rule.flags ?? ''} in rule "${rule.name}"`,
+        }
+      : undefined;
+}
+
+function readOnly(rule: ReadOnlyRule) {
+  const sideEffect = functionMatcher([...SIDE_EFFECT_FUNCTIONS, ...(rule.sideEffectFunctions ?? [])]);
+  const refuse = (why: string): Violation => ({
+    message: rule.message ?? `this connection is read-only: ${why}`,
+    detail: `refused by read-only rule "${rule.name}": ${why}`,
+  });
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    if (!READ_ONLY_KINDS.has(stmt.kind)) return refuse(`${label(stmt.kind)} statements are not allowed`);
+    const nested = stmt.subKinds.find((k) => !READ_ONLY_KINDS.has(k));
+    if (nested !== undefined) return refuse(`${label(nested)} inside ${label(stmt.kind)} is not allowed`);
+    const copy = stmt.copies.find((c) => c.direction === 'from' || c.target !== 'stdio');
+    if (copy) return refuse(copy.direction === 'from' ? 'COPY FROM writes data' : 'COPY to a server file or program');
+    if (stmt.writes) return refuse('the statement writes data');
+    if (stmt.locking) return refuse('SELECT ... FOR UPDATE/SHARE locks rows');
+    for (const f of stmt.functions) {
+      if (sideEffect(f) !== undefined) return refuse(`${qualified(f)}() has side effects`);
+    }
+    return undefined;
+  };
+}
+
+export function qualified(name: QualifiedName): string {
+  return name.schema === undefined ? name.name : `${name.schema}.${name.name}`;
+}

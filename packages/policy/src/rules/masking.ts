@@ -1,0 +1,263 @@
+import { isDdlKind } from '../analyze/statement-kinds.js';
+import type { ColumnSource, ColumnUse, QualifiedName, StatementAnalysis } from '../analyze/types.js';
+import { functionMatcher, qualified } from './guardrails.js';
+import type { DetectorStrategies, MaskingRules, MaskingStrategy } from './schemas.js';
+
+/** A masked column as the agent needs it (@warden/masking's ColumnRuleConfig, plus the rule's name). */
+export interface MaskedColumn {
+  /** Canonical `schema.table.column`, identifiers quoted where Postgres needs it. */
+  column: string;
+  strategy: MaskingStrategy;
+  /** The rule's name, or `column`. */
+  name: string;
+}
+
+/** What the agent applies to result rows: columns by origin (resolved through its catalog), detectors on every text cell. */
+export interface MaskingPlan {
+  columns: readonly MaskedColumn[];
+  detectors: Readonly<DetectorStrategies>;
+}
+
+interface CompiledColumn {
+  schema: string;
+  table: string;
+  column: string;
+  rule: MaskedColumn;
+}
+
+/** A masked column a statement returns, and how it was selected. */
+export interface MaskedColumnUse {
+  /** Canonical `schema.table.column` */
+  column: string;
+  strategy: MaskingStrategy;
+  statementIndex: number;
+  /** `column`: named in the select list; `star`: part of a `*` / `t.*` expansion. */
+  via: 'column' | 'star';
+}
+
+export interface MaskingViolation {
+  message: string;
+  detail: string;
+  column?: string;
+}
+
+/**
+ * DDL that may touch a masked table. Anything else (ALTER ... RENAME / SET SCHEMA / INHERIT,
+ * ATTACH PARTITION, triggers, rules, publications, GRANT) could move its values out of masking.
+ */
+const MASKED_TABLE_DDL_ALLOWED: ReadonlySet<string> = new Set(['drop', 'truncate', 'comment', 'create_index']);
+
+function sourceOf(t: QualifiedName): { schema?: string; table: string } {
+  return t.schema === undefined ? { table: t.name } : { schema: t.schema, table: t.name };
+}
+
+/** Relations that expose column values outside any query on the table (statistics samples). */
+const VALUE_EXPOSING_RELATIONS = [
+  'pg_stats',
+  'pg_stats_ext',
+  'pg_stats_ext_exprs',
+  'pg_statistic',
+  'pg_statistic_ext_data',
+];
+
+/** Functions that run SQL given as a string, or dump whole tables, where the analysis cannot follow. */
+export const SQL_TEXT_FUNCTIONS: readonly string[] = [
+  'query_to_xml*',
+  'table_to_xml*',
+  'cursor_to_xml*',
+  'schema_to_xml*',
+  'database_to_xml*',
+  'ts_stat',
+  'dblink*',
+];
+
+export class CompiledMasking {
+  readonly plan: MaskingPlan;
+  /** lower-case table name → its masked columns */
+  private readonly byTable = new Map<string, CompiledColumn[]>();
+  private readonly protectCatalogs: boolean;
+  private readonly sqlTextFunction = functionMatcher(SQL_TEXT_FUNCTIONS);
+
+  constructor(rules: MaskingRules | undefined) {
+    const columns: MaskedColumn[] = [];
+    for (const r of rules?.columns ?? []) {
+      const q = parseQualifiedColumn(r.column);
+      const column = [q.schema, q.table, q.column].map(quoteIdent).join('.');
+      const rule: MaskedColumn = { column, strategy: r.strategy, name: r.name ?? column };
+      columns.push(rule);
+      const key = q.table.toLowerCase();
+      this.byTable.set(key, [...(this.byTable.get(key) ?? []), { ...q, rule }]);
+    }
+    const detectors: DetectorStrategies = {};
+    for (const d of rules?.detectors ?? []) detectors[d.detector] = d.strategy;
+    this.plan = { columns, detectors };
+    this.protectCatalogs = columns.length > 0 && (rules?.protectCatalogs ?? true);
+  }
+
+  get active(): boolean {
+    return this.plan.columns.length > 0 || Object.keys(this.plan.detectors).length > 0;
+  }
+
+  /**
+   * Masked columns a reference may resolve to. Names compare case-insensitively; a reference
+   * without a schema may be any schema (search_path is not visible in the SQL text).
+   */
+  private masksFor(source: ColumnSource): CompiledColumn[] {
+    const candidates = this.byTable.get(source.table.toLowerCase());
+    if (!candidates) return [];
+    return candidates.filter(
+      (m) =>
+        (source.schema === undefined || m.schema.toLowerCase() === source.schema.toLowerCase()) &&
+        (source.column === '*' || m.column.toLowerCase() === source.column.toLowerCase()),
+    );
+  }
+
+  /** Refuses any use of a masked column other than a plain select-list column going to the client. */
+  check(stmt: StatementAnalysis, out: MaskedColumnUse[]): MaskingViolation | undefined {
+    if (this.protectCatalogs) {
+      const exposing = stmt.tables.find(
+        (t) =>
+          (t.schema === undefined || t.schema === 'pg_catalog') &&
+          VALUE_EXPOSING_RELATIONS.includes(t.name.toLowerCase()),
+      );
+      if (exposing) {
+        return {
+          message: `${qualified(exposing)} exposes samples of column values, which masking cannot cover; it is not allowed on a connection with masked columns`,
+          detail: `statistics relation ${qualified(exposing)} is refused while column masking is active`,
+        };
+      }
+      for (const f of stmt.functions) {
+        if (this.sqlTextFunction(f) !== undefined) {
+          return {
+            message: `${qualified(f)}() runs SQL or reads tables where Warden cannot check masked columns; it is not allowed on a connection with masked columns`,
+            detail: `function ${qualified(f)} is refused while column masking is active`,
+          };
+        }
+      }
+    }
+    if (this.byTable.size === 0) return undefined;
+    if (stmt.opaqueCode.length > 0) {
+      return {
+        message: `this statement contains code Warden cannot inspect (${stmt.opaqueCode[0]}), which could read masked columns; refusing it (fail closed)`,
+        detail: 'opaque code is refused while column masking is active',
+      };
+    }
+    if (isDdlKind(stmt.kind) && !MASKED_TABLE_DDL_ALLOWED.has(stmt.kind)) {
+      const table = stmt.tables.find(
+        (t) => t.access === 'ddl' && this.masksFor({ ...sourceOf(t), column: '*' }).length > 0,
+      );
+      if (table) {
+        return {
+          message: `${qualified(table)} has masked columns; ${stmt.kind.replace(/_/g, ' ').toUpperCase()} on it could rename, move, copy or expose them outside masking`,
+          detail: `DDL on masked table ${qualified(table)} is refused while column masking is active`,
+        };
+      }
+    }
+    for (const use of stmt.columns) {
+      const hits = [...new Set(use.sources.flatMap((src) => this.masksFor(src)))];
+      if (hits.length === 0) continue;
+      if (isPlainOutput(use)) {
+        // A derived (subquery/CTE) column is reported where the outer query selects it, if it does.
+        if (use.output !== 'client') continue;
+        for (const { rule } of hits) {
+          if (!out.some((u) => u.column === rule.column && u.statementIndex === stmt.index)) {
+            out.push({
+              column: rule.column,
+              strategy: rule.strategy,
+              statementIndex: stmt.index,
+              via: use.star ? 'star' : 'column',
+            });
+          }
+        }
+        continue;
+      }
+      const { rule } = hits[0] as CompiledColumn;
+      return {
+        message: `column ${rule.column} is masked and may only be selected as a plain column: ${reason(use)}`,
+        detail: `reference "${use.ref}" resolves to masked column ${rule.column} (rule "${rule.name}")`,
+        column: rule.column,
+      };
+    }
+    return undefined;
+  }
+}
+
+/** Only a plain select-list column (or `*`) whose rows reach the client keeps the origin the agent masks by. */
+export function isPlainOutput(use: ColumnUse): boolean {
+  return (
+    use.clause === 'select' &&
+    use.via.length === 0 &&
+    !use.wholeRow &&
+    (use.output === 'client' || use.output === 'derived')
+  );
+}
+
+/** `schema.table.column` / `table.column` as Postgres reads identifiers: unquoted ones fold to lower case. */
+export function parseQualifiedColumn(name: string): { schema: string; table: string; column: string } {
+  const parts: string[] = [];
+  const re = /\s*(?:"((?:[^"]|"")+)"|([^."\s]+))\s*(\.|$)/gy;
+  for (let m = re.exec(name); m; m = re.exec(name)) {
+    parts.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : (m[2] ?? '').toLowerCase());
+    if (m[3] === '' || re.lastIndex >= name.length) break;
+  }
+  const [a = '', b = '', c] = parts;
+  return c === undefined ? { schema: 'public', table: a, column: b } : { schema: a, table: b, column: c };
+}
+
+/** Quotes an identifier when Postgres would not read it back unchanged. */
+export function quoteIdent(ident: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(ident) ? ident : `"${ident.replace(/"/g, '""')}"`;
+}
+
+const CLAUSE_REASONS: Record<string, string> = {
+  where: 'is used in a WHERE condition, and predicates reveal values by binary search',
+  having: 'is used in a HAVING condition, and predicates reveal values by binary search',
+  join: 'is used in a join condition, which compares its values',
+  group_by: 'is used in GROUP BY, which reveals which rows share a value',
+  distinct_on: 'is used in DISTINCT ON, which reveals which rows share a value',
+  order_by: 'is used in ORDER BY, which reveals the order of its values',
+  window: 'is used in a window definition, which reveals ordering and grouping of its values',
+  limit: 'is used in LIMIT/OFFSET',
+  values: 'is copied by VALUES into data that is not masked',
+  update_set: 'is copied by SET into data that is not masked',
+  on_conflict: 'is used for ON CONFLICT detection, which reveals whether a value exists',
+  returning: 'is returned by a RETURNING clause, whose output is not masked',
+  unique_key: 'is covered by a unique index or constraint, whose violations report the duplicated values',
+  from_function: 'is passed to a function in FROM, whose output is not masked',
+  other: 'is used in a definition or expression whose values are not masked',
+};
+
+const OUTPUT_REASONS: Record<string, string> = {
+  subquery: 'is selected by a subquery whose value feeds an expression, which is not masked',
+  set_operation: 'is selected in a UNION/INTERSECT/EXCEPT branch, whose result carries no column origin to mask by',
+  into: 'would be stored unmasked in a new table by SELECT INTO / CREATE TABLE AS',
+  insert: 'would be copied unmasked into another table by INSERT ... SELECT',
+  copy: 'would be sent by COPY, whose output carries no column origin to mask by',
+  definition: 'is used in the body of a view, function, procedure or rule, whose results are not masked',
+};
+
+/** Why a use is refused, in words the client sees. */
+export function reason(use: ColumnUse): string {
+  const subject = use.wholeRow ? `the whole-row value "${use.ref}" containing it` : 'it';
+  const why = (text: string) => `${subject} ${text}`;
+  if (use.clause !== 'select') return why(CLAUSE_REASONS[use.clause] ?? CLAUSE_REASONS.other ?? '');
+  const inner = use.via[use.via.length - 1];
+  switch (inner?.kind) {
+    case 'function':
+      return why(`is passed to function ${inner.name}(), whose result is not masked`);
+    case 'aggregate':
+      return why(`is aggregated by ${inner.name}(), whose result is not masked`);
+    case 'window':
+      return why(`is used in window function ${inner.name}(), whose result is not masked`);
+    case 'cast':
+      return why(`is cast to ${inner.name}; casts return unmasked values and their errors echo them`);
+    case 'operator':
+      return why(`is used with operator ${inner.name}, whose result is not masked`);
+    case 'subquery':
+      return why('is used in a subquery expression, whose result is not masked');
+    case 'expression':
+      return why(`is used inside ${inner.name}, whose result is not masked`);
+  }
+  if (use.wholeRow) return why(`would arrive unmasked inside a composite value (select the columns, or ${use.ref}.*)`);
+  return why(OUTPUT_REASONS[use.output ?? 'subquery'] ?? '');
+}

@@ -94,12 +94,19 @@ export function analysisCacheStats(): CacheStats {
  * Pure apart from the caches; the returned decision is frozen and shared between callers.
  */
 export function decide(policy: CompiledPolicy, sql: string): Decision {
-  return policy.cache.getOrCompute(sql, () =>
-    evaluate(
-      policy,
-      analysisCache.getOrCompute(sql, () => analyze(sql)),
-    ),
-  );
+  return policy.cache.getOrCompute(sql, () => {
+    try {
+      return evaluate(
+        policy,
+        analysisCache.getOrCompute(sql, () => analyze(sql)),
+      );
+    } catch (err) {
+      // The stack can run out wherever the walk of a very deep tree happens to be
+      // (how deep depends on the caller's stack): refuse like any unanalyzable SQL.
+      if (!(err instanceof RangeError)) throw err;
+      return evaluate(policy, { ok: false, message: `statement too complex to analyze (${err.message})` });
+    }
+  });
 }
 
 /** {@link decide} without either cache (benchmarks, tests). */

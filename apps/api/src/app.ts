@@ -13,6 +13,7 @@ import { auditRoutes } from './routes/audit/index.js';
 import { connectionRoutes } from './routes/connections/index.js';
 import { groupRoutes } from './routes/groups/index.js';
 import { healthRoutes } from './routes/health/index.js';
+import { policyRoutes } from './routes/policies/index.js';
 import { userRoutes } from './routes/users/index.js';
 import type { ApiInstance } from './types.js';
 
@@ -67,6 +68,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
       await api.register(groupRoutes, { prefix: '/groups' });
       await api.register(apiKeyRoutes, { prefix: '/api-keys' });
       await api.register(auditRoutes, { prefix: '/audit' });
+      await api.register(policyRoutes, { prefix: '/policies' });
     },
     { prefix: '/api' },
   );

@@ -6,10 +6,15 @@ import { byIdOrName } from '../../lookup.js';
 import { requireRole } from '../../plugins/auth.js';
 import { errors, RefParams } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
+import { ensureDefaultPolicies } from '../policies/default-policies.js';
+import { resolvePolicies } from '../policies/index.js';
 import { applyConfig, mergeObject, readObject, readSecrets, summarizeSecrets } from './config.js';
 import { Connection, ConnectionBody, ConnectionPatch, connectionTypes } from './schemas.js';
 
-const withAgent = { agent: { select: { id: true, name: true, status: true } } } as const;
+const withAgent = {
+  agent: { select: { id: true, name: true, status: true } },
+  policies: { select: { id: true, name: true, kind: true }, orderBy: { name: 'asc' } },
+} as const;
 type ConnectionRow = Prisma.ConnectionGetPayload<{ include: typeof withAgent }>;
 
 /** Credentials never leave through here: config without secret fields, secrets as sources only. */
@@ -26,6 +31,7 @@ function present(connection: ConnectionRow) {
     secrets: summarizeSecrets(readSecrets(connection.secrets)),
     allowedGroups: connection.allowedGroups,
     options: readObject(connection.options),
+    policies: connection.policies,
     createdAt: connection.createdAt.toISOString(),
     updatedAt: connection.updatedAt.toISOString(),
   };
@@ -106,6 +112,12 @@ export async function connectionRoutes(app: ApiInstance) {
       const applied = applyConfig(body.type, body.config, null, secretBox);
       const agent = await resolveAgent(body.agent);
       const allowedGroups = [...new Set(body.allowedGroups ?? [])];
+      // New connections get the default rule pack unless the body says otherwise;
+      // `policies: []` is the explicit, audited way to turn it off.
+      const policies =
+        body.policies === undefined
+          ? await ensureDefaultPolicies(prisma)
+          : await resolvePolicies(prisma, body.policies, 'body.policies');
       const connection = await prisma.connection.create({
         data: {
           name: body.name,
@@ -116,6 +128,7 @@ export async function connectionRoutes(app: ApiInstance) {
           secrets: applied.secrets as unknown as Prisma.InputJsonObject,
           allowedGroups,
           options: (body.options ?? {}) as Prisma.InputJsonObject,
+          policies: { connect: policies.map((p) => ({ id: p.id })) },
         },
         include: withAgent,
       });
@@ -131,6 +144,8 @@ export async function connectionRoutes(app: ApiInstance) {
           sensitiveFields: applied.changes,
           allowedGroups,
           options: body.options ?? {},
+          policies: connection.policies.map((p) => p.name),
+          defaultPolicies: body.policies === undefined,
         },
       );
       return reply.code(201).send(present(connection));
@@ -153,6 +168,8 @@ export async function connectionRoutes(app: ApiInstance) {
       const body = req.body;
       const { id } = await find(req.params.ref);
       const agent = body.agent !== undefined ? await resolveAgent(body.agent) : undefined;
+      const policies =
+        body.policies !== undefined ? await resolvePolicies(prisma, body.policies, 'body.policies') : undefined;
       const { connection, applied } = await prisma.$transaction(async (tx) => {
         // Config and secrets are read-modify-write: hold the row so concurrent patches apply in turn.
         await tx.$queryRaw`SELECT id FROM "Connection" WHERE id = ${id}::uuid FOR UPDATE`;
@@ -179,6 +196,7 @@ export async function connectionRoutes(app: ApiInstance) {
         if (body.options !== undefined) {
           data.options = mergeObject(readObject(current.options), body.options) as Prisma.InputJsonObject;
         }
+        if (policies) data.policies = { set: policies.map((p) => ({ id: p.id })) };
         if (applied) {
           data.config = applied.config as Prisma.InputJsonObject;
           data.secrets = applied.secrets as unknown as Prisma.InputJsonObject;
@@ -202,6 +220,7 @@ export async function connectionRoutes(app: ApiInstance) {
           sensitiveFields: applied?.changes,
           allowedGroups: body.allowedGroups,
           options: body.options,
+          policies: policies?.map((p) => p.name),
         },
       );
       return present(connection);

@@ -101,6 +101,13 @@ export const ConnectionBody = Type.Object(
     config: JsonObject(configDescription),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200, description: 'groups whose members may use it' })),
     options: Type.Optional(JsonObject('per-connection options (guardrails, recording caps, ...)')),
+    policies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+        maxItems: 100,
+        description:
+          'policies (ids or names) to attach; left out: the default rule pack (default-guardrails, default-masking); [] turns it off',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -116,6 +123,12 @@ export const ConnectionPatch = Type.Object(
     ),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200 })),
     options: Type.Optional(JsonObject('merged into the current options; a key set to null is removed')),
+    policies: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+        maxItems: 100,
+        description: 'replaces the attached policies (ids or names)',
+      }),
+    ),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -138,6 +151,7 @@ export const Connection = Type.Object({
   secrets: Type.Record(Type.String(), SecretRef),
   allowedGroups: Type.Array(Type.String()),
   options: Type.Record(Type.String(), Type.Unknown()),
+  policies: Type.Array(Type.Object({ id: Id, name: Type.String(), kind: Type.String() })),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

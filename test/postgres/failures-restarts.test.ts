@@ -129,21 +129,13 @@ describe('agent frozen', () => {
     frozenOpen = { before };
   }, 30_000);
 
-  // Known agent bug (apps/agent/src/postgres/session.ts, not the gateway): the agent
-  // handles the SessionOpen it finds on waking, and the gateway's Close (sent at the
-  // open timeout) destroys the stream while the agent still logs in to the target;
-  // servePostgresSession then wires a live target socket to an already-destroyed
-  // stream whose 'close' has fired, so the target connection is never closed. Fix:
-  // after connectTarget, `if (stream.destroyed) { socket.destroy(); return; }`.
-  // Enable with WARDEN_TEST_KNOWN_BUGS=1 once that lands.
-  it.runIf(process.env.WARDEN_TEST_KNOWN_BUGS === '1')(
-    'the open the agent only saw after thawing leaves no target connection behind',
-    async () => {
-      expect(frozenOpen).toBeDefined();
-      expect(await targetBackends(frozenOpen!.before, 15_000)).toBe(frozenOpen!.before);
-    },
-    30_000,
-  );
+  // The agent handles the SessionOpen it finds on waking while the gateway's Close
+  // (sent at the open timeout) has already destroyed the stream: the target
+  // connection it then opens must be closed, not leaked.
+  it('the open the agent only saw after thawing leaves no target connection behind', async () => {
+    expect(frozenOpen).toBeDefined();
+    expect(await targetBackends(frozenOpen!.before, 15_000)).toBe(frozenOpen!.before);
+  }, 30_000);
 });
 
 describe('agent killed mid-query', () => {

@@ -69,6 +69,8 @@ export async function startDataPath(
     allowedGroups?: string[];
     /** Extra environment for the agent process (where `env:NAME` secrets are resolved). */
     agentEnv?: Record<string, string>;
+    /** Policies attached to `pg-test`; default none, so protocol tests are not shaped by the default pack. */
+    policies?: string[];
   } = {},
 ): Promise<DataPath> {
   const api = await startTestApi();
@@ -88,6 +90,7 @@ export async function startDataPath(
         sslmode: 'disable',
       },
       allowedGroups: options.allowedGroups ?? [],
+      policies: options.policies ?? [],
     },
   });
   if (created.status !== 201) throw new Error(`creating the connection: ${created.text}`);

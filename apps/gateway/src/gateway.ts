@@ -4,6 +4,7 @@ import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { ConnectionTargets } from './connection-targets.js';
+import { PolicyLoader } from './policy-loader.js';
 import { PostgresListener } from './postgres/listener.js';
 import type { ProtocolListener } from './protocol-listener.js';
 import { SessionTracker } from './session-tracker.js';
@@ -73,6 +74,7 @@ export class Gateway {
       tunnel: this.tunnel,
       tracker: this.sessions,
       tls,
+      policies: new PolicyLoader(prisma, secretBox),
       logger: logger.child({ component: 'postgres' }),
     });
     this.listeners.push(postgres);

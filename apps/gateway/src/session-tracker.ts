@@ -6,6 +6,8 @@ export interface SessionCounters {
   bytesIn: number;
   bytesOut: number;
   statements: number;
+  /** Statements refused by policy. */
+  blocked: number;
 }
 
 export interface SessionStart {
@@ -83,6 +85,7 @@ export class SessionTracker {
           bytesIn: BigInt(counters.bytesIn),
           bytesOut: BigInt(counters.bytesOut),
           statementCount: counters.statements,
+          blockedCount: counters.blocked,
         },
       })
       .then(

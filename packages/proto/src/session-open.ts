@@ -21,6 +21,20 @@ export interface PostgresTarget {
   password?: SecretSource;
 }
 
+/**
+ * What the agent masks in this session's results (decided by policy at the gateway,
+ * applied inside the customer network). Strategy and detector ids are those of
+ * @warden/masking.
+ */
+export interface SessionMasking {
+  /** `schema.table.column` rules; the agent resolves them to table OID + attnum in the catalog. */
+  columns: { column: string; strategy: string }[];
+  /** Value detector id → strategy id; absent detectors are off. */
+  detectors: Record<string, string>;
+  /** Key of the deterministic `hash` strategy (base64), stable per connection so joins still work. */
+  hashKey: string;
+}
+
 /** Open a Postgres session: log in to the target, then relay the client's messages. */
 export interface PostgresSessionOpen {
   kind: 'postgres';
@@ -28,6 +42,8 @@ export interface PostgresSessionOpen {
   target: PostgresTarget;
   /** Startup parameters the client asked for (application_name, DateStyle, ...). */
   startup: Record<string, string>;
+  /** Absent or empty: results pass through untouched. */
+  masking?: SessionMasking;
 }
 
 /** Cancel the running query of a live session (routed to the agent holding it). */

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './config.js';
@@ -31,6 +31,11 @@ export class SecretBox {
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const parts = [iv, cipher.getAuthTag(), ciphertext].map((b) => b.toString('base64url'));
     return [VERSION, ...parts].join('.');
+  }
+
+  /** A key for another purpose derived from this one (HMAC-SHA-256 over `label`); the master key never leaves. */
+  derive(label: string): Buffer {
+    return createHmac('sha256', this.#key).update(label, 'utf8').digest();
   }
 
   /** Throws when the value was sealed with another key or altered. */

@@ -1,7 +1,9 @@
 import type { Duplex } from 'node:stream';
-import { BackendSerializer } from '@warden/pg-wire';
+import { BackendSerializer, FrontendParser } from '@warden/pg-wire';
 import type { PostgresCancelOpen, PostgresSessionOpen } from '@warden/proto';
 import type { TunnelStream } from '@warden/tunnel';
+import type { ResultMasker } from '@warden/masking';
+import { SessionMaskingSetup } from './session-masking.js';
 import { cancelOnTarget, connectTarget, TargetError } from './target-connection.js';
 
 /**
@@ -11,20 +13,33 @@ import { cancelOnTarget, connectTarget, TargetError } from './target-connection.
  * its source when the other side's buffer is full, so memory stays bounded.
  */
 export async function servePostgresSession(open: PostgresSessionOpen, stream: TunnelStream): Promise<void> {
+  const masking = new SessionMaskingSetup(open.masking);
   let target;
   try {
-    target = await connectTarget(open);
+    target = await connectTarget(open, masking.active ? { beforeTakeover: masking.prepare } : {});
   } catch (error) {
     throw withCode(error);
   }
   const { socket } = target;
+  // The gateway gave up (open timeout, client gone) while we were logging in:
+  // close the target connection rather than leaking it.
+  if (stream.destroyed) {
+    socket.destroy();
+    return;
+  }
   const preamble: Buffer[] = [];
   for (const [name, value] of target.parameters) preamble.push(BackendSerializer.parameterStatus(name, value));
   preamble.push(BackendSerializer.backendKeyData(target.processId, target.secretKey));
   preamble.push(BackendSerializer.readyForQuery('I'));
   stream.write(Buffer.concat(preamble));
-  relay(socket, stream);
-  relay(stream, socket);
+  if (masking.active) {
+    const masker = masking.masker();
+    relayMasked(socket, stream, masker);
+    relayTracked(stream, socket, masker);
+  } else {
+    relay(socket, stream);
+    relay(stream, socket);
+  }
   const close = () => {
     socket.destroy();
     stream.destroy();
@@ -33,6 +48,62 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
   socket.once('error', close);
   stream.once('close', close);
   stream.once('error', close);
+}
+
+/** Target → gateway through the masker: raw sensitive values never enter the tunnel. */
+function relayMasked(from: Duplex, to: Duplex, masker: ResultMasker): void {
+  from.on('data', (chunk: Buffer) => {
+    let pieces: Buffer[];
+    try {
+      pieces = masker.push(chunk);
+    } catch {
+      // A frame the masker cannot read is never forwarded: it could carry a raw value.
+      from.destroy();
+      to.destroy(new Error('the agent could not read a result frame from the target'));
+      return;
+    }
+    let full = false;
+    for (const piece of pieces) full = !to.write(piece) || full;
+    if (full) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  });
+  from.once('end', () => to.end());
+}
+
+/**
+ * Gateway → target, telling the masker what the client asked for, so rows that come
+ * without a RowDescription of their own (a portal executed again, a prepared
+ * statement described earlier) are matched to the right columns.
+ */
+function relayTracked(from: Duplex, to: Duplex, masker: ResultMasker): void {
+  const parser = new FrontendParser({ phase: 'normal' });
+  from.on('data', (chunk: Buffer) => {
+    parser.push(chunk);
+    try {
+      for (let message = parser.read(); message; message = parser.read()) {
+        if (
+          message.kind !== 'startup' &&
+          message.kind !== 'sslRequest' &&
+          message.kind !== 'gssEncRequest' &&
+          message.kind !== 'cancelRequest'
+        ) {
+          masker.frontend(message);
+        }
+      }
+    } catch {
+      // The gateway only forwards whole, valid messages; anything else ends the session.
+      from.destroy();
+      to.destroy();
+      return;
+    }
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  });
+  from.once('end', () => to.end());
 }
 
 function relay(from: Duplex, to: Duplex): void {

@@ -67,7 +67,17 @@ async function tlsOptions(
  * with channel binding when offered, TLS per sslmode), then takes over its socket:
  * from ReadyForQuery on, bytes are relayed untouched.
  */
-export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10_000): Promise<TargetConnection> {
+export interface ConnectTargetOptions {
+  timeoutMs?: number;
+  /** Runs on the logged-in driver before the socket is taken over (e.g. catalog lookups for masking). */
+  beforeTakeover?: (client: pg.Client) => Promise<void>;
+}
+
+export async function connectTarget(
+  request: PostgresSessionOpen,
+  options: ConnectTargetOptions = {},
+): Promise<TargetConnection> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const { target } = request;
   const attempt = async (ssl: false | ConnectionOptions, password: string | undefined) => {
     const startup = Object.fromEntries(Object.entries(request.startup).filter(([k]) => PASSTHROUGH_PARAMETERS.has(k)));
@@ -95,6 +105,17 @@ export async function connectTarget(request: PostgresSessionOpen, timeoutMs = 10
       await client.connect();
     } catch (error) {
       throw Object.assign(error as Error, { overTls: ssl !== false });
+    }
+    if (options.beforeTakeover) {
+      try {
+        await options.beforeTakeover(client);
+      } catch (error) {
+        await client.end().catch(() => {});
+        throw Object.assign(new Error('the agent could not prepare the session on the target'), {
+          cause: error,
+          code: 'PREPARE',
+        });
+      }
     }
     const socket = connection.stream;
     // Hand the socket over: the driver must not parse or answer anything any more.

@@ -5,6 +5,7 @@ import { SqlState } from '@warden/pg-wire';
 import type { ListenAddress, Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
 import type { ConnectionTargets } from '../connection-targets.js';
+import type { PolicyLoader } from '../policy-loader.js';
 import type { ProtocolListener } from '../protocol-listener.js';
 import type { SessionTracker } from '../session-tracker.js';
 import { CancelKeys } from './cancel-keys.js';
@@ -20,6 +21,7 @@ export interface PostgresListenerDeps {
   tunnel: TunnelServer;
   tracker: SessionTracker;
   tls: SecureContextOptions;
+  policies: PolicyLoader;
   logger: Logger;
 }
 
@@ -72,6 +74,19 @@ export class PostgresListener implements ProtocolListener {
         refuse(channel.socket, outcome.code, outcome.message, outcome.hint);
         return;
       }
+      // Fail closed: without the connection's policy nothing is relayed.
+      let policy;
+      try {
+        policy = await this.deps.policies.forConnection(outcome.connection.id);
+      } catch (error) {
+        log.error({ err: (error as Error).message, connection: outcome.connection.name }, 'policy could not be loaded');
+        refuse(
+          socket,
+          SqlState.INTERNAL_ERROR,
+          `the policy of connection "${outcome.connection.name}" could not be loaded; refusing (fail closed)`,
+        );
+        return;
+      }
       const session = new PostgresProxySession(
         {
           socket: outcome.channel.release(),
@@ -81,6 +96,7 @@ export class PostgresListener implements ProtocolListener {
           connection: outcome.connection,
           target: this.deps.targets.postgres(outcome.connection),
           startup: outcome.startup,
+          policy,
         },
         { tunnel: this.deps.tunnel, tracker: this.deps.tracker, cancelKeys: this.cancelKeys, logger: log },
       );

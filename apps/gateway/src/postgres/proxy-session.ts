@@ -17,7 +17,9 @@ import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tun
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
 import type { CancelKeys } from './cancel-keys.js';
+import type { SessionPolicy } from '../policy-loader.js';
 import { errorFrame, refuse } from './client-errors.js';
+import { StatementGuard } from './statement-guard.js';
 
 export interface ProxySessionDeps {
   tunnel: TunnelServer;
@@ -34,6 +36,7 @@ export interface ProxySessionStart {
   connection: ConnectionWithAgent;
   target: PostgresTarget;
   startup: Record<string, string>;
+  policy: SessionPolicy;
 }
 
 // Startup parameters that would tell the client who the agent logs in as.
@@ -48,7 +51,9 @@ const HIDDEN_PARAMETERS = new Set(['session_authorization']);
 export class PostgresProxySession implements LiveSession {
   id = '';
   readonly identityId: string;
-  readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0 };
+  readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
+  /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
+  private readonly guard: StatementGuard | undefined;
   private stream: TunnelStream | null = null;
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
@@ -61,6 +66,12 @@ export class PostgresProxySession implements LiveSession {
   ) {
     this.identityId = start.principal.identityId;
     this.log = deps.logger;
+    if (start.policy.policy.guarded) {
+      this.guard = new StatementGuard(start.policy.policy, ({ decision }) => {
+        this.counters.blocked += 1;
+        this.log.info({ sessionId: this.id, rule: decision.rule }, 'statement blocked by policy');
+      });
+    }
   }
 
   async run(): Promise<void> {
@@ -87,6 +98,7 @@ export class PostgresProxySession implements LiveSession {
           connection: connection.name,
           target: this.start.target,
           startup: this.start.startup,
+          ...(this.start.policy.masking ? { masking: this.start.policy.masking } : {}),
         }),
       });
     } catch (error) {
@@ -154,9 +166,13 @@ export class PostgresProxySession implements LiveSession {
 
     // Target → client. The tunnel's credit window turns a slow client into a slow
     // target read: when the socket is full we stop reading the stream.
+    const guard = this.guard;
     stream.on('data', (chunk: Buffer) => {
       counters.bytesOut += chunk.length;
-      if (!socket.write(chunk)) {
+      let full = false;
+      if (guard) for (const piece of guard.response(chunk)) full = !socket.write(piece) || full;
+      else full = !socket.write(chunk);
+      if (full) {
         stream.pause();
         socket.once('drain', () => stream.resume());
       }
@@ -185,6 +201,12 @@ export class PostgresProxySession implements LiveSession {
             terminate = true;
             break;
           case 'query':
+            this.counters.statements += 1;
+            frames.push(this.guard ? this.guard.query(message) : message.frame);
+            break;
+          case 'parse':
+            frames.push(this.guard ? this.guard.parse(message) : message.frame);
+            break;
           case 'execute':
           case 'functionCall':
             this.counters.statements += 1;

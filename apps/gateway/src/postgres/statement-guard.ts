@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { decide, type BlockDecision, type CompiledPolicy } from '@warden/policy';
+import {
+  BackendCode,
+  BackendSplitter,
+  BufferWriter,
+  decodeErrorResponse,
+  frameTypes,
+  SqlState,
+  type ParseMessage,
+  type QueryMessage,
+} from '@warden/pg-wire';
+import { errorFrame } from './client-errors.js';
+
+/** Frames the response path must look at; every other frame is relayed in runs. */
+const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.ReadyForQuery]);
+
+export interface BlockedStatement {
+  statement: string;
+  decision: BlockDecision;
+}
+
+/**
+ * Enforces policy decisions inside a live Postgres session without breaking the
+ * protocol. A blocked Query or Parse is replaced by a "poison" statement the server
+ * rejects at parse time (nothing runs); the server then does exactly what it does
+ * for any error — discards the rest of the pipeline until Sync, aborts an explicit
+ * transaction, answers ReadyForQuery — and the gateway swaps that one ErrorResponse
+ * for its own 42501 naming the rule. Ordering with responses still in flight is
+ * therefore the server's own, even deep inside a pipeline.
+ */
+export class StatementGuard {
+  /** Poison token → the error the client gets instead of the server's. */
+  private readonly pending = new Map<string, Buffer>();
+  private readonly splitter = new BackendSplitter();
+  blocked = 0;
+
+  constructor(
+    private readonly policy: CompiledPolicy,
+    private readonly onBlocked: (blocked: BlockedStatement) => void = () => {},
+  ) {}
+
+  /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
+  query(message: QueryMessage): Buffer {
+    const decision = decide(this.policy, message.text);
+    if (decision.action === 'allow') return message.frame;
+    return this.poison(message.text, decision, (text) => queryFrame(text));
+  }
+
+  /** Extended protocol: judged at Parse; a refused statement never exists on the server. */
+  parse(message: ParseMessage): Buffer {
+    const decision = decide(this.policy, message.query);
+    if (decision.action === 'allow') return message.frame;
+    return this.poison(message.query, decision, (text) => parseFrame(message.name, text));
+  }
+
+  private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
+    const token = `warden_policy_block_${randomBytes(8).toString('hex')}`;
+    const message = `blocked by policy rule "${decision.rule}": ${decision.message}`;
+    this.pending.set(
+      token,
+      errorFrame(SqlState.INSUFFICIENT_PRIVILEGE, message, decision.detail ? { detail: decision.detail } : {}),
+    );
+    this.blocked += 1;
+    this.onBlocked({ statement, decision });
+    // A bare identifier is a syntax error at parse time: the server runs nothing.
+    return frame(token);
+  }
+
+  /**
+   * Passes the server's bytes through, swapping the poison's ErrorResponse for the
+   * policy error. Returns what to send to the client, in order.
+   */
+  response(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    this.splitter.push(chunk);
+    for (;;) {
+      const run = this.splitter.readRun(RELAYED);
+      if (run) {
+        out.push(run);
+        continue;
+      }
+      const frame = this.splitter.read();
+      if (!frame) break;
+      if (frame[0] === BackendCode.ErrorResponse && this.pending.size > 0) {
+        out.push(this.substitute(frame));
+      } else {
+        // ReadyForQuery: a poison the server never reached (an earlier error
+        // discarded it) will not answer any more.
+        if (frame[0] === BackendCode.ReadyForQuery) this.pending.clear();
+        out.push(frame);
+      }
+    }
+    return out;
+  }
+
+  private substitute(frame: Buffer): Buffer {
+    const { message } = decodeErrorResponse(frame);
+    for (const [token, replacement] of this.pending) {
+      if (message.includes(token)) {
+        this.pending.delete(token);
+        return replacement;
+      }
+    }
+    return frame;
+  }
+}
+
+function queryFrame(text: string): Buffer {
+  return new BufferWriter().startMessage(0x51).cstring(text).endMessage().finish();
+}
+
+function parseFrame(name: string, text: string): Buffer {
+  return new BufferWriter().startMessage(0x50).cstring(name).cstring(text).int16(0).endMessage().finish();
+}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueToken } from '@warden/access';
 import { applyMigrations, openDatabase } from '@warden/db';
+import { defaultPolicyRules } from '@warden/policy';
 import { freePort } from '../test/support/ports.js';
 import { adminQuery, databaseUrl, dropDatabase, uniqueName } from '../test/support/postgres.js';
 import { startProcess, type RunningProcess } from '../test/support/processes.js';
@@ -112,6 +113,30 @@ try {
   const agent = await db.prisma.agent.create({
     data: { name: 'bench-agent', keyHash: agentKey.hash, keyPrefix: agentKey.prefix },
   });
+  // Same target with policy on: the default pack's guardrails and detectors, plus a
+  // column rule on a table pgbench -S never reads (the cost of having rules at all).
+  const rules = defaultPolicyRules();
+  const guard = await db.prisma.policy.create({
+    data: { name: 'bench-guardrails', kind: 'guardrail', rules: { guardrails: rules.guardrails ?? [] } },
+  });
+  const mask = await db.prisma.policy.create({
+    data: {
+      name: 'bench-masking',
+      kind: 'masking',
+      rules: {
+        masking: { ...rules.masking, columns: [{ column: 'public.pgbench_tellers.filler', strategy: 'redact' }] },
+      },
+    },
+  });
+  await db.prisma.connection.create({
+    data: {
+      name: 'bench-policy',
+      type: 'postgres',
+      agentId: agent.id,
+      config: { host: '127.0.0.1', port: 5432, database: target, user: 'postgres', sslmode: 'disable' },
+      policies: { connect: [{ id: guard.id }, { id: mask.id }] },
+    },
+  });
   await db.prisma.connection.create({
     data: {
       name: 'bench',
@@ -146,6 +171,7 @@ try {
     results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
     results.push(await pgbench('pgbouncer', '127.0.0.1', bouncerPort, 'postgres', target, mode));
     results.push(await pgbench('warden', '127.0.0.1', pgPort, 'bench', 'bench', mode, adminToken.token));
+    results.push(await pgbench('warden+pol', '127.0.0.1', pgPort, 'bench', 'bench-policy', mode, adminToken.token));
   }
   console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
   console.log('mode      path        TPS        avg latency   vs direct   vs pgbouncer');
@@ -154,6 +180,14 @@ try {
     const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
     console.log(
       `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x`,
+    );
+  }
+
+  for (const mode of ['simple', 'prepared']) {
+    const plain = results.find((x) => x.mode === mode && x.label === 'warden')!;
+    const withPolicy = results.find((x) => x.mode === mode && x.label === 'warden+pol')!;
+    console.log(
+      `${mode}: with policy (default pack + a column rule on an unqueried table) ${(withPolicy.tps / plain.tps).toFixed(2)}x the TPS without`,
     );
   }
 

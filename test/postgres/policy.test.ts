@@ -101,6 +101,23 @@ describe('masking', () => {
     expect(out.stdout).toContain('no notes');
   });
 
+  it('records masked-cell counts on the session, without showing the agent report to the client', async () => {
+    const notices: string[] = [];
+    const c = new pg.Client({ connectionString: dp.url(), application_name: 'count-check' });
+    c.on('notice', (n) => notices.push(n.message ?? ''));
+    await c.connect();
+    await c.query('SELECT email, ssn FROM customers');
+    await c.end();
+    expect(notices).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    const sessions = await dp.api.db.prisma.session.findMany({
+      where: { status: 'closed' },
+      orderBy: { startedAt: 'desc' },
+    });
+    const counted = sessions.find((s) => (s.maskedCells as Record<string, number>).email === 2);
+    expect(counted?.maskedCells).toMatchObject({ email: 2, 'column:public.customers.ssn': 2 });
+  });
+
   it('masks in the extended protocol, text and binary results', async () => {
     const c = await client();
     try {

@@ -8,6 +8,8 @@ export interface SessionCounters {
   statements: number;
   /** Statements refused by policy. */
   blocked: number;
+  /** Cells masked by the agent, by detector or `column:<name>`. */
+  masked?: Record<string, number>;
 }
 
 export interface SessionStart {
@@ -86,6 +88,7 @@ export class SessionTracker {
           bytesOut: BigInt(counters.bytesOut),
           statementCount: counters.statements,
           blockedCount: counters.blocked,
+          ...(counters.masked ? { maskedCells: counters.masked } : {}),
         },
       })
       .then(

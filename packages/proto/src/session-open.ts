@@ -54,6 +54,13 @@ export interface PostgresCancelOpen {
   secretKey: number;
 }
 
+/**
+ * SQLSTATE-shaped code of the NoticeResponse an agent sends in-band to report masked
+ * cell counts (message: JSON `{ "<detector or column:name>": n }`). The gateway strips
+ * it before anything reaches the client.
+ */
+export const MASKING_COUNTS_NOTICE = 'WMASK';
+
 export type SessionOpenPayload = PostgresSessionOpen | PostgresCancelOpen;
 
 export function encodeSessionOpen(payload: SessionOpenPayload): Uint8Array {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { BackendSerializer, FrontendParser } from '@warden/pg-wire';
-import type { PostgresCancelOpen, PostgresSessionOpen } from '@warden/proto';
+import { MASKING_COUNTS_NOTICE, type PostgresCancelOpen, type PostgresSessionOpen } from '@warden/proto';
 import type { TunnelStream } from '@warden/tunnel';
 import type { ResultMasker } from '@warden/masking';
 import { SessionMaskingSetup } from './session-masking.js';
@@ -62,6 +62,8 @@ function relayMasked(from: Duplex, to: Duplex, masker: ResultMasker): void {
       to.destroy(new Error('the agent could not read a result frame from the target'));
       return;
     }
+    const counts = masker.takeCounts();
+    if (Object.keys(counts).length) pieces.push(maskingCountsNotice(counts));
     let full = false;
     for (const piece of pieces) full = !to.write(piece) || full;
     if (full) {
@@ -104,6 +106,15 @@ function relayTracked(from: Duplex, to: Duplex, masker: ResultMasker): void {
     }
   });
   from.once('end', () => to.end());
+}
+
+/** Masked-cell counts for the session record, in-band; pieces are whole frames, so it lands between them. */
+function maskingCountsNotice(counts: Record<string, number>): Buffer {
+  return BackendSerializer.noticeResponse({
+    severity: 'LOG',
+    code: MASKING_COUNTS_NOTICE,
+    message: JSON.stringify(counts),
+  });
 }
 
 function relay(from: Duplex, to: Duplex): void {

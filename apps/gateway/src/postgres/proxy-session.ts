@@ -71,6 +71,7 @@ export class PostgresProxySession implements LiveSession {
         this.counters.blocked += 1;
         this.log.info({ sessionId: this.id, rule: decision.rule }, 'statement blocked by policy');
       });
+      this.counters.masked = this.guard.masked;
     }
   }
 

@@ -5,15 +5,17 @@ import {
   BackendSplitter,
   BufferWriter,
   decodeErrorResponse,
+  decodeNoticeResponse,
   frameTypes,
   SqlState,
   type ParseMessage,
   type QueryMessage,
 } from '@warden/pg-wire';
+import { MASKING_COUNTS_NOTICE } from '@warden/proto';
 import { errorFrame } from './client-errors.js';
 
 /** Frames the response path must look at; every other frame is relayed in runs. */
-const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.ReadyForQuery]);
+const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.ReadyForQuery, BackendCode.NoticeResponse]);
 
 export interface BlockedStatement {
   statement: string;
@@ -34,6 +36,8 @@ export class StatementGuard {
   private readonly pending = new Map<string, Buffer>();
   private readonly splitter = new BackendSplitter();
   blocked = 0;
+  /** Cells the agent masked, by detector or `column:<name>`, from its in-band reports. */
+  readonly masked: Record<string, number> = {};
 
   constructor(
     private readonly policy: CompiledPolicy,
@@ -84,6 +88,8 @@ export class StatementGuard {
       if (!frame) break;
       if (frame[0] === BackendCode.ErrorResponse && this.pending.size > 0) {
         out.push(this.substitute(frame));
+      } else if (frame[0] === BackendCode.NoticeResponse) {
+        if (!this.countMasked(frame)) out.push(frame);
       } else {
         // ReadyForQuery: a poison the server never reached (an earlier error
         // discarded it) will not answer any more.
@@ -92,6 +98,20 @@ export class StatementGuard {
       }
     }
     return out;
+  }
+
+  /** True when the notice was the agent's masking report (never shown to the client). */
+  private countMasked(frame: Buffer): boolean {
+    const notice = decodeNoticeResponse(frame);
+    if (notice.code !== MASKING_COUNTS_NOTICE) return false;
+    try {
+      for (const [key, n] of Object.entries(JSON.parse(notice.message) as Record<string, number>)) {
+        if (typeof n === 'number') this.masked[key] = (this.masked[key] ?? 0) + n;
+      }
+    } catch {
+      // A malformed report only loses counts.
+    }
+    return true;
   }
 
   private substitute(frame: Buffer): Buffer {

@@ -210,11 +210,16 @@ describe('guardrails', () => {
       const results = await Promise.allSettled([
         sql`SELECT 1 AS a`,
         sql.unsafe('DROP TABLE customers'),
+        sql.unsafe('TRUNCATE audit_log'),
         sql`SELECT 3 AS c`,
       ]);
       expect(results[0].status).toBe('fulfilled');
-      expect((results[1] as PromiseRejectedResult).reason.code).toBe('42501');
-      expect(results[2].status).toBe('fulfilled');
+      // Two refusals in one pipelined batch: each gets its own policy error.
+      for (const r of [results[1], results[2]]) {
+        expect((r as PromiseRejectedResult).reason.code).toBe('42501');
+        expect((r as PromiseRejectedResult).reason.message).toContain('default.destructive-ddl');
+      }
+      expect(results[3].status).toBe('fulfilled');
     } finally {
       await sql.end();
     }

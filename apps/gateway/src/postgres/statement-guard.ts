@@ -15,7 +15,9 @@ import { MASKING_COUNTS_NOTICE } from '@warden/proto';
 import { errorFrame } from './client-errors.js';
 
 /** Frames the response path must look at; every other frame is relayed in runs. */
-const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.ReadyForQuery, BackendCode.NoticeResponse]);
+const MAX_PENDING = 256;
+
+const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.NoticeResponse]);
 
 export interface BlockedStatement {
   statement: string;
@@ -91,9 +93,6 @@ export class StatementGuard {
       } else if (frame[0] === BackendCode.NoticeResponse) {
         if (!this.countMasked(frame)) out.push(frame);
       } else {
-        // ReadyForQuery: a poison the server never reached (an earlier error
-        // discarded it) will not answer any more.
-        if (frame[0] === BackendCode.ReadyForQuery) this.pending.clear();
         out.push(frame);
       }
     }

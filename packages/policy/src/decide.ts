@@ -1,6 +1,7 @@
 import { analyze } from './analyze/index.js';
 import type { AnalysisResult, StatementAnalysis } from './analyze/types.js';
 import { LruCache, type CacheStats, type LruOptions } from './cache.js';
+import { numericLiteralShape } from './literal-shape.js';
 import { compileGuardrail, type CompiledGuardrail } from './rules/guardrails.js';
 import { CompiledMasking, type MaskedColumnUse, type MaskingPlan } from './rules/masking.js';
 import { validatePolicyRules, type PolicyRules, type RuleError } from './rules/schemas.js';
@@ -55,6 +56,8 @@ export class CompiledPolicy {
   readonly masking: MaskingPlan;
   /** Whether there is anything to enforce: unparseable SQL is refused exactly when this is true. */
   readonly guarded: boolean;
+  /** Whether decisions may be shared across numeric literal values (no regex rule could tell them apart). */
+  readonly foldsNumbers: boolean;
 
   /** @internal use {@link compilePolicy} */
   constructor(
@@ -66,6 +69,7 @@ export class CompiledPolicy {
     this.maskingRules = new CompiledMasking(rules.masking);
     this.masking = this.maskingRules.plan;
     this.guarded = this.guardrails.length > 0 || this.maskingRules.active;
+    this.foldsNumbers = !(rules.guardrails ?? []).some((r) => r.enabled !== false && r.type === 'deny_pattern');
     this.cache = new LruCache<Decision>(options.cache);
   }
 
@@ -94,7 +98,8 @@ export function analysisCacheStats(): CacheStats {
  * Pure apart from the caches; the returned decision is frozen and shared between callers.
  */
 export function decide(policy: CompiledPolicy, sql: string): Decision {
-  return policy.cache.getOrCompute(sql, () => {
+  const key = policy.foldsNumbers ? numericLiteralShape(sql) : sql;
+  return policy.cache.getOrCompute(key, () => {
     try {
       return evaluate(
         policy,

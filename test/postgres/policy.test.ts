@@ -149,6 +149,12 @@ describe('masking', () => {
     ['a WHERE predicate', "SELECT name FROM customers WHERE ssn LIKE '1%'"],
     ['ORDER BY', 'SELECT name FROM customers ORDER BY ssn'],
     ['a JOIN condition', 'SELECT a.name FROM customers a JOIN customers b ON a.ssn = b.ssn'],
+    ['a view over the masked column', 'CREATE VIEW leak_view AS SELECT ssn FROM customers'],
+    [
+      'a function over the masked column',
+      "CREATE FUNCTION leak_fn() RETURNS SETOF text LANGUAGE sql AS 'SELECT ssn FROM customers'",
+    ],
+    ['a RETURNING clause', 'UPDATE customers SET name = name WHERE id = 1 RETURNING ssn'],
   ])('refuses %s with 42501', async (_label, sql) => {
     const c = await client();
     try {

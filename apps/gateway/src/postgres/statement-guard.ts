@@ -14,9 +14,10 @@ import {
 import { MASKING_COUNTS_NOTICE } from '@warden/proto';
 import { errorFrame } from './client-errors.js';
 
-/** Frames the response path must look at; every other frame is relayed in runs. */
+/** Poisons whose errors have not come back yet (see poison()). */
 const MAX_PENDING = 256;
 
+/** Frames the response path must look at; every other frame is relayed in runs. */
 const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.NoticeResponse]);
 
 export interface BlockedStatement {
@@ -63,6 +64,9 @@ export class StatementGuard {
   private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
     const token = `warden_policy_block_${randomBytes(8).toString('hex')}`;
     const message = `blocked by policy rule "${decision.rule}": ${decision.message}`;
+    // A poison the server never reached (an earlier error in its pipeline discarded
+    // it) never answers; tokens are matched by content, so leftovers only take room.
+    if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
     this.pending.set(
       token,
       errorFrame(SqlState.INSUFFICIENT_PRIVILEGE, message, decision.detail ? { detail: decision.detail } : {}),

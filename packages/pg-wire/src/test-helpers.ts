@@ -1,4 +1,5 @@
-// Helpers shared by the tests of this package (not exported from index.ts).
+// Helpers for tests of Postgres byte streams, here and in packages that build on this one
+// (`@warden/pg-wire/testing`; not part of the main entry point).
 import { Readable } from 'node:stream';
 import { parse as pgProtocolParse } from 'pg-protocol';
 
@@ -32,11 +33,15 @@ export function byteChunks(buf: Buffer): Buffer[] {
   return out;
 }
 
-/** Parse backend bytes with node-postgres' own parser (pg-protocol's public stream API). */
-export async function parseWithPgProtocol(...chunks: Buffer[]): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
+/** A message as pg-protocol decodes it; tests read its fields loosely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PgMessage = Record<string, any>;
+
+/** Parse backend bytes with node-postgres' own parser: it rejects wrong message and field lengths. */
+export async function parseWithPgProtocol(...chunks: Buffer[]): Promise<PgMessage[]> {
+  const out: PgMessage[] = [];
   await pgProtocolParse(Readable.from(chunks), (msg) => {
-    out.push(msg as unknown as Record<string, unknown>);
+    out.push(msg as unknown as PgMessage);
   });
   return out;
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { decodeSessionOpen } from '@warden/proto';
-import type { Logger } from '@warden/runtime';
+import { messageFirst, type Logger } from '@warden/runtime';
 import { TunnelClient, type SessionOpenRequest, type TunnelStream } from '@warden/tunnel';
 import { servePostgresCancel, servePostgresSession } from './postgres/session.js';
 
@@ -31,11 +31,7 @@ export class Agent {
       hostname: hostname(),
       tls: options.tls ?? false,
       onSession: (open, stream) => this.serve(open, stream),
-      logger: {
-        info: (msg, fields) => log.info(fields ?? {}, msg),
-        warn: (msg, fields) => log.warn(fields ?? {}, msg),
-        error: (msg, fields) => log.error(fields ?? {}, msg),
-      },
+      logger: messageFirst(log),
     });
   }
 

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { PrismaClient } from '@warden/db';
-import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
+import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { ConnectionTargets } from './connection-targets.js';
@@ -50,11 +50,7 @@ export class Gateway {
         tunnelLog.info({ agent: agent.agentName, reason: info.reason }, 'agent disconnected');
         if (info.remainingConnections === 0) await this.agents.markOffline(agent.agentId);
       },
-      logger: {
-        info: (msg, fields) => tunnelLog.info(fields ?? {}, msg),
-        warn: (msg, fields) => tunnelLog.warn(fields ?? {}, msg),
-        error: (msg, fields) => tunnelLog.error(fields ?? {}, msg),
-      },
+      logger: messageFirst(tunnelLog),
     });
   }
 

@@ -1,3 +1,3 @@
 export { loadConfig, parseListenAddress, ConfigError, type WardenConfig, type ListenAddress } from './config.js';
 export { SecretBox, loadSecretBox } from './secret-box.js';
-export { createLogger, redactedPaths, type Logger } from './logger.js';
+export { createLogger, messageFirst, redactedPaths, type Logger, type MessageFirstLogger } from './logger.js';

@@ -39,3 +39,19 @@ export function createLogger(
   };
   return options.destination ? pino(pinoOptions, options.destination as pino.DestinationStream) : pino(pinoOptions);
 }
+
+/** The message-first logger shape libraries take (`log.info(msg, fields)`). */
+export interface MessageFirstLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Adapts pino (fields first) to libraries that log message first, such as @warden/tunnel. */
+export function messageFirst(logger: Logger): MessageFirstLogger {
+  return {
+    info: (msg, fields) => logger.info(fields ?? {}, msg),
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+    error: (msg, fields) => logger.error(fields ?? {}, msg),
+  };
+}

@@ -34,8 +34,8 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
   stream.write(Buffer.concat(preamble));
   if (masking.active) {
     const masker = masking.masker();
-    relayMasked(socket, stream, masker);
-    relayTracked(stream, socket, masker);
+    relay(socket, stream, maskResults(masker));
+    relay(stream, socket, trackRequests(masker));
   } else {
     relay(socket, stream);
     relay(stream, socket);
@@ -51,27 +51,19 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
 }
 
 /** Target → gateway through the masker: raw sensitive values never enter the tunnel. */
-function relayMasked(from: Duplex, to: Duplex, masker: ResultMasker): void {
-  from.on('data', (chunk: Buffer) => {
+function maskResults(masker: ResultMasker) {
+  return (chunk: Buffer): Buffer[] => {
     let pieces: Buffer[];
     try {
       pieces = masker.push(chunk);
     } catch {
       // A frame the masker cannot read is never forwarded: it could carry a raw value.
-      from.destroy();
-      to.destroy(new Error('the agent could not read a result frame from the target'));
-      return;
+      throw new Error('the agent could not read a result frame from the target');
     }
     const counts = masker.takeCounts();
     if (Object.keys(counts).length) pieces.push(maskingCountsNotice(counts));
-    let full = false;
-    for (const piece of pieces) full = !to.write(piece) || full;
-    if (full) {
-      from.pause();
-      to.once('drain', () => from.resume());
-    }
-  });
-  from.once('end', () => to.end());
+    return pieces;
+  };
 }
 
 /**
@@ -79,9 +71,9 @@ function relayMasked(from: Duplex, to: Duplex, masker: ResultMasker): void {
  * without a RowDescription of their own (a portal executed again, a prepared
  * statement described earlier) are matched to the right columns.
  */
-function relayTracked(from: Duplex, to: Duplex, masker: ResultMasker): void {
+function trackRequests(masker: ResultMasker) {
   const parser = new FrontendParser({ phase: 'normal' });
-  from.on('data', (chunk: Buffer) => {
+  return (chunk: Buffer): Buffer[] => {
     parser.push(chunk);
     try {
       for (let message = parser.read(); message; message = parser.read()) {
@@ -96,16 +88,10 @@ function relayTracked(from: Duplex, to: Duplex, masker: ResultMasker): void {
       }
     } catch {
       // The gateway only forwards whole, valid messages; anything else ends the session.
-      from.destroy();
-      to.destroy();
-      return;
+      throw new Error('the gateway sent a malformed message');
     }
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', () => from.resume());
-    }
-  });
-  from.once('end', () => to.end());
+    return [chunk];
+  };
 }
 
 /** Masked-cell counts for the session record, in-band; pieces are whole frames, so it lands between them. */
@@ -117,9 +103,24 @@ function maskingCountsNotice(counts: Record<string, number>): Buffer {
   });
 }
 
-function relay(from: Duplex, to: Duplex): void {
+/**
+ * Copies `from` to `to` through `transform`, pausing `from` while `to` is full, so
+ * memory stays bounded. A transform that throws ends both sides: nothing it could
+ * not read is forwarded.
+ */
+function relay(from: Duplex, to: Duplex, transform: (chunk: Buffer) => Buffer[] = (chunk) => [chunk]): void {
   from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) {
+    let pieces: Buffer[];
+    try {
+      pieces = transform(chunk);
+    } catch (error) {
+      from.destroy();
+      to.destroy(error as Error);
+      return;
+    }
+    let full = false;
+    for (const piece of pieces) full = !to.write(piece) || full;
+    if (full) {
       from.pause();
       to.once('drain', () => from.resume());
     }

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { Prisma, PrismaClient } from '@warden/db';
-import { badRequest, notFound } from '../../errors.js';
-import { byIdOrName } from '../../lookup.js';
+import { notFound } from '../../errors.js';
+import { byIdOrName, resolveRefs } from '../../lookup.js';
 import { requireRole } from '../../plugins/auth.js';
 import { errors, RefParams } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
@@ -27,35 +27,17 @@ function present(policy: PolicyRow) {
 }
 
 /** Policy references (ids or names) → rows; unknown ones are a 400 on the field. */
-export async function resolvePolicies(prisma: PrismaClient, refs: string[], field: string) {
-  const found = await Promise.all(
-    [...new Set(refs)].map((ref) =>
-      prisma.policy.findFirst({ where: byIdOrName(ref), select: { id: true, name: true } }),
-    ),
+export function resolvePolicies(prisma: PrismaClient, refs: string[], field: string) {
+  return resolveRefs(refs, 'policy', field, (where) =>
+    prisma.policy.findFirst({ where, select: { id: true, name: true } }),
   );
-  const missing = [...new Set(refs)].filter((_, i) => !found[i]);
-  if (missing.length) {
-    throw badRequest(
-      'unknown policies',
-      missing.map((ref) => ({ field, message: `policy "${ref}" not found` })),
-    );
-  }
-  return found.map((p) => p!);
 }
 
 /** Connection references (ids or names) → ids; unknown ones are a 400 on the field. */
-export async function resolveConnections(prisma: PrismaClient, refs: string[], field: string) {
-  const found = await Promise.all(
-    refs.map((ref) => prisma.connection.findFirst({ where: byIdOrName(ref), select: { id: true } })),
+export function resolveConnections(prisma: PrismaClient, refs: string[], field: string) {
+  return resolveRefs(refs, 'connection', field, (where) =>
+    prisma.connection.findFirst({ where, select: { id: true } }),
   );
-  const missing = refs.filter((_, i) => !found[i]);
-  if (missing.length) {
-    throw badRequest(
-      'unknown connections',
-      missing.map((ref) => ({ field, message: `connection "${ref}" not found` })),
-    );
-  }
-  return found.map((c) => ({ id: c!.id }));
 }
 
 /**

@@ -196,19 +196,8 @@ export class AgentConnection {
 
   private handleFrame(frame: AgentFrame): void {
     const body = frame.frame;
+    if (this.sessions.route(body)) return;
     switch (body.case) {
-      case 'data':
-        this.sessions.data(body.value);
-        return;
-      case 'credit':
-        this.sessions.credit(body.value);
-        return;
-      case 'close':
-        this.sessions.close(body.value);
-        return;
-      case 'batch':
-        this.sessions.batch(body.value.frames);
-        return;
       case 'sessionOpened': {
         const p = this.pending.get(body.value.sessionId);
         if (!p) return; // timed out already; the agent got a Close

@@ -128,19 +128,8 @@ export class GatewayLink {
   private handleFrame(frame: GatewayFrame): void {
     this.lastSeen = Date.now();
     const body = frame.frame;
+    if (this.sessions.route(body)) return;
     switch (body.case) {
-      case 'data':
-        this.sessions.data(body.value);
-        return;
-      case 'credit':
-        this.sessions.credit(body.value);
-        return;
-      case 'close':
-        this.sessions.close(body.value);
-        return;
-      case 'batch':
-        this.sessions.batch(body.value.frames);
-        return;
       case 'sessionOpen':
         this.openSession(body.value);
         return;

@@ -1,4 +1,4 @@
-import type { Close, Credit, Data, SessionFrame } from '@warden/proto';
+import type { Batch, Close, Credit, Data } from '@warden/proto';
 import type { SessionTransport } from './session-transport.js';
 import type { TunnelError } from './tunnel-error.js';
 import { TunnelStream } from './tunnel-stream.js';
@@ -63,21 +63,28 @@ export class SessionTable {
     this.sessions.get(frame.sessionId)?.handleClose(frame);
   }
 
-  /** A Batch: its frames, in order, exactly as if each had arrived on its own. */
-  batch(frames: SessionFrame[]): void {
-    for (const { frame } of frames) {
-      switch (frame.case) {
-        case 'data':
-          this.data(frame.value);
-          break;
-        case 'credit':
-          this.credit(frame.value);
-          break;
-        case 'close':
-          this.close(frame.value);
-          break;
-        // undefined: a session frame type from a newer peer; ignore it like a top-level one.
-      }
+  /**
+   * Routes a session frame (Data, Credit, Close, or a Batch of them, in order, exactly as
+   * if each had arrived on its own). False for any other frame, which the caller handles.
+   * Both ends of the tunnel call this, so the session frame set lives in one place.
+   */
+  route(body: { case: string | undefined; value?: unknown }): boolean {
+    switch (body.case) {
+      case 'data':
+        this.data(body.value as Data);
+        return true;
+      case 'credit':
+        this.credit(body.value as Credit);
+        return true;
+      case 'close':
+        this.close(body.value as Close);
+        return true;
+      case 'batch':
+        // Unknown frame types inside a batch come from a newer peer; ignore them like top-level ones.
+        for (const { frame } of (body.value as Batch).frames) this.route(frame);
+        return true;
+      default:
+        return false;
     }
   }
 

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import {
   bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
@@ -47,8 +48,31 @@ async function startEngine(adapterFactory: SqlMigrationAwareDriverAdapterFactory
   return SchemaEngine.new(
     { datamodels: [[schemaPath, datamodel]] },
     () => {},
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+    bindMigrationAwareSqlAdapterFactory(wholeScripts(adapterFactory)),
   );
+}
+
+/**
+ * @prisma/adapter-pg runs a migration script by splitting it on every `;`, which
+ * breaks hand-written SQL with function bodies ($$ ... ; ... $$). Postgres runs a
+ * multi-statement script itself in one simple-protocol query, so hand it over whole.
+ */
+function wholeScripts(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+  const patch = (adapter: SqlDriverAdapter): SqlDriverAdapter => {
+    const client = (adapter as unknown as { client?: { query?: (sql: string) => Promise<unknown> } }).client;
+    if (adapter.adapterName === '@prisma/adapter-pg' && typeof client?.query === 'function') {
+      adapter.executeScript = async (script: string) => {
+        await client.query!(script);
+      };
+    }
+    return adapter;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => patch(await factory.connect()),
+    connectToShadowDb: async () => patch(await factory.connectToShadowDb()),
+  };
 }
 
 export async function readMigrationList(): Promise<MigrationList> {
@@ -90,6 +114,20 @@ export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAda
 }
 
 /**
+ * Objects created by hand-written SQL in migrations (triggers, expression indexes)
+ * that the schema language cannot describe: the diff sees them as strays and would
+ * drop them, so their DROP statements are removed from generated migrations.
+ */
+const HAND_WRITTEN_OBJECTS = ['RecordingEvent_search_idx'];
+
+function withoutHandWrittenDrops(sql: string): string {
+  return sql
+    .split(/\n(?=-- )/)
+    .filter((block) => !HAND_WRITTEN_OBJECTS.some((name) => block.includes(`DROP INDEX "${name}"`)))
+    .join('\n');
+}
+
+/**
  * Writes `prisma/migrations/<timestamp>_<name>/migration.sql` holding the SQL that
  * takes the existing migrations to the current schema. Returns null when there is
  * nothing to do.
@@ -109,7 +147,7 @@ export async function createMigration(
       exitCode: null,
       filters: noFilters,
     });
-    const sql = diff.stdout ?? '';
+    const sql = withoutHandWrittenDrops(diff.stdout ?? '');
     if (!sql.trim() || /^-- This is an empty migration/.test(sql.trim())) return null;
     const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
     const dir = path.join(migrationsDir, `${stamp}_${name.replace(/\W+/g, '_')}`);

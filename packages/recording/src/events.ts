@@ -1,0 +1,150 @@
+/**
+ * The recording format: one ordered, hash-chained stream of events per session,
+ * whatever the protocol. This file is the contract between the gateway (which
+ * writes), the API (which serves and verifies) and the CLI (which replays and
+ * verifies offline). Changing a payload's shape is a format change: bump
+ * RECORDING_FORMAT and keep old readers working.
+ */
+export const RECORDING_FORMAT = 'warden-recording/v1';
+
+/** Who produced the bytes the event describes. */
+export type EventDirection = 'client' | 'server' | 'gateway';
+
+/** One recorded event as stored and exported. `t` is an ISO-8601 time with milliseconds. */
+export interface RecordedEvent<P = EventPayload> {
+  sessionId: string;
+  seq: number;
+  t: string;
+  direction: EventDirection;
+  kind: EventKind;
+  payload: P;
+  prevHash: string;
+  hash: string;
+}
+
+/** An event before it joins the chain. */
+export type UnchainedEvent<P = EventPayload> = Omit<RecordedEvent<P>, 'prevHash' | 'hash'>;
+
+/** A cell as recorded: text as the client received it (already masked), null, or binary. */
+export type RecordedCell = string | null | { b64: string };
+
+/** The policy decision a statement met. Review outcomes arrive as their own events. */
+export type RecordedDecision =
+  | { action: 'allow' }
+  | { action: 'block'; rule: string; message: string }
+  | { action: 'review'; rule: string; reviewId: string };
+
+export interface SessionStartPayload {
+  protocol: 'postgres' | 'ssh' | 'http';
+  identity: { id: string; name: string; kind?: string };
+  connection: { id: string; name: string };
+  agent: { id: string; name: string };
+  clientAddr: string | null;
+  clientTls: boolean;
+  clientUser: string | null;
+  /** The signing key that will seal this session (see signing.ts). */
+  signingKeyId: string;
+}
+
+/** Simple-protocol Query (may hold several statements). */
+export interface QueryPayload {
+  text: string;
+  decision: RecordedDecision;
+}
+
+/** Extended-protocol Parse of a named statement, or any Parse that policy refused. */
+export interface PreparePayload {
+  name: string;
+  text: string;
+  decision: RecordedDecision;
+}
+
+/** Extended-protocol Execute, with the statement text and the Bind parameters it runs with. */
+export interface ExecutePayload {
+  statement: string;
+  portal: string;
+  text: string;
+  params: RecordedCell[];
+  decision: RecordedDecision;
+}
+
+/** A statement's outcome: columns, the first rows (capped), exact row count, command tag. */
+export interface ResultPayload {
+  /** seq of the query/execute event this answers. */
+  ref: number | null;
+  tag: string;
+  columns?: { name: string; typeOid: number }[];
+  rows?: RecordedCell[][];
+  /** Rows (or COPY data messages) the client received, always exact. */
+  rowCount: number;
+  /** Bytes of row data the client received, always exact. */
+  bytes: number;
+  /** True when rows were cut at the connection's recording cap. */
+  truncated?: boolean;
+  /** COPY data as lines of text (capped like rows), when the statement was a COPY. */
+  copy?: { direction: 'in' | 'out'; data: string[] };
+  /** Time from the request reaching the gateway to its completion. */
+  ms: number;
+}
+
+export interface ErrorPayload {
+  ref: number | null;
+  code: string;
+  message: string;
+  severity?: string;
+  detail?: string;
+  hint?: string;
+  ms?: number;
+}
+
+export interface NoticePayload {
+  code: string;
+  message: string;
+  severity?: string;
+}
+
+export interface NotificationPayload {
+  channel: string;
+  payload: string;
+  processId: number;
+}
+
+export interface SessionEndPayload {
+  status: string;
+  reason: string;
+  counters: {
+    bytesIn: number;
+    bytesOut: number;
+    statements: number;
+    blocked: number;
+    masked?: Record<string, number>;
+  };
+}
+
+export interface EventPayloads {
+  'session.start': SessionStartPayload;
+  query: QueryPayload;
+  prepare: PreparePayload;
+  execute: ExecutePayload;
+  result: ResultPayload;
+  error: ErrorPayload;
+  notice: NoticePayload;
+  notification: NotificationPayload;
+  'session.end': SessionEndPayload;
+}
+
+/** Kinds a reader must understand; readers show unknown kinds generically (later issues add SSH/HTTP/review kinds). */
+export type KnownEventKind = keyof EventPayloads;
+export type EventKind = KnownEventKind | (string & {});
+export type EventPayload = EventPayloads[KnownEventKind] | Record<string, unknown>;
+
+/** The seal the gateway writes on the session row when the session ends. */
+export interface RecordingSeal {
+  sessionId: string;
+  /** seq of the last event (so truncation is visible even before hashes are compared). */
+  lastSeq: number;
+  finalHash: string;
+  /** base64 Ed25519 signature over sealMessage(). */
+  signature: string;
+  signingKeyId: string;
+}

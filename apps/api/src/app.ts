@@ -11,9 +11,12 @@ import { agentRoutes } from './routes/agents/index.js';
 import { apiKeyRoutes } from './routes/api-keys/index.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { connectionRoutes } from './routes/connections/index.js';
+import { containmentRoutes } from './routes/containment/index.js';
 import { groupRoutes } from './routes/groups/index.js';
 import { healthRoutes } from './routes/health/index.js';
 import { policyRoutes } from './routes/policies/index.js';
+import { reviewRoutes } from './routes/reviews/index.js';
+import { sessionRoutes } from './routes/sessions/index.js';
 import { userRoutes } from './routes/users/index.js';
 import type { ApiInstance } from './types.js';
 
@@ -69,6 +72,9 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
       await api.register(apiKeyRoutes, { prefix: '/api-keys' });
       await api.register(auditRoutes, { prefix: '/audit' });
       await api.register(policyRoutes, { prefix: '/policies' });
+      await api.register(sessionRoutes);
+      await api.register(reviewRoutes);
+      await api.register(containmentRoutes);
     },
     { prefix: '/api' },
   );

@@ -1,3 +1,11 @@
 export * from './events.js';
 export { canonicalJson, eventHash, GENESIS_HASH, HashChain } from './chain.js';
-export { keyIdOf, parsePublicKey, RecordingSigner, sealMessage, verifySealSignature } from './signing.js';
+export {
+  keyIdOf,
+  parsePublicKey,
+  RecordingSigner,
+  recordingSignerFrom,
+  sealMessage,
+  SIGNING_KEY_LABEL,
+  verifySealSignature,
+} from './signing.js';

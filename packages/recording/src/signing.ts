@@ -65,3 +65,11 @@ export function verifySealSignature(seal: RecordingSeal, publicKey: KeyObject): 
     return false;
   }
 }
+
+/** The label under which every replica derives the signing seed from the deployment's secret. */
+export const SIGNING_KEY_LABEL = 'warden/recording-signing-key/v1';
+
+/** The deployment's recording signer, from a key-derivation function such as SecretBox.derive. */
+export function recordingSignerFrom(derive: (label: string) => Buffer): RecordingSigner {
+  return new RecordingSigner(derive(SIGNING_KEY_LABEL));
+}

@@ -7,6 +7,7 @@ import { ConnectionTargets } from './connection-targets.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PostgresListener } from './postgres/listener.js';
 import type { ProtocolListener } from './protocol-listener.js';
+import { Recordings } from './recording/recordings.js';
 import { SessionTracker } from './session-tracker.js';
 import { loadTlsIdentity } from './tls-identity.js';
 
@@ -29,6 +30,7 @@ export interface GatewayAddresses {
 export class Gateway {
   readonly tunnel: TunnelServer;
   readonly sessions: SessionTracker;
+  readonly recordings: Recordings;
   private readonly agents: AgentDirectory;
   private listeners: ProtocolListener[] = [];
 
@@ -36,6 +38,7 @@ export class Gateway {
     const { prisma, config, logger } = options;
     this.agents = new AgentDirectory(prisma, config.gatewayId, logger);
     this.sessions = new SessionTracker(prisma, config.gatewayId, logger);
+    this.recordings = new Recordings(prisma, options.secretBox, logger.child({ component: 'recording' }));
     const tunnelLog = logger.child({ component: 'tunnel' });
     this.tunnel = new TunnelServer({
       host: config.grpc.host,
@@ -57,6 +60,7 @@ export class Gateway {
   async start(): Promise<GatewayAddresses> {
     const { prisma, secretBox, config, logger } = this.options;
     await this.agents.resetStale();
+    await this.recordings.publishKey();
     const grpc = await this.tunnel.listen();
     const tls = await loadTlsIdentity({
       dataDir: config.dataDir,
@@ -69,6 +73,7 @@ export class Gateway {
       targets: new ConnectionTargets(prisma, secretBox),
       tunnel: this.tunnel,
       tracker: this.sessions,
+      recordings: this.recordings,
       tls,
       policies: new PolicyLoader(prisma, secretBox),
       logger: logger.child({ component: 'postgres' }),
@@ -80,6 +85,7 @@ export class Gateway {
   async stop(): Promise<void> {
     await this.sessions.terminateAll('the gateway is shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
+    await this.recordings.close();
     await this.tunnel.close();
     // The disconnect hooks' status writes are not awaited by the tunnel; make sure the
     // agents this gateway served do not stay "online" in the control plane.

@@ -1,5 +1,6 @@
 import type { ConnectionType, PrismaClient, SessionStatus } from '@warden/db';
 import type { Logger } from '@warden/runtime';
+import type { SessionRecorder } from './recording/session-recorder.js';
 
 /** Counters a protocol session keeps while it runs; written to its row at the end. */
 export interface SessionCounters {
@@ -73,34 +74,59 @@ export class SessionTracker {
   /** Records the end; the protocol session calls it once, from its single teardown path. */
   async finish(
     id: string,
-    outcome: { status: SessionStatus; reason: string; counters: SessionCounters },
+    outcome: {
+      status: SessionStatus;
+      reason: string;
+      counters: SessionCounters;
+      recorder?: SessionRecorder | undefined;
+    },
   ): Promise<void> {
     this.live.delete(id);
-    const { counters } = outcome;
-    const write = this.prisma.session
-      .update({
-        where: { id },
-        data: {
-          status: outcome.status,
-          endReason: outcome.reason,
-          endedAt: new Date(),
-          bytesIn: BigInt(counters.bytesIn),
-          bytesOut: BigInt(counters.bytesOut),
-          statementCount: counters.statements,
-          blockedCount: counters.blocked,
-          ...(counters.masked ? { maskedCells: counters.masked } : {}),
-        },
-      })
-      .then(
-        () => undefined,
-        (err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'),
-      );
+    const { counters, recorder } = outcome;
+    const write = this.writeEnd(id, outcome.status, outcome.reason, counters, recorder).then(
+      () => undefined,
+      (err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'),
+    );
     this.finishing.add(write);
     try {
       await write;
     } finally {
       this.finishing.delete(write);
     }
+  }
+
+  /** The session row's end: status, counters and, when recorded, the recording's seal. */
+  private async writeEnd(
+    id: string,
+    status: SessionStatus,
+    reason: string,
+    counters: SessionCounters,
+    recorder: SessionRecorder | undefined,
+  ): Promise<void> {
+    const seal = recorder ? await recorder.end({ status, reason, counters: { ...counters } }) : null;
+    await this.prisma.session.update({
+      where: { id },
+      data: {
+        status,
+        endReason: reason,
+        endedAt: new Date(),
+        bytesIn: BigInt(counters.bytesIn),
+        bytesOut: BigInt(counters.bytesOut),
+        statementCount: counters.statements,
+        blockedCount: counters.blocked,
+        ...(counters.masked ? { maskedCells: counters.masked } : {}),
+        ...(seal
+          ? {
+              eventCount: seal.lastSeq,
+              finalHash: seal.finalHash,
+              signature: seal.signature,
+              signingKeyId: seal.signingKeyId,
+              sealedSeq: seal.lastSeq,
+              sealedAt: new Date(),
+            }
+          : {}),
+      },
+    });
   }
 
   /**

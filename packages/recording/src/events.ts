@@ -66,6 +66,8 @@ export interface ExecutePayload {
   text: string;
   params: RecordedCell[];
   decision: RecordedDecision;
+  /** True when the parameters were cut at 1 MiB. */
+  truncated?: boolean;
 }
 
 /** A statement's outcome: columns, the first rows (capped), exact row count, command tag. */

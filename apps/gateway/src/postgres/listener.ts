@@ -7,6 +7,7 @@ import type { TunnelServer } from '@warden/tunnel';
 import type { ConnectionTargets } from '../connection-targets.js';
 import type { PolicyLoader } from '../policy-loader.js';
 import type { ProtocolListener } from '../protocol-listener.js';
+import type { Recordings } from '../recording/recordings.js';
 import type { SessionTracker } from '../session-tracker.js';
 import { CancelKeys } from './cancel-keys.js';
 import { refuse } from './client-errors.js';
@@ -20,6 +21,7 @@ export interface PostgresListenerDeps {
   targets: ConnectionTargets;
   tunnel: TunnelServer;
   tracker: SessionTracker;
+  recordings: Recordings;
   tls: SecureContextOptions;
   policies: PolicyLoader;
   logger: Logger;
@@ -98,7 +100,13 @@ export class PostgresListener implements ProtocolListener {
           startup: outcome.startup,
           policy,
         },
-        { tunnel: this.deps.tunnel, tracker: this.deps.tracker, cancelKeys: this.cancelKeys, logger: log },
+        {
+          tunnel: this.deps.tunnel,
+          tracker: this.deps.tracker,
+          cancelKeys: this.cancelKeys,
+          recordings: this.deps.recordings,
+          logger: log,
+        },
       );
       await session.run();
     } catch (error) {

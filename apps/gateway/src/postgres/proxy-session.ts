@@ -12,19 +12,26 @@ import {
   type FrontendParser,
 } from '@warden/pg-wire';
 import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
+import type { RecordedDecision } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
 import type { CancelKeys } from './cancel-keys.js';
 import type { SessionPolicy } from '../policy-loader.js';
+import type { Recordings } from '../recording/recordings.js';
+import { recordingOptionsOf } from '../recording/recording-options.js';
+import type { SessionRecorder } from '../recording/session-recorder.js';
 import { errorFrame, refuse } from './client-errors.js';
-import { StatementGuard } from './statement-guard.js';
+import { ResponsePath } from './response-path.js';
+import { PostgresSessionRecording } from './session-recording.js';
+import { StatementGuard, type Judged } from './statement-guard.js';
 
 export interface ProxySessionDeps {
   tunnel: TunnelServer;
   tracker: SessionTracker;
   cancelKeys: CancelKeys;
+  recordings: Recordings;
   logger: Logger;
 }
 
@@ -54,6 +61,8 @@ export class PostgresProxySession implements LiveSession {
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
   private readonly guard: StatementGuard | undefined;
+  private recorder: SessionRecorder | undefined;
+  private recording: PostgresSessionRecording | undefined;
   private stream: TunnelStream | null = null;
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
@@ -86,6 +95,7 @@ export class PostgresProxySession implements LiveSession {
       clientTls: this.start.tls,
       clientUser: this.start.startup.user,
     });
+    this.startRecording();
     this.deps.tracker.register(this);
     socket.on('error', () => this.end('closed', 'client connection error'));
     socket.on('close', () => this.end('closed', 'client disconnected'));
@@ -116,6 +126,24 @@ export class PostgresProxySession implements LiveSession {
     this.stream.on('error', (error) => this.onTunnelError(error));
     this.stream.on('end', () => this.end('closed', 'target closed the session'));
     await this.completeStartup(this.stream);
+  }
+
+  private startRecording(): void {
+    const { principal, connection, socket } = this.start;
+    const options = recordingOptionsOf(connection.options);
+    if (!options.enabled) return;
+    this.recorder = this.deps.recordings.open(this.id);
+    this.recorder.record('gateway', 'session.start', {
+      protocol: 'postgres',
+      identity: { id: principal.identityId, name: principal.name, kind: principal.kind },
+      connection: { id: connection.id, name: connection.name },
+      agent: { id: connection.agent.id, name: connection.agent.name },
+      clientAddr: socket.remoteAddress ?? null,
+      clientTls: this.start.tls,
+      clientUser: this.start.startup.user ?? null,
+      signingKeyId: this.deps.recordings.signer.keyId,
+    });
+    this.recording = new PostgresSessionRecording(this.recorder, options);
   }
 
   /** Reads the agent's first messages (target parameters, key, ready) and answers the client. */
@@ -167,12 +195,20 @@ export class PostgresProxySession implements LiveSession {
 
     // Target → client. The tunnel's credit window turns a slow client into a slow
     // target read: when the socket is full we stop reading the stream.
-    const guard = this.guard;
+    const responses = new ResponsePath(this.guard, this.recording);
     stream.on('data', (chunk: Buffer) => {
       counters.bytesOut += chunk.length;
       let full = false;
-      if (guard) for (const piece of guard.response(chunk)) full = !socket.write(piece) || full;
-      else full = !socket.write(chunk);
+      let pieces: Buffer[];
+      try {
+        pieces = responses.process(chunk);
+      } catch (error) {
+        const message = `invalid data from the target: ${(error as Error).message}`;
+        refuse(socket, SqlState.PROTOCOL_VIOLATION, message);
+        void this.end('interrupted', message);
+        return;
+      }
+      for (const piece of pieces) full = !socket.write(piece) || full;
       if (full) {
         stream.pause();
         socket.once('drain', () => stream.resume());
@@ -194,6 +230,7 @@ export class PostgresProxySession implements LiveSession {
   private drainClientMessages(stream: TunnelStream): void {
     const { socket, parser } = this.start;
     const frames: Buffer[] = [];
+    const recording = this.recording;
     let terminate = false;
     try {
       for (let message = parser.read(); message; message = parser.read()) {
@@ -201,16 +238,43 @@ export class PostgresProxySession implements LiveSession {
           case 'terminate':
             terminate = true;
             break;
-          case 'query':
+          case 'query': {
             this.counters.statements += 1;
-            frames.push(this.guard ? this.guard.query(message) : message.frame);
+            const judged = this.guard?.query(message);
+            frames.push(judged ? judged.frame : message.frame);
+            recording?.query(message.text, recordedDecision(judged));
             break;
-          case 'parse':
-            frames.push(this.guard ? this.guard.parse(message) : message.frame);
+          }
+          case 'parse': {
+            const judged = this.guard?.parse(message);
+            frames.push(judged ? judged.frame : message.frame);
+            recording?.parse(message, recordedDecision(judged));
+            break;
+          }
+          case 'bind':
+            recording?.bind(message);
+            frames.push(message.frame);
             break;
           case 'execute':
+            this.counters.statements += 1;
+            recording?.execute(message);
+            frames.push(message.frame);
+            break;
           case 'functionCall':
             this.counters.statements += 1;
+            recording?.functionCall(message.functionOid);
+            frames.push(message.frame);
+            break;
+          case 'sync':
+            recording?.sync();
+            frames.push(message.frame);
+            break;
+          case 'close':
+            recording?.close(message.target, message.name);
+            frames.push(message.frame);
+            break;
+          case 'copyData':
+            recording?.copyData(message.data);
             frames.push(message.frame);
             break;
           default:
@@ -270,9 +334,16 @@ export class PostgresProxySession implements LiveSession {
     this.releaseCancelKey?.();
     this.stream?.destroy();
     if (!this.start.socket.destroyed) this.start.socket.end();
-    if (this.id) await this.deps.tracker.finish(this.id, { status, reason, counters: this.counters });
+    if (this.id) {
+      await this.deps.tracker.finish(this.id, { status, reason, counters: this.counters, recorder: this.recorder });
+    }
     this.log.debug({ sessionId: this.id, status, reason }, 'postgres session ended');
   }
+}
+
+function recordedDecision(judged: Judged | undefined): RecordedDecision {
+  const blocked = judged?.blocked;
+  return blocked ? { action: 'block', rule: blocked.rule, message: blocked.message } : { action: 'allow' };
 }
 
 function describeOpenFailure(error: unknown, connection: ConnectionWithAgent): { code: string; message: string } {

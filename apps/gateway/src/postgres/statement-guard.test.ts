@@ -27,15 +27,15 @@ describe('StatementGuard', () => {
   it('forwards allowed statements untouched and replaces refused ones by a poison', () => {
     const guard = new StatementGuard(policy);
     const allowed = queryMessage('SELECT 1');
-    expect(guard.query(allowed)).toBe(allowed.frame);
-    const poison = guard.query(queryMessage('DROP TABLE t'));
+    expect(guard.query(allowed).frame).toBe(allowed.frame);
+    const poison = guard.query(queryMessage('DROP TABLE t')).frame;
     expect(poison.toString('latin1')).not.toContain('DROP');
     expect(guard.blocked).toBe(1);
   });
 
   it("swaps the poison's error for the policy error and passes other errors through", () => {
     const guard = new StatementGuard(policy);
-    const poison = guard.query(queryMessage('DROP TABLE t'));
+    const poison = guard.query(queryMessage('DROP TABLE t')).frame;
     const genuine = BackendSerializer.errorResponse({ severity: 'ERROR', code: '22012', message: 'division by zero' });
     const [out1] = guard.response(genuine);
     expect(decodeErrorResponse(out1!).code).toBe('22012');
@@ -47,7 +47,7 @@ describe('StatementGuard', () => {
 
   it('keeps at most 256 unanswered poisons, and the newest still match', () => {
     const guard = new StatementGuard(policy);
-    const poisons = Array.from({ length: 300 }, () => guard.query(queryMessage('DROP TABLE t')));
+    const poisons = Array.from({ length: 300 }, () => guard.query(queryMessage('DROP TABLE t')).frame);
     expect((guard as unknown as { pending: Map<string, Buffer> }).pending.size).toBe(256);
     const [out] = guard.response(serverSyntaxError(poisons.at(-1)!));
     expect(decodeErrorResponse(out!).code).toBe('42501');

@@ -25,6 +25,13 @@ export interface BlockedStatement {
   decision: BlockDecision;
 }
 
+/** What to forward for a client message, and the decision that chose it. */
+export interface Judged {
+  frame: Buffer;
+  /** Set when policy refused the statement (the frame is then its poison). */
+  blocked: BlockDecision | null;
+}
+
 /**
  * Enforces policy decisions inside a live Postgres session without breaking the
  * protocol. A blocked Query or Parse is replaced by a "poison" statement the server
@@ -48,17 +55,17 @@ export class StatementGuard {
   ) {}
 
   /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
-  query(message: QueryMessage): Buffer {
+  query(message: QueryMessage): Judged {
     const decision = decide(this.policy, message.text);
-    if (decision.action === 'allow') return message.frame;
-    return this.poison(message.text, decision, (text) => queryFrame(text));
+    if (decision.action === 'allow') return { frame: message.frame, blocked: null };
+    return { frame: this.poison(message.text, decision, (text) => queryFrame(text)), blocked: decision };
   }
 
   /** Extended protocol: judged at Parse; a refused statement never exists on the server. */
-  parse(message: ParseMessage): Buffer {
+  parse(message: ParseMessage): Judged {
     const decision = decide(this.policy, message.query);
-    if (decision.action === 'allow') return message.frame;
-    return this.poison(message.query, decision, (text) => parseFrame(message.name, text));
+    if (decision.action === 'allow') return { frame: message.frame, blocked: null };
+    return { frame: this.poison(message.query, decision, (text) => parseFrame(message.name, text)), blocked: decision };
   }
 
   private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
@@ -92,15 +99,20 @@ export class StatementGuard {
       }
       const frame = this.splitter.read();
       if (!frame) break;
-      if (frame[0] === BackendCode.ErrorResponse && this.pending.size > 0) {
-        out.push(this.substitute(frame));
-      } else if (frame[0] === BackendCode.NoticeResponse) {
-        if (!this.countMasked(frame)) out.push(frame);
-      } else {
-        out.push(frame);
-      }
+      const filtered = this.filter(frame);
+      if (filtered) out.push(filtered);
     }
     return out;
+  }
+
+  /**
+   * One server frame as the client must see it: a poison's error swapped for the
+   * policy error, the agent's masking report consumed (null), anything else as is.
+   */
+  filter(frame: Buffer): Buffer | null {
+    if (frame[0] === BackendCode.ErrorResponse && this.pending.size > 0) return this.substitute(frame);
+    if (frame[0] === BackendCode.NoticeResponse && this.countMasked(frame)) return null;
+    return frame;
   }
 
   /** True when the notice was the agent's masking report (never shown to the client). */

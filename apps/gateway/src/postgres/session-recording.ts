@@ -1,0 +1,298 @@
+import {
+  BackendCode,
+  decodeCommandComplete,
+  decodeCopyResponse,
+  decodeDataRow,
+  decodeErrorResponse,
+  decodeNoticeResponse,
+  decodeNotificationResponse,
+  decodeRowDescription,
+  type BindMessage,
+  type ExecuteMessage,
+  type ParseMessage,
+} from '@warden/pg-wire';
+import type { RecordedCell, RecordedDecision, ResultPayload } from '@warden/recording';
+import type { RecordingOptions } from '../recording/recording-options.js';
+import type { SessionRecorder } from '../recording/session-recorder.js';
+
+/** Longest statement text or parameter recorded as is; longer ones are cut and flagged. */
+const MAX_TEXT = 1024 * 1024;
+/** Named statements and portals remembered per session (the server bounds them too). */
+const MAX_NAMES = 10_000;
+
+/** A request whose response has not finished yet, in the order the server answers. */
+interface Pending {
+  kind: 'query' | 'execute' | 'sync';
+  seq: number;
+  started: number;
+  /** Result column formats from Bind (execute only). */
+  formats?: number[];
+}
+
+interface Prepared {
+  text: string;
+  decision: RecordedDecision;
+}
+
+interface Portal extends Prepared {
+  statement: string;
+  params: RecordedCell[];
+  formats: number[];
+  truncated: boolean;
+}
+
+/** The response being collected for the statement at the head of the queue. */
+interface Collecting {
+  columns?: { name: string; typeOid: number }[];
+  rows: RecordedCell[][];
+  rowCount: number;
+  bytes: number;
+  capturedBytes: number;
+  truncated: boolean;
+  copy?: { direction: 'in' | 'out'; binary: boolean; data: string[] };
+}
+
+const ALLOW: RecordedDecision = { action: 'allow' };
+
+/**
+ * Turns one Postgres session's traffic into recording events: the client's
+ * statements (with their parameters and policy decisions) as they arrive, and the
+ * server's answers as the client received them — already masked by the agent, with
+ * policy errors already substituted — paired with the statement they answer by
+ * following the protocol's own ordering (one answer per Execute, up to Sync).
+ */
+export class PostgresSessionRecording {
+  private readonly pending: Pending[] = [];
+  private readonly statements = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Portal>();
+  private current: Collecting = emptyCollecting();
+
+  constructor(
+    private readonly recorder: SessionRecorder,
+    private readonly options: RecordingOptions,
+  ) {}
+
+  // ---- client → server -------------------------------------------------------
+
+  query(text: string, decision: RecordedDecision = ALLOW): void {
+    const seq = this.recorder.record('client', 'query', { text: cut(text), decision });
+    this.pending.push({ kind: 'query', seq, started: performance.now() });
+  }
+
+  functionCall(functionOid: number): void {
+    this.query(`-- fast-path function call (oid ${functionOid})`);
+  }
+
+  parse(message: ParseMessage, decision: RecordedDecision = ALLOW): void {
+    if (this.statements.size >= MAX_NAMES && !this.statements.has(message.name)) return;
+    this.statements.set(message.name, { text: message.query, decision });
+    // The unnamed statement shows up with its Execute; named ones are worth an event of their own.
+    if (message.name !== '' || decision.action !== 'allow') {
+      this.recorder.record('client', 'prepare', { name: message.name, text: cut(message.query), decision });
+    }
+  }
+
+  bind(message: BindMessage): void {
+    if (this.portals.size >= MAX_NAMES && !this.portals.has(message.portal)) return;
+    const prepared = this.statements.get(message.statement) ?? { text: '', decision: ALLOW };
+    let budget = MAX_TEXT;
+    let truncated = false;
+    const params = message.params.map((value, i): RecordedCell => {
+      if (value === null) return null;
+      const binary = (message.paramFormats.length === 1 ? message.paramFormats[0] : message.paramFormats[i]) === 1;
+      const slice = value.length > budget ? value.subarray(0, budget) : value;
+      if (slice !== value) truncated = true;
+      budget -= slice.length;
+      return cell(slice, binary);
+    });
+    this.portals.set(message.portal, {
+      ...prepared,
+      statement: message.statement,
+      params,
+      formats: message.resultFormats,
+      truncated,
+    });
+  }
+
+  close(target: 'S' | 'P', name: string): void {
+    (target === 'S' ? this.statements : this.portals).delete(name);
+  }
+
+  execute(message: ExecuteMessage): void {
+    const portal = this.portals.get(message.portal);
+    const seq = this.recorder.record('client', 'execute', {
+      statement: portal?.statement ?? '',
+      portal: message.portal,
+      text: cut(portal?.text ?? ''),
+      params: portal?.params ?? [],
+      decision: portal?.decision ?? ALLOW,
+      ...(portal?.truncated ? { truncated: true } : {}),
+    });
+    this.pending.push({ kind: 'execute', seq, started: performance.now(), formats: portal?.formats ?? [] });
+  }
+
+  sync(): void {
+    this.pending.push({ kind: 'sync', seq: 0, started: performance.now() });
+  }
+
+  /** COPY FROM STDIN data, counted (and captured up to the cap) into the COPY's result. */
+  copyData(data: Buffer): void {
+    if (this.current.copy?.direction === 'in') this.collectCopy(data);
+  }
+
+  // ---- server → client (frames exactly as the client receives them) ----------
+
+  serverFrame(frame: Buffer): void {
+    switch (frame[0]) {
+      case BackendCode.DataRow:
+        this.collectRow(frame);
+        break;
+      case BackendCode.CopyData:
+        this.collectCopy(frame.subarray(5));
+        break;
+      case BackendCode.RowDescription:
+        this.current.columns = decodeRowDescription(frame).map((f) => ({ name: f.name, typeOid: f.dataTypeOID }));
+        break;
+      case BackendCode.CommandComplete:
+        this.finishResult(decodeCommandComplete(frame));
+        break;
+      case BackendCode.EmptyQueryResponse:
+        this.finishResult('');
+        break;
+      case BackendCode.PortalSuspended:
+        this.finishResult('(portal suspended)');
+        break;
+      case BackendCode.CopyInResponse:
+      case BackendCode.CopyOutResponse: {
+        const { format } = decodeCopyResponse(frame);
+        this.current.copy = {
+          direction: frame[0] === BackendCode.CopyInResponse ? 'in' : 'out',
+          binary: format === 1,
+          data: [],
+        };
+        break;
+      }
+      case BackendCode.ErrorResponse:
+        this.error(frame);
+        break;
+      case BackendCode.NoticeResponse: {
+        const n = decodeNoticeResponse(frame);
+        this.recorder.record('server', 'notice', { code: n.code, message: n.message, severity: n.severity });
+        break;
+      }
+      case BackendCode.NotificationResponse: {
+        const n = decodeNotificationResponse(frame);
+        this.recorder.record('server', 'notification', {
+          channel: n.channel,
+          payload: n.payload,
+          processId: n.processId,
+        });
+        break;
+      }
+      case BackendCode.ReadyForQuery:
+        this.readyForQuery();
+        break;
+      default:
+      // ParseComplete, BindComplete, NoData, ParameterDescription, CloseComplete,
+      // ParameterStatus, CopyDone: nothing a reader of the recording needs.
+    }
+  }
+
+  private head(): Pending | undefined {
+    const head = this.pending[0];
+    return head && head.kind !== 'sync' ? head : undefined;
+  }
+
+  private collectRow(frame: Buffer): void {
+    const c = this.current;
+    c.rowCount += 1;
+    c.bytes += frame.length;
+    if (c.truncated) return;
+    if (c.rows.length >= this.options.maxRows || c.capturedBytes + frame.length > this.options.maxBytes) {
+      c.truncated = true;
+      return;
+    }
+    c.capturedBytes += frame.length;
+    const formats = this.head()?.formats ?? [];
+    c.rows.push(
+      decodeDataRow(frame).map((value, i) =>
+        value === null ? null : cell(value, (formats.length === 1 ? formats[0] : formats[i]) === 1),
+      ),
+    );
+  }
+
+  private collectCopy(data: Buffer): void {
+    const c = this.current;
+    c.rowCount += 1;
+    c.bytes += data.length;
+    if (c.truncated || !c.copy) return;
+    if (c.copy.binary) return;
+    if (c.copy.data.length >= this.options.maxRows || c.capturedBytes + data.length > this.options.maxBytes) {
+      c.truncated = true;
+      return;
+    }
+    c.capturedBytes += data.length;
+    c.copy.data.push(data.includes(0) ? `\\x${data.toString('hex')}` : data.toString('utf8'));
+  }
+
+  private finishResult(tag: string): void {
+    const head = this.head();
+    const c = this.current;
+    const payload: ResultPayload = {
+      ref: head?.seq ?? null,
+      tag,
+      rowCount: c.rowCount,
+      bytes: c.bytes,
+      ms: head ? Math.round((performance.now() - head.started) * 1000) / 1000 : 0,
+    };
+    if (c.columns) payload.columns = c.columns;
+    if (c.copy) payload.copy = { direction: c.copy.direction, data: c.copy.data };
+    else if (c.columns || c.rows.length) payload.rows = c.rows;
+    if (c.truncated) payload.truncated = true;
+    this.recorder.record('server', 'result', payload);
+    this.current = emptyCollecting();
+    // A simple Query may hold several statements: it stays until ReadyForQuery.
+    if (head?.kind === 'execute') this.pending.shift();
+  }
+
+  private error(frame: Buffer): void {
+    const head = this.head();
+    const e = decodeErrorResponse(frame);
+    this.recorder.record('server', 'error', {
+      ref: head?.seq ?? null,
+      code: e.code,
+      message: e.message,
+      severity: e.severity,
+      ...(e.detail ? { detail: e.detail } : {}),
+      ...(e.hint ? { hint: e.hint } : {}),
+      ...(head ? { ms: Math.round((performance.now() - head.started) * 1000) / 1000 } : {}),
+    });
+    this.current = emptyCollecting();
+    // After an error the server skips everything up to the next Sync.
+    if (head?.kind === 'execute') {
+      while (this.pending[0] && this.pending[0].kind === 'execute') this.pending.shift();
+    }
+  }
+
+  private readyForQuery(): void {
+    while (this.pending.length) {
+      const entry = this.pending.shift()!;
+      if (entry.kind !== 'execute') break;
+    }
+    this.current = emptyCollecting();
+  }
+}
+
+function emptyCollecting(): Collecting {
+  return { rows: [], rowCount: 0, bytes: 0, capturedBytes: 0, truncated: false };
+}
+
+/** Text cells as text; binary values, and text that cannot be stored as text (NUL), as base64. */
+function cell(value: Buffer, binary: boolean): RecordedCell {
+  if (binary || value.includes(0)) return { b64: value.toString('base64') };
+  return value.toString('utf8');
+}
+
+function cut(text: string): string {
+  return text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+}

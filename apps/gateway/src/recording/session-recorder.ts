@@ -1,0 +1,50 @@
+import {
+  HashChain,
+  type EventDirection,
+  type EventPayloads,
+  type KnownEventKind,
+  type RecordingSeal,
+  type RecordingSigner,
+  type SessionEndPayload,
+} from '@warden/recording';
+import type { RecordingWriter } from './recording-writer.js';
+
+/**
+ * One session's recording: assigns each event its seq and time, links it into the
+ * hash chain and hands it to the shared writer. At the end it records the session's
+ * end, waits for its events to be in the database and seals the chain.
+ */
+export class SessionRecorder {
+  private readonly chain: HashChain;
+  private ended = false;
+
+  constructor(
+    readonly sessionId: string,
+    private readonly writer: RecordingWriter,
+    private readonly signer: RecordingSigner,
+  ) {
+    this.chain = new HashChain(sessionId);
+  }
+
+  /** Records an event and returns its seq (results refer to their statement by it). */
+  record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
+    if (this.ended) return 0;
+    const event = this.chain.append({ t: new Date().toISOString(), direction, kind, payload });
+    this.writer.push(event);
+    return event.seq;
+  }
+
+  get eventCount(): number {
+    return this.chain.lastSeq;
+  }
+
+  /** Records the end, flushes and returns the seal for the session row. */
+  async end(payload: SessionEndPayload): Promise<RecordingSeal> {
+    if (!this.ended) {
+      this.record('gateway', 'session.end', payload);
+      this.ended = true;
+    }
+    await this.writer.flush();
+    return this.signer.seal(this.sessionId, this.chain.lastSeq, this.chain.lastHash);
+  }
+}

@@ -9,3 +9,25 @@ export {
   SIGNING_KEY_LABEL,
   verifySealSignature,
 } from './signing.js';
+export {
+  verifyRecording,
+  type ChainBreak,
+  type ChainBreakReason,
+  type SealStatus,
+  type VerifyInput,
+  type VerifyReport,
+} from './verify.js';
+export {
+  EXPORT_CONTENT_TYPE,
+  ExportParseError,
+  exportSessionId,
+  formatExport,
+  formatExportEvent,
+  formatExportHeader,
+  parseExport,
+  type ExportHeader,
+  type ExportSessionSummary,
+  type ParsedExport,
+} from './export.js';
+export { renderTranscript, TranscriptRenderer, type TranscriptOptions } from './transcript.js';
+export { replay, type ReplayOptions } from './replay.js';

@@ -1,9 +1,13 @@
 // Data-path benchmark: pgbench -S (8 clients) directly against Postgres, through
 // PgBouncer and through Warden (gateway and agent as separate processes), all in
-// this one run so the ratios mean something on a shared, noisy machine; then a
-// large COPY TO STDOUT through Warden while sampling each process's RSS.
+// this one run so the ratios mean something on a shared, noisy machine; Warden with
+// session recording off, on (the default) and with policy; then the recording's
+// storage cost per 1,000 statements, and a large COPY TO STDOUT through Warden while
+// sampling each process's RSS.
 //
 //   node --import tsx bench/pgbench.ts            (BENCH_SECONDS=10 BENCH_COPY_MB=1024)
+//   BENCH_PATHS=warden,warden-rec BENCH_MODES=prepared BENCH_COPY_MB=0 runs a subset;
+//   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +22,10 @@ import { startProcess, type RunningProcess } from '../test/support/processes.js'
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const copyMb = Number(process.env.BENCH_COPY_MB ?? 1024);
 const clients = 8;
+/** BENCH_PATHS=warden,warden-rec runs only those paths (direct and pgbouncer always run, as references). */
+const only = process.env.BENCH_PATHS?.split(',');
+const wanted = (label: string) => !only || label === 'direct' || label === 'pgbouncer' || only.includes(label);
+const modes = process.env.BENCH_MODES?.split(',') ?? ['simple', 'prepared'];
 
 function run(
   cmd: string,
@@ -31,6 +39,12 @@ function run(
     child.stderr.on('data', (d) => (out += d));
     child.on('close', (code) => resolve({ code, out }));
   });
+}
+
+/** CPU time (user + system) a process has used, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
 }
 
 function rssMb(pid: number): number {
@@ -73,6 +87,8 @@ async function pgbench(
   return { label, mode, tps, latency };
 }
 
+class SkipCopy extends Error {}
+
 const target = uniqueName('bench_target');
 const control = uniqueName('bench_control');
 const work = mkdtempSync(path.join(tmpdir(), 'warden-bench-'));
@@ -104,6 +120,7 @@ try {
   // Warden: control plane seeded directly, gateway and agent as real processes.
   const db = await openDatabase({ databaseUrl: databaseUrl(control), dataDir: work });
   await applyMigrations(db.adapterFactory);
+  if (process.env.BENCH_CONTROL_SQL) await db.prisma.$executeRawUnsafe(process.env.BENCH_CONTROL_SQL);
   const adminToken = issueToken('apiKey');
   const agentKey = issueToken('agentKey');
   const admin = await db.prisma.identity.create({ data: { name: 'bench', role: 'admin' } });
@@ -139,6 +156,15 @@ try {
   });
   await db.prisma.connection.create({
     data: {
+      name: 'bench-norec',
+      type: 'postgres',
+      agentId: agent.id,
+      config: { host: '127.0.0.1', port: 5432, database: target, user: 'postgres', sslmode: 'disable' },
+      options: { recording: { enabled: false } },
+    },
+  });
+  await db.prisma.connection.create({
+    data: {
       name: 'bench',
       type: 'postgres',
       agentId: agent.id,
@@ -147,15 +173,19 @@ try {
   });
   const pgPort = await freePort();
   const grpcPort = await freePort();
-  const gateway = startProcess('apps/gateway/src/main.ts', {
-    DATABASE_URL: databaseUrl(control),
-    WARDEN_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
-    WARDEN_POSTGRES_ADDR: `127.0.0.1:${pgPort}`,
-    WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-    WARDEN_DATA_DIR: work,
-    LOG_LEVEL: 'info',
-    NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '',
-  });
+  const gateway = startProcess(
+    'apps/gateway/src/main.ts',
+    {
+      DATABASE_URL: databaseUrl(control),
+      WARDEN_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+      WARDEN_POSTGRES_ADDR: `127.0.0.1:${pgPort}`,
+      WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+      WARDEN_DATA_DIR: work,
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '',
+    },
+    process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean),
+  );
   processes.push(gateway);
   await gateway.waitFor(/gateway listening/);
   const agentProc = startProcess('apps/agent/src/main.ts', {
@@ -166,32 +196,63 @@ try {
   processes.push(agentProc);
   await agentProc.waitFor(/connected to gateway/);
 
-  const results = [];
-  for (const mode of ['simple', 'prepared']) {
+  const results: (Awaited<ReturnType<typeof pgbench>> & { cpu?: { gateway: number; agent: number } })[] = [];
+  for (const mode of modes) {
     results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
     results.push(await pgbench('pgbouncer', '127.0.0.1', bouncerPort, 'postgres', target, mode));
-    results.push(await pgbench('warden', '127.0.0.1', pgPort, 'bench', 'bench', mode, adminToken.token));
-    results.push(await pgbench('warden+pol', '127.0.0.1', pgPort, 'bench', 'bench-policy', mode, adminToken.token));
+    for (const [label, connection] of [
+      ['warden-rec', 'bench-norec'],
+      ['warden', 'bench'],
+      ['warden+pol', 'bench-policy'],
+    ] as const) {
+      if (!wanted(label)) continue;
+      // CPU per transaction is steadier than TPS on a shared machine: report both.
+      const before = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
+      const r = await pgbench(label, '127.0.0.1', pgPort, 'bench', connection, mode, adminToken.token);
+      const txns = r.tps * seconds;
+      results.push({
+        ...r,
+        cpu: {
+          gateway: ((cpuMs(gateway.child.pid!) - before.gateway) * 1000) / txns,
+          agent: ((cpuMs(agentProc.child.pid!) - before.agent) * 1000) / txns,
+        },
+      });
+    }
   }
   console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
-  console.log('mode      path        TPS        avg latency   vs direct   vs pgbouncer');
+  console.log('(warden-rec = recording off; warden = recording on, the default; warden+pol = recording + policy)');
+  console.log('mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway, agent');
   for (const r of results) {
     const direct = results.find((x) => x.mode === r.mode && x.label === 'direct')!;
     const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
     console.log(
-      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x`,
+      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)}, ${r.cpu.agent.toFixed(0).padStart(5)}` : ''}`,
     );
   }
 
-  for (const mode of ['simple', 'prepared']) {
+  for (const mode of modes) {
+    if (!wanted('warden') || !wanted('warden-rec') || !wanted('warden+pol')) break;
     const plain = results.find((x) => x.mode === mode && x.label === 'warden')!;
+    const unrecorded = results.find((x) => x.mode === mode && x.label === 'warden-rec')!;
     const withPolicy = results.find((x) => x.mode === mode && x.label === 'warden+pol')!;
     console.log(
-      `${mode}: with policy (default pack + a column rule on an unqueried table) ${(withPolicy.tps / plain.tps).toFixed(2)}x the TPS without`,
+      `${mode}: recording on ${(plain.tps / unrecorded.tps).toFixed(2)}x the TPS with it off; with policy (default pack + a column rule on an unqueried table) ${(withPolicy.tps / plain.tps).toFixed(2)}x the TPS without`,
     );
   }
 
+  // What the recording costs on disk: table, indexes and TOAST, per 1,000 statements.
+  const [storage] = await db.prisma.$queryRaw<{ bytes: bigint; statements: bigint; events: bigint }[]>`
+    SELECT pg_total_relation_size('"RecordingChunk"') AS bytes,
+           count(*) FILTER (WHERE e->>'kind' IN ('query', 'execute')) AS statements,
+           count(*) AS events
+    FROM "RecordingChunk", jsonb_array_elements(events) e`;
+  const statements = Number(storage!.statements);
+  console.log(
+    `recording storage: ${statements} statements in ${Number(storage!.events)} events, ${(Number(storage!.bytes) / 1024 / 1024).toFixed(1)} MiB → ${(((Number(storage!.bytes) / statements) * 1000) / 1024).toFixed(0)} KiB per 1,000 statements (pgbench -S: statement + one-row result)`,
+  );
+
   // Large COPY TO STDOUT through Warden: memory must stay flat.
+  if (copyMb <= 0) throw new SkipCopy();
   const rows = Math.ceil((copyMb * 1024 * 1024) / 1001);
   const baseline = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
   const peaks = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
@@ -216,6 +277,8 @@ try {
 
   bouncer.kill();
   await db.close();
+} catch (error) {
+  if (!(error instanceof SkipCopy)) throw error;
 } finally {
   for (const p of processes.reverse()) await p.stop();
   await dropDatabase(target).catch(() => {});

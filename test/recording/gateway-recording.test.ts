@@ -58,18 +58,17 @@ async function sessionsSince(since: Date) {
   return dp.api.db.prisma.session.findMany({ where: { startedAt: { gte: since } }, orderBy: { startedAt: 'asc' } });
 }
 
+/** The session's events straight from its stored chunks (the API's reader is tested elsewhere). */
 async function eventsOf(sessionId: string): Promise<RecordedEvent[]> {
-  const rows = await dp.api.db.prisma.recordingEvent.findMany({ where: { sessionId }, orderBy: { seq: 'asc' } });
-  return rows.map((r) => ({
-    sessionId: r.sessionId,
-    seq: r.seq,
-    t: r.t.toISOString(),
-    direction: r.direction as RecordedEvent['direction'],
-    kind: r.kind,
-    payload: r.payload as RecordedEvent['payload'],
-    prevHash: r.prevHash,
-    hash: r.hash,
-  }));
+  const chunks = await dp.api.db.prisma.recordingChunk.findMany({ where: { sessionId }, orderBy: { firstSeq: 'asc' } });
+  let prevHash = GENESIS_HASH;
+  return chunks.flatMap((chunk) =>
+    (chunk.events as Omit<RecordedEvent, 'sessionId' | 'prevHash'>[]).map((e) => {
+      const event = { ...e, sessionId, prevHash };
+      prevHash = e.hash;
+      return event;
+    }),
+  );
 }
 
 /** Waits until the session's row is sealed (the end is written after the client has gone). */
@@ -250,7 +249,7 @@ describe('session recording', () => {
       const [session] = await sessionsSince(since);
       expect(session?.status).toBe('closed');
       expect(session?.finalHash).toBeNull();
-      expect(await dp.api.db.prisma.recordingEvent.count({ where: { sessionId: session!.id } })).toBe(0);
+      expect(await dp.api.db.prisma.recordingChunk.count({ where: { sessionId: session!.id } })).toBe(0);
     } finally {
       await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: {} } });
     }
@@ -258,17 +257,17 @@ describe('session recording', () => {
 
   it('refuses UPDATE, DELETE and TRUNCATE of recorded events in the database', async () => {
     const prisma = dp.api.db.prisma;
-    const event = await prisma.recordingEvent.findFirstOrThrow();
-    await expect(prisma.$executeRaw`UPDATE "RecordingEvent" SET payload = '{}' WHERE id = ${event.id}`).rejects.toThrow(
+    const chunk = await prisma.recordingChunk.findFirstOrThrow();
+    await expect(prisma.$executeRaw`UPDATE "RecordingChunk" SET events = '[]' WHERE id = ${chunk.id}`).rejects.toThrow(
       /immutable/,
     );
-    await expect(prisma.$executeRaw`DELETE FROM "RecordingEvent" WHERE id = ${event.id}`).rejects.toThrow(/immutable/);
-    await expect(prisma.$executeRawUnsafe('TRUNCATE "RecordingEvent" CASCADE')).rejects.toThrow(/immutable/);
+    await expect(prisma.$executeRaw`DELETE FROM "RecordingChunk" WHERE id = ${chunk.id}`).rejects.toThrow(/immutable/);
+    await expect(prisma.$executeRawUnsafe('TRUNCATE "RecordingChunk" CASCADE')).rejects.toThrow(/immutable/);
     const session = await prisma.session.findFirstOrThrow({ where: { finalHash: { not: null } } });
     await expect(
       prisma.session.update({ where: { id: session.id }, data: { finalHash: 'f'.repeat(64) } }),
     ).rejects.toThrow(/seal/);
-    expect(await prisma.recordingEvent.findUnique({ where: { id: event.id } })).toMatchObject({ hash: event.hash });
+    expect(await prisma.recordingChunk.findUnique({ where: { id: chunk.id } })).toMatchObject({ events: chunk.events });
   });
 
   it('loses no event when the gateway is stopped with SIGTERM mid-session', async () => {

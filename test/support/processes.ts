@@ -15,8 +15,13 @@ export interface RunningProcess {
 }
 
 /** Starts one of the project's entry points as a real child process (TypeScript via tsx). */
-export function startProcess(entry: string, env: Record<string, string | undefined>): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, entry)], {
+export function startProcess(
+  entry: string,
+  env: Record<string, string | undefined>,
+  /** Extra node flags, e.g. --cpu-prof for a benchmark (NODE_OPTIONS refuses it). */
+  nodeArgs: string[] = [],
+): RunningProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(repoRoot, entry)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

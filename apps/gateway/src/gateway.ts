@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { PrismaClient } from '@warden/db';
+import type { PrismaClient, RawExecute } from '@warden/db';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
@@ -13,6 +13,8 @@ import { loadTlsIdentity } from './tls-identity.js';
 
 export interface GatewayOptions {
   prisma: PrismaClient;
+  /** Bulk writes without Prisma (Database.execute); defaults to prisma.$executeRawUnsafe. */
+  execute?: RawExecute;
   secretBox: SecretBox;
   config: WardenConfig;
   logger: Logger;
@@ -38,7 +40,12 @@ export class Gateway {
     const { prisma, config, logger } = options;
     this.agents = new AgentDirectory(prisma, config.gatewayId, logger);
     this.sessions = new SessionTracker(prisma, config.gatewayId, logger);
-    this.recordings = new Recordings(prisma, options.secretBox, logger.child({ component: 'recording' }));
+    const execute: RawExecute =
+      options.execute ??
+      (async (sql, params) => {
+        await prisma.$executeRawUnsafe(sql, ...params);
+      });
+    this.recordings = new Recordings(prisma, execute, options.secretBox, logger.child({ component: 'recording' }));
     const tunnelLog = logger.child({ component: 'tunnel' });
     this.tunnel = new TunnelServer({
       host: config.grpc.host,

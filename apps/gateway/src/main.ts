@@ -9,7 +9,13 @@ const logger = createLogger({ level: config.logLevel, name: 'warden-gateway' });
 if (!config.databaseUrl)
   throw new ConfigError('the gateway process needs DATABASE_URL; use `pnpm start` for the embedded mode');
 const db = await openDatabase(config);
-const gateway = new Gateway({ prisma: db.prisma, secretBox: loadSecretBox(config), config, logger });
+const gateway = new Gateway({
+  prisma: db.prisma,
+  execute: db.execute,
+  secretBox: loadSecretBox(config),
+  config,
+  logger,
+});
 const addresses = await gateway.start();
 logger.info({ grpc: addresses.grpc, postgres: addresses.postgres.port }, 'gateway listening');
 

@@ -41,6 +41,7 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
 
     const gateway = new Gateway({
       prisma: db.prisma,
+      execute: db.execute,
       secretBox,
       config,
       logger: logger.child({ component: 'gateway' }),

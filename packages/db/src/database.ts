@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from './generated/client.js';
 
@@ -23,19 +24,37 @@ export interface Database {
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Human-readable location without credentials, for start-up messages. */
   location: string;
+  /** Raw SQL for bulk writes on the hot path, see {@link RawExecute}. */
+  execute: RawExecute;
   close(): Promise<void>;
 }
+
+/**
+ * Runs one parameterized statement without going through Prisma: for bulk writes
+ * (session recordings) whose single large JSON parameter Prisma's query pipeline
+ * would copy and inspect on every flush. Everything else uses `prisma`.
+ */
+export type RawExecute = (sql: string, params: unknown[]) => Promise<void>;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 10 });
     const prisma = new PrismaClient({ adapter: adapterFactory });
+    // A small pool of its own, opened on first use: only bulk writers need it.
+    let pool: pg.Pool | null = null;
     return {
       mode: 'postgres',
       prisma,
       adapterFactory,
       location: redactUrl(options.databaseUrl),
-      close: () => prisma.$disconnect(),
+      execute: async (sql, params) => {
+        pool ??= new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+        await pool.query(sql, params);
+      },
+      close: async () => {
+        await prisma.$disconnect();
+        await pool?.end();
+      },
     };
   }
   const dir = path.resolve(options.dataDir, 'pglite');
@@ -53,6 +72,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     prisma,
     adapterFactory,
     location: dir,
+    execute: async (sql, params) => {
+      await pglite.query(sql, params);
+    },
     close: async () => {
       await prisma.$disconnect();
       await pglite.close();

@@ -1,4 +1,11 @@
-export { openDatabase, redactUrl, type Database, type DatabaseMode, type DatabaseOptions } from './database.js';
+export {
+  openDatabase,
+  redactUrl,
+  type Database,
+  type DatabaseMode,
+  type DatabaseOptions,
+  type RawExecute,
+} from './database.js';
 export { applyMigrations, createMigration } from './migrations.js';
 export * from './generated/client.js';
 export { Prisma } from './generated/client.js';

@@ -118,7 +118,7 @@ export async function applyMigrations(adapterFactory: SqlMigrationAwareDriverAda
  * that the schema language cannot describe: the diff sees them as strays and would
  * drop them, so their DROP statements are removed from generated migrations.
  */
-const HAND_WRITTEN_OBJECTS = ['RecordingEvent_search_idx'];
+const HAND_WRITTEN_OBJECTS = ['RecordingChunk_search_idx'];
 
 function withoutHandWrittenDrops(sql: string): string {
   return sql

@@ -1,36 +1,100 @@
-import { createHash } from 'node:crypto';
-import type { RecordedEvent, UnchainedEvent } from './events.js';
+import * as crypto from 'node:crypto';
+import type { EventDirection, RecordedEvent, UnchainedEvent } from './events.js';
 
 /** The prevHash of a session's first event. */
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * JSON with object keys sorted at every level, so the same event hashes the same
- * after a round trip through Postgres JSONB (which reorders keys).
+ * after a round trip through Postgres JSONB (which reorders keys). `undefined`
+ * members are left out, as JSON.stringify does. Written with plain loops: it runs
+ * for every recorded event on the gateway's hot path.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    // undefined inside objects is dropped by the caller; at top level it has no JSON form.
-    return JSON.stringify(value ?? null);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          const item: unknown = value[i];
+          out += item === undefined ? 'null' : canonicalJson(item);
+        }
+        return out + ']';
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      if (keys.length > 1) keys.sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue;
+        if (!first) out += ',';
+        first = false;
+        out += JSON.stringify(key) + ':' + canonicalJson(member);
+      }
+      return out + '}';
+    }
+    default:
+      return 'null';
   }
-  if (Array.isArray(value)) return '[' + value.map((v) => canonicalJson(v === undefined ? null : v)).join(',') + ']';
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return '{' + entries.map(([k, v]) => JSON.stringify(k) + ':' + canonicalJson(v)).join(',') + '}';
+}
+
+/**
+ * The canonical form of an event's content (everything but its hashes): the same
+ * string canonicalJson() gives for {direction, kind, payload, seq, sessionId, t},
+ * built around an already-encoded payload.
+ */
+function eventContent(event: UnchainedEvent, payloadJson: string): string {
+  return (
+    '{"direction":' +
+    JSON.stringify(event.direction) +
+    ',"kind":' +
+    JSON.stringify(event.kind) +
+    ',"payload":' +
+    payloadJson +
+    ',"seq":' +
+    String(event.seq) +
+    ',"sessionId":' +
+    JSON.stringify(event.sessionId) +
+    ',"t":' +
+    JSON.stringify(event.t) +
+    '}'
+  );
+}
+
+// One-shot hashing (Node >= 20.12) is several times cheaper than a Hash object per event.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+function hashContent(prevHash: string, content: string): string {
+  const input = prevHash + '\n' + content;
+  return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
 }
 
 /** SHA-256 over the previous hash and the event's own content (everything but its hashes). */
 export function eventHash(prevHash: string, event: UnchainedEvent): string {
-  const content = canonicalJson({
-    sessionId: event.sessionId,
-    seq: event.seq,
-    t: event.t,
-    direction: event.direction,
-    kind: event.kind,
-    payload: event.payload,
-  });
-  return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
+  return hashContent(prevHash, eventContent(event, canonicalJson(event.payload)));
+}
+
+/**
+ * An event as a writer needs it: its stored form — the canonical content that was
+ * hashed, plus `"hash"`, i.e. every field of the event but prevHash (the previous
+ * event's hash) — and the few fields a writer indexes on.
+ */
+export interface EncodedEvent {
+  sessionId: string;
+  seq: number;
+  t: string;
+  kind: string;
+  json: string;
 }
 
 /** Links a session's events as they are produced; one per session, used in seq order. */
@@ -44,9 +108,18 @@ export class HashChain {
   append(event: Omit<UnchainedEvent, 'sessionId' | 'seq'>): RecordedEvent {
     const unchained: UnchainedEvent = { ...event, sessionId: this.sessionId, seq: ++this.seq };
     const prevHash = this.last;
-    const hash = eventHash(prevHash, unchained);
+    const hash = hashContent(prevHash, eventContent(unchained, canonicalJson(unchained.payload)));
     this.last = hash;
     return { ...unchained, prevHash, hash };
+  }
+
+  /** The next event in the chain, from its payload already in canonical JSON (see encodePayload). */
+  appendEncoded(t: string, direction: EventDirection, kind: string, payloadJson: string): EncodedEvent {
+    const seq = ++this.seq;
+    const content = eventContent({ sessionId: this.sessionId, seq, t, direction, kind, payload: {} }, payloadJson);
+    const hash = hashContent(this.last, content);
+    this.last = hash;
+    return { sessionId: this.sessionId, seq, t, kind, json: content.slice(0, -1) + ',"hash":"' + hash + '"}' };
   }
 
   get lastHash(): string {

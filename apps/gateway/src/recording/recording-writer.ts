@@ -1,27 +1,39 @@
-import type { PrismaClient } from '@warden/db';
-import type { RecordedEvent } from '@warden/recording';
+import type { RawExecute } from '@warden/db';
+import type { EncodedEvent } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 
 export interface RecordingWriterOptions {
   /** How long an event may wait before its batch is written: what a crash can lose. */
   flushIntervalMs?: number;
-  /** A batch is written at once when it reaches this many events. */
+  /** A batch is written at once when it holds this many events. */
   maxBatch?: number;
 }
 
-const DEFAULT_FLUSH_INTERVAL_MS = 100;
-const DEFAULT_MAX_BATCH = 2000;
+const DEFAULT_FLUSH_INTERVAL_MS = 200;
+const DEFAULT_MAX_BATCH = 5000;
+const INSERT_CHUNKS = `
+  INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText")
+  SELECT x.s, x.f, x.l, x.fa, x.la, x.e, x.x
+  FROM jsonb_to_recordset($1::jsonb)
+    AS x(s uuid, f int, l int, fa timestamp(3), la timestamp(3), e jsonb, x text)`;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
+
+/** A queued event and, for statements, the text the search index gets. */
+interface Queued {
+  encoded: EncodedEvent;
+  text: string | undefined;
+}
 
 /**
  * Writes every session's recorded events to the control plane in batches, off the
- * hot path: sessions only push to an array. One INSERT per batch, whose rows travel
- * as a single JSON parameter (`jsonb_to_recordset`), so a batch costs one round
- * trip and one JSON encode however many events it holds. A failed batch is kept and
- * retried with backoff (the database may be restarting); events are never dropped.
+ * hot path: sessions only push to an array. A flush writes one RecordingChunk row
+ * per session with events waiting, all in one INSERT whose rows travel as a single
+ * JSON parameter, built from the payload JSON the hash chain already encoded. A
+ * failed batch is kept and retried with backoff (the database may be restarting);
+ * events are not dropped while the gateway runs.
  */
 export class RecordingWriter {
-  private queue: RecordedEvent[] = [];
+  private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   private closed = false;
@@ -31,7 +43,7 @@ export class RecordingWriter {
   written = 0;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly execute: RawExecute,
     private readonly logger: Logger,
     options: RecordingWriterOptions = {},
   ) {
@@ -44,8 +56,8 @@ export class RecordingWriter {
     return this.queue.length;
   }
 
-  push(event: RecordedEvent): void {
-    this.queue.push(event);
+  push(encoded: EncodedEvent, searchText?: string): void {
+    this.queue.push({ encoded, text: searchText });
     if (this.queue.length >= this.maxBatch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushIntervalMs);
   }
@@ -56,7 +68,7 @@ export class RecordingWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    // Batches go out one at a time, in order: a session's events land in seq order.
+    // Batches go out one at a time, in order: a session's chunks land in seq order.
     while (this.writing) await this.writing;
     if (this.queue.length === 0) return;
     const batch = this.queue;
@@ -68,22 +80,22 @@ export class RecordingWriter {
     if (this.queue.length >= this.maxBatch) await this.flush();
   }
 
-  /** Writes what is queued and stops the timer; later pushes are still written by flush(). */
+  /** Writes what is queued; on shutdown a failing database is retried a few times only. */
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
   }
 
-  private async writeWithRetry(batch: RecordedEvent[]): Promise<void> {
+  private async writeWithRetry(batch: Queued[]): Promise<void> {
+    const rows = chunkRows(batch);
     for (let attempt = 0; ; attempt++) {
       try {
-        for (let i = 0; i < batch.length; i += this.maxBatch) await this.insert(batch.slice(i, i + this.maxBatch));
+        await this.insert(rows);
         this.written += batch.length;
         return;
       } catch (err) {
         const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
         this.logger.error({ err, events: batch.length, attempt }, 'could not write recorded events; retrying');
-        // On shutdown, give up after a few tries rather than hanging the exit forever.
         if (this.closed && attempt >= 3) {
           this.logger.error({ lost: batch.length }, 'recorded events could not be written before shutdown');
           return;
@@ -93,25 +105,34 @@ export class RecordingWriter {
     }
   }
 
-  private async insert(batch: RecordedEvent[]): Promise<void> {
-    const rows = JSON.stringify(
-      batch.map((e) => ({
-        s: e.sessionId,
-        q: e.seq,
-        t: e.t,
-        d: e.direction,
-        k: e.kind,
-        p: e.payload,
-        ph: e.prevHash,
-        h: e.hash,
-      })),
-    );
-    // `t` is an ISO time in UTC; the column is a timestamp without zone holding UTC,
-    // as Prisma writes it, and the cast ignores the `Z`.
-    await this.prisma.$executeRaw`
-      INSERT INTO "RecordingEvent" ("sessionId", seq, t, direction, kind, payload, "prevHash", hash)
-      SELECT x.s, x.q, x.t, x.d, x.k, x.p, x.ph, x.h
-      FROM jsonb_to_recordset(${rows}::jsonb)
-        AS x(s uuid, q int, t timestamp(3), d text, k text, p jsonb, ph text, h text)`;
+  private async insert(rows: string): Promise<void> {
+    // Times are ISO strings in UTC; the columns are timestamps without zone holding
+    // UTC, as Prisma writes them, and the cast ignores the `Z`.
+    await this.execute(INSERT_CHUNKS, [rows]);
   }
+}
+
+/** The batch as one JSON array of chunk rows, one per session, events in seq order. */
+function chunkRows(batch: Queued[]): string {
+  const bySession = new Map<string, Queued[]>();
+  for (const queued of batch) {
+    const list = bySession.get(queued.encoded.sessionId);
+    if (list) list.push(queued);
+    else bySession.set(queued.encoded.sessionId, [queued]);
+  }
+  const rows: string[] = [];
+  for (const [sessionId, events] of bySession) {
+    const first = events[0]!.encoded;
+    const last = events.at(-1)!.encoded;
+    const texts = new Set<string>();
+    const parts: string[] = [];
+    for (const { encoded, text } of events) {
+      if (text !== undefined) texts.add(text);
+      parts.push(encoded.json);
+    }
+    rows.push(
+      `{"s":"${sessionId}","f":${first.seq},"l":${last.seq},"fa":"${first.t}","la":"${last.t}","e":[${parts.join(',')}],"x":${JSON.stringify([...texts].join('\n'))}}`,
+    );
+  }
+  return `[${rows.join(',')}]`;
 }

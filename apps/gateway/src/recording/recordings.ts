@@ -1,4 +1,4 @@
-import type { PrismaClient } from '@warden/db';
+import type { PrismaClient, RawExecute } from '@warden/db';
 import { recordingSignerFrom, type RecordingSigner } from '@warden/recording';
 import type { Logger, SecretBox } from '@warden/runtime';
 import { RecordingWriter, type RecordingWriterOptions } from './recording-writer.js';
@@ -15,11 +15,12 @@ export class Recordings {
 
   constructor(
     private readonly prisma: PrismaClient,
+    execute: RawExecute,
     secretBox: SecretBox,
     logger: Logger,
     options: RecordingWriterOptions = {},
   ) {
-    this.writer = new RecordingWriter(prisma, logger, options);
+    this.writer = new RecordingWriter(execute, logger, options);
     this.signer = recordingSignerFrom((label) => secretBox.derive(label));
   }
 

@@ -1,4 +1,5 @@
 import {
+  encodePayload,
   HashChain,
   type EventDirection,
   type EventPayloads,
@@ -8,6 +9,9 @@ import {
   type SessionEndPayload,
 } from '@warden/recording';
 import type { RecordingWriter } from './recording-writer.js';
+
+/** Event kinds whose `payload.text` is a statement, indexed for full-text search. */
+const SEARCHABLE = new Set(['query', 'prepare', 'execute']);
 
 /**
  * One session's recording: assigns each event its seq and time, links it into the
@@ -29,9 +33,9 @@ export class SessionRecorder {
   /** Records an event and returns its seq (results refer to their statement by it). */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ended) return 0;
-    const event = this.chain.append({ t: new Date().toISOString(), direction, kind, payload });
-    this.writer.push(event);
-    return event.seq;
+    const encoded = this.chain.appendEncoded(new Date().toISOString(), direction, kind, encodePayload(kind, payload));
+    this.writer.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
+    return encoded.seq;
   }
 
   get eventCount(): number {

@@ -1,6 +1,26 @@
+-- DropForeignKey
+ALTER TABLE "RecordingEvent" DROP CONSTRAINT "RecordingEvent_sessionId_fkey";
+
 -- AlterTable
 ALTER TABLE "Session" ADD COLUMN     "eventCount" INTEGER NOT NULL DEFAULT 0,
 ADD COLUMN     "sealedSeq" INTEGER;
+
+-- DropTable
+DROP TABLE "RecordingEvent";
+
+-- CreateTable
+CREATE TABLE "RecordingChunk" (
+    "id" BIGSERIAL NOT NULL,
+    "sessionId" UUID NOT NULL,
+    "firstSeq" INTEGER NOT NULL,
+    "lastSeq" INTEGER NOT NULL,
+    "firstAt" TIMESTAMP(3) NOT NULL,
+    "lastAt" TIMESTAMP(3) NOT NULL,
+    "events" JSONB NOT NULL,
+    "searchText" TEXT NOT NULL DEFAULT '',
+
+    CONSTRAINT "RecordingChunk_pkey" PRIMARY KEY ("id")
+);
 
 -- CreateTable
 CREATE TABLE "RecordingKey" (
@@ -12,31 +32,34 @@ CREATE TABLE "RecordingKey" (
 );
 
 -- CreateIndex
-CREATE INDEX "RecordingEvent_kind_idx" ON "RecordingEvent"("kind");
+CREATE UNIQUE INDEX "RecordingChunk_sessionId_firstSeq_key" ON "RecordingChunk"("sessionId", "firstSeq");
+
+-- AddForeignKey
+ALTER TABLE "RecordingChunk" ADD CONSTRAINT "RecordingChunk_sessionId_fkey" FOREIGN KEY ("sessionId") REFERENCES "Session"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- Hand-written (Prisma's schema language cannot express these, see packages/db/src/migrations.ts
 -- HAND_WRITTEN_OBJECTS, which keeps later generated migrations from dropping them).
 
 -- Recorded events are immutable. The retention purge is the one deletion path: it
 -- runs `SET LOCAL warden.retention_purge = 'on'` inside its transaction.
-CREATE FUNCTION warden_recording_event_immutable() RETURNS trigger
+CREATE FUNCTION warden_recording_immutable() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' AND current_setting('warden.retention_purge', true) = 'on' THEN
     RETURN OLD;
   END IF;
-  RAISE EXCEPTION 'recorded events are immutable: % on "RecordingEvent" refused', TG_OP
+  RAISE EXCEPTION 'recorded events are immutable: % on "RecordingChunk" refused', TG_OP
     USING ERRCODE = '42501', HINT = 'only the retention purge may delete recorded events';
 END;
 $$;
 
-CREATE TRIGGER "RecordingEvent_immutable"
-  BEFORE UPDATE OR DELETE ON "RecordingEvent"
-  FOR EACH ROW EXECUTE FUNCTION warden_recording_event_immutable();
+CREATE TRIGGER "RecordingChunk_immutable"
+  BEFORE UPDATE OR DELETE ON "RecordingChunk"
+  FOR EACH ROW EXECUTE FUNCTION warden_recording_immutable();
 
-CREATE TRIGGER "RecordingEvent_no_truncate"
-  BEFORE TRUNCATE ON "RecordingEvent"
-  FOR EACH STATEMENT EXECUTE FUNCTION warden_recording_event_immutable();
+CREATE TRIGGER "RecordingChunk_no_truncate"
+  BEFORE TRUNCATE ON "RecordingChunk"
+  FOR EACH STATEMENT EXECUTE FUNCTION warden_recording_immutable();
 
 -- A session's seal is written once: afterwards its hash, signature and key cannot change.
 CREATE FUNCTION warden_session_seal_once() RETURNS trigger
@@ -57,7 +80,7 @@ CREATE TRIGGER "Session_seal_once"
   BEFORE UPDATE ON "Session"
   FOR EACH ROW EXECUTE FUNCTION warden_session_seal_once();
 
--- Full-text search over what sessions ran (GET /api/sessions?q=...).
-CREATE INDEX "RecordingEvent_search_idx" ON "RecordingEvent"
-  USING gin (to_tsvector('simple', coalesce(payload->>'text', '')))
-  WHERE kind IN ('query', 'prepare', 'execute', 'exec');
+-- Full-text search over what sessions ran (GET /api/sessions?q=...): each chunk
+-- carries its de-duplicated statement texts.
+CREATE INDEX "RecordingChunk_search_idx" ON "RecordingChunk"
+  USING gin (to_tsvector('simple', "searchText"));

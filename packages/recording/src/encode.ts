@@ -1,0 +1,95 @@
+import { canonicalJson } from './chain.js';
+import type {
+  ErrorPayload,
+  EventPayload,
+  ExecutePayload,
+  QueryPayload,
+  RecordedCell,
+  RecordedDecision,
+  ResultPayload,
+} from './events.js';
+
+// Hand-written canonical encoders for the kinds recorded once or twice per
+// statement. Each produces exactly canonicalJson(payload) — keys in sorted order,
+// absent optionals left out — without the generic walk's key sorting, which was
+// most of the recording's cost per statement. encode.test.ts holds them to that.
+
+const str = JSON.stringify;
+
+function cellJson(cell: RecordedCell): string {
+  if (cell === null) return 'null';
+  if (typeof cell === 'string') return str(cell);
+  return '{"b64":' + str(cell.b64) + '}';
+}
+
+function cellsJson(cells: readonly RecordedCell[]): string {
+  let out = '[';
+  for (let i = 0; i < cells.length; i++) out += (i ? ',' : '') + cellJson(cells[i]!);
+  return out + ']';
+}
+
+const ALLOW_JSON = '{"action":"allow"}';
+
+function decisionJson(d: RecordedDecision): string {
+  return d.action === 'allow' ? ALLOW_JSON : canonicalJson(d);
+}
+
+function encodeQuery(p: QueryPayload): string {
+  return '{"decision":' + decisionJson(p.decision) + ',"text":' + str(p.text) + '}';
+}
+
+function encodeExecute(p: ExecutePayload): string {
+  return (
+    '{"decision":' +
+    decisionJson(p.decision) +
+    ',"params":' +
+    cellsJson(p.params) +
+    ',"portal":' +
+    str(p.portal) +
+    ',"statement":' +
+    str(p.statement) +
+    ',"text":' +
+    str(p.text) +
+    (p.truncated !== undefined ? ',"truncated":' + String(p.truncated) : '') +
+    '}'
+  );
+}
+
+function encodeResult(p: ResultPayload): string {
+  let out = '{"bytes":' + str(p.bytes);
+  if (p.columns !== undefined) {
+    out += ',"columns":[';
+    for (let i = 0; i < p.columns.length; i++) {
+      const c = p.columns[i]!;
+      out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + str(c.typeOid) + '}';
+    }
+    out += ']';
+  }
+  if (p.copy !== undefined) out += ',"copy":' + canonicalJson(p.copy);
+  out += ',"ms":' + str(p.ms) + ',"ref":' + str(p.ref) + ',"rowCount":' + str(p.rowCount);
+  if (p.rows !== undefined) {
+    out += ',"rows":[';
+    for (let i = 0; i < p.rows.length; i++) out += (i ? ',' : '') + cellsJson(p.rows[i]!);
+    out += ']';
+  }
+  out += ',"tag":' + str(p.tag);
+  if (p.truncated !== undefined) out += ',"truncated":' + String(p.truncated);
+  return out + '}';
+}
+
+function encodeError(p: ErrorPayload): string {
+  return canonicalJson(p);
+}
+
+const ENCODERS: Record<string, ((payload: never) => string) | undefined> = {
+  query: encodeQuery,
+  execute: encodeExecute,
+  result: encodeResult,
+  error: encodeError,
+};
+
+/** canonicalJson(payload), fast for the kinds a statement produces. */
+export function encodePayload(kind: string, payload: EventPayload): string {
+  const encoder = ENCODERS[kind];
+  return encoder ? (encoder as (p: EventPayload) => string)(payload) : canonicalJson(payload);
+}

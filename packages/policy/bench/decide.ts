@@ -18,6 +18,25 @@ rules.masking = {
   ],
 };
 const policy = compilePolicy(rules, 'bench');
+// The same plus review rules (held, as the gateway compiles them): two that the mix never matches,
+// then one holding every write to pgbench_accounts, so the mix gets review decisions too.
+const reviewPolicy = compilePolicy(
+  {
+    ...rules,
+    reviews: [
+      { type: 'require_review', name: 'payroll', match: { tables: ['payroll.*'] }, approverGroups: ['hr'] },
+      { type: 'require_review', name: 'deletes', match: { kinds: ['delete', 'truncate'] }, approverGroups: ['dba'] },
+      {
+        type: 'require_review',
+        name: 'accounts',
+        match: { anyWrite: true, tables: ['pgbench_accounts'] },
+        approverGroups: ['dba'],
+      },
+    ],
+  },
+  'bench-reviews',
+  { reviews: 'hold' },
+);
 
 // pgbench's TPC-B-like transaction and its -S select, with literal values (simple protocol) ...
 const pgbenchMix = (i: number): string[] => {
@@ -111,10 +130,16 @@ measure('  of which libpg-query parseSync, pgbench -S select', (i) =>
   parseSync(`SELECT abalance FROM pgbench_accounts WHERE aid = ${i};`),
 );
 measure('  of which libpg-query parseSync, complex statement', () => parseSync(complex));
+measure('pgbench mix, simple protocol, uncached, + 3 review rules', (i) =>
+  decideUncached(reviewPolicy, simple[i % simple.length] as string),
+);
 const parsesBefore = parserCallCount();
 measure('pgbench mix, simple protocol, cached', (i) => decide(policy, simple[i % simple.length] as string));
 measure('pgbench mix, prepared, cached', (i) => decide(policy, preparedMix[i % preparedMix.length] as string));
 measure('complex statement, cached', () => decide(policy, complex));
+measure('pgbench mix, simple protocol, cached, + 3 review rules', (i) =>
+  decide(reviewPolicy, simple[i % simple.length] as string),
+);
 const stats = policy.cacheStats();
 console.log(
   `\ncache: ${stats.hits} hits, ${stats.misses} misses, ${stats.size}/${stats.maxEntries} entries; ` +

@@ -4,6 +4,13 @@ import { LruCache, type CacheStats, type LruOptions } from './cache.js';
 import { numericLiteralShape } from './literal-shape.js';
 import { compileGuardrail, type CompiledGuardrail } from './rules/guardrails.js';
 import { CompiledMasking, type MaskedColumnUse, type MaskingPlan } from './rules/masking.js';
+import {
+  accessRequirement,
+  compileReviewRule,
+  type AccessRequirement,
+  type CompiledReviewRule,
+  type ReviewRequirement,
+} from './rules/reviews.js';
 import { validatePolicyRules, type PolicyRules, type RuleError } from './rules/schemas.js';
 
 export const UNPARSEABLE_RULE = 'unparseable';
@@ -33,7 +40,29 @@ export interface BlockDecision {
   column?: string;
 }
 
-export type Decision = AllowDecision | BlockDecision;
+/**
+ * The statement may run once people approve it (a require_review rule matched and nothing blocks
+ * it). Until then the gateway holds it; approved, it runs like an allow (same statements and
+ * masked columns), bound to its exact text and parameters.
+ */
+export interface ReviewDecision {
+  action: 'review';
+  /** The require_review rule's name. */
+  rule: string;
+  /** For the client while it waits (NoticeResponse). */
+  message: string;
+  /** What matched. */
+  detail: string;
+  /** Which statement of a multi-statement string matched, from 0; the whole string is held. */
+  statementIndex: number;
+  review: ReviewRequirement;
+  statements: readonly StatementAnalysis[];
+  maskedColumns: readonly MaskedColumnUse[];
+}
+
+export type Decision = AllowDecision | BlockDecision | ReviewDecision;
+/** What a policy compiled without `reviews: 'hold'` decides: review rules become blocks. */
+export type ImmediateDecision = AllowDecision | BlockDecision;
 
 export class PolicyRulesError extends Error {
   constructor(readonly errors: RuleError[]) {
@@ -42,22 +71,40 @@ export class PolicyRulesError extends Error {
   }
 }
 
+/**
+ * `hold`: the caller can hold a statement until people approve it, so review rules answer
+ * {@link ReviewDecision}. `block` (default): review rules answer a block naming the rule, so a
+ * path that cannot hold statements fails closed instead of running them unapproved.
+ */
+export type ReviewMode = 'hold' | 'block';
+
 export interface CompileOptions {
   /** Bounds of this policy's decision cache. */
   cache?: LruOptions;
+  reviews?: ReviewMode;
 }
 
-/** A policy compiled once from its JSON rules; decisions are cached per SQL text inside it. */
-export class CompiledPolicy {
+/**
+ * A policy compiled once from its JSON rules; decisions are cached per SQL text inside it. `D` is
+ * what {@link decide} can answer: {@link Decision} when compiled with `reviews: 'hold'`, else
+ * {@link ImmediateDecision} (so a caller is made to handle reviews exactly when it asked for them).
+ */
+export class CompiledPolicy<D extends Decision = ImmediateDecision> {
   /** @internal */ readonly guardrails: readonly CompiledGuardrail[];
   /** @internal */ readonly maskingRules: CompiledMasking;
-  /** @internal */ readonly cache: LruCache<Decision>;
+  /** @internal */ readonly reviewRules: readonly CompiledReviewRule[];
+  /** @internal */ readonly cache: LruCache<D>;
   /** What the agent applies to rows of allowed statements. */
   readonly masking: MaskingPlan;
   /** Whether there is anything to enforce: unparseable SQL is refused exactly when this is true. */
   readonly guarded: boolean;
   /** Whether decisions may be shared across numeric literal values (no regex rule could tell them apart). */
   readonly foldsNumbers: boolean;
+  readonly reviewMode: ReviewMode;
+  /** Who approves access requests (the first enabled access_review rule), if anyone. */
+  readonly accessReview: AccessRequirement | undefined;
+  /** Type-level only: what decisions this policy gives. */
+  declare readonly decisionType?: D;
 
   /** @internal use {@link compilePolicy} */
   constructor(
@@ -68,9 +115,16 @@ export class CompiledPolicy {
     this.guardrails = (rules.guardrails ?? []).filter((r) => r.enabled !== false).map(compileGuardrail);
     this.maskingRules = new CompiledMasking(rules.masking);
     this.masking = this.maskingRules.plan;
-    this.guarded = this.guardrails.length > 0 || this.maskingRules.active;
-    this.foldsNumbers = !(rules.guardrails ?? []).some((r) => r.enabled !== false && r.type === 'deny_pattern');
-    this.cache = new LruCache<Decision>(options.cache);
+    const reviews = (rules.reviews ?? []).filter((r) => r.enabled !== false);
+    this.reviewRules = reviews.flatMap((r) => (r.type === 'require_review' ? [compileReviewRule(r)] : []));
+    this.accessReview = accessRequirement(rules);
+    this.reviewMode = options.reviews ?? 'block';
+    // A statement that cannot be analysed cannot be shown not to need a review either.
+    this.guarded = this.guardrails.length > 0 || this.maskingRules.active || this.reviewRules.length > 0;
+    this.foldsNumbers =
+      !(rules.guardrails ?? []).some((r) => r.enabled !== false && r.type === 'deny_pattern') &&
+      !reviews.some((r) => r.type === 'require_review' && r.match.pattern !== undefined);
+    this.cache = new LruCache<D>(options.cache);
   }
 
   /** Decision cache counters for metrics. */
@@ -80,10 +134,24 @@ export class CompiledPolicy {
 }
 
 /** Validates and compiles rules; throws {@link PolicyRulesError} listing every problem. */
-export function compilePolicy(rules: unknown, version: string | number, options?: CompileOptions): CompiledPolicy {
+export function compilePolicy(
+  rules: unknown,
+  version: string | number,
+  options: CompileOptions & { reviews: 'hold' },
+): CompiledPolicy<Decision>;
+export function compilePolicy(
+  rules: unknown,
+  version: string | number,
+  options?: CompileOptions & { reviews?: 'block' },
+): CompiledPolicy;
+export function compilePolicy(
+  rules: unknown,
+  version: string | number,
+  options?: CompileOptions,
+): CompiledPolicy<Decision> {
   const valid = validatePolicyRules(rules);
   if (!valid.ok) throw new PolicyRulesError(valid.errors);
-  return new CompiledPolicy(structuredClone(valid.rules), String(version), options);
+  return new CompiledPolicy<Decision>(structuredClone(valid.rules), String(version), options);
 }
 
 /** Analyses shared by every policy: a new policy version does not parse again. */
@@ -97,29 +165,29 @@ export function analysisCacheStats(): CacheStats {
  * Allow or block one SQL string (a simple Query, possibly several statements, or one Parse).
  * Pure apart from the caches; the returned decision is frozen and shared between callers.
  */
-export function decide(policy: CompiledPolicy, sql: string): Decision {
+export function decide<D extends Decision>(policy: CompiledPolicy<D>, sql: string): D {
   const key = policy.foldsNumbers ? numericLiteralShape(sql) : sql;
   return policy.cache.getOrCompute(key, () => {
     try {
       return evaluate(
         policy,
         analysisCache.getOrCompute(sql, () => analyze(sql)),
-      );
+      ) as D;
     } catch (err) {
       // The stack can run out wherever the walk of a very deep tree happens to be
       // (how deep depends on the caller's stack): refuse like any unanalyzable SQL.
       if (!(err instanceof RangeError)) throw err;
-      return evaluate(policy, { ok: false, message: `statement too complex to analyze (${err.message})` });
+      return evaluate(policy, { ok: false, message: `statement too complex to analyze (${err.message})` }) as D;
     }
   });
 }
 
 /** {@link decide} without either cache (benchmarks, tests). */
-export function decideUncached(policy: CompiledPolicy, sql: string): Decision {
-  return evaluate(policy, analyze(sql));
+export function decideUncached<D extends Decision>(policy: CompiledPolicy<D>, sql: string): D {
+  return evaluate(policy, analyze(sql)) as D;
 }
 
-function evaluate(policy: CompiledPolicy, analysis: AnalysisResult): Decision {
+function evaluate(policy: CompiledPolicy<Decision>, analysis: AnalysisResult): Decision {
   if (!analysis.ok) {
     if (policy.guarded) {
       return freeze({
@@ -132,6 +200,8 @@ function evaluate(policy: CompiledPolicy, analysis: AnalysisResult): Decision {
     return freeze({ action: 'allow', statements: [], maskedColumns: [], parseError: analysis.message });
   }
   const maskedColumns: MaskedColumnUse[] = [];
+  // A block in any statement wins over a review, so the first review match is only remembered.
+  let review: MatchedReview | undefined;
   for (const stmt of analysis.statements) {
     for (const guardrail of policy.guardrails) {
       const v = guardrail.check(stmt);
@@ -157,8 +227,55 @@ function evaluate(policy: CompiledPolicy, analysis: AnalysisResult): Decision {
       if (mv.column !== undefined) block.column = mv.column;
       return freeze(block);
     }
+    if (review === undefined) {
+      for (const rule of policy.reviewRules) {
+        const detail = rule.match(stmt);
+        if (detail !== undefined) {
+          review = { rule, statementIndex: stmt.index, detail };
+          break;
+        }
+      }
+    }
   }
+  if (review) return reviewOutcome(policy.reviewMode, review, analysis.statements, maskedColumns);
   return freeze({ action: 'allow', statements: analysis.statements, maskedColumns });
+}
+
+interface MatchedReview {
+  rule: CompiledReviewRule;
+  statementIndex: number;
+  /** Why the rule matched. */
+  detail: string;
+}
+
+function reviewOutcome(
+  mode: ReviewMode,
+  { rule, statementIndex, detail: matched }: MatchedReview,
+  statements: readonly StatementAnalysis[],
+  maskedColumns: MaskedColumnUse[],
+): Decision {
+  const { approverGroups, approvals } = rule.requirement;
+  const who = `${approvals === 1 ? 'an approval' : `${approvals} approvals`} from ${approverGroups.join(', ')}`;
+  const detail = `${matched}: rule "${rule.name}" needs ${who}`;
+  if (mode === 'block') {
+    return freeze({
+      action: 'block',
+      rule: rule.name,
+      message: 'this statement needs an approval, which cannot be waited for here; refusing it (fail closed)',
+      detail,
+      statementIndex,
+    });
+  }
+  return freeze({
+    action: 'review',
+    rule: rule.name,
+    message: rule.message ?? `this statement needs ${who} before it runs`,
+    detail,
+    statementIndex,
+    review: rule.requirement,
+    statements,
+    maskedColumns,
+  });
 }
 
 /**
@@ -167,7 +284,7 @@ function evaluate(policy: CompiledPolicy, analysis: AnalysisResult): Decision {
  * every nested object would cost about as much as the rest of an uncached decision).
  */
 function freeze<T extends Decision>(decision: T): T {
-  if (decision.action === 'allow') {
+  if (decision.action !== 'block') {
     Object.freeze(decision.statements);
     for (const m of decision.maskedColumns) Object.freeze(m);
     Object.freeze(decision.maskedColumns);

@@ -32,7 +32,20 @@ export {
   type BlockDecision,
   type CompileOptions,
   type Decision,
+  type ImmediateDecision,
+  type ReviewDecision,
+  type ReviewMode,
 } from './decide.js';
+export { mergePolicyRules } from './merge.js';
+export {
+  accessRequirement,
+  DEFAULT_ACCESS_REVIEW_TIMEOUT_SECONDS,
+  DEFAULT_MAX_ACCESS_SECONDS,
+  DEFAULT_REVIEW_TIMEOUT_SECONDS,
+  findReviewRule,
+  type AccessRequirement,
+  type ReviewRequirement,
+} from './rules/reviews.js';
 export { DANGEROUS_FUNCTIONS, DEFAULT_DETECTORS, defaultPolicyRules } from './default-pack.js';
 export { SIDE_EFFECT_FUNCTIONS } from './rules/guardrails.js';
 export {
@@ -59,8 +72,12 @@ export {
   GuardrailRule,
   MaskingRules,
   PolicyRules,
+  AccessReviewRule,
   ReadOnlyRule,
+  RequireReviewRule,
   RequireWhereRule,
+  ReviewMatch,
+  ReviewRule,
   validatePolicyRules,
   type RuleError,
 } from './rules/schemas.js';

@@ -89,7 +89,7 @@ export function compileGuardrail(rule: GuardrailRule): CompiledGuardrail {
   }
 }
 
-const label = (kind: string) => kind.replace(/_/g, ' ').toUpperCase();
+export const label = (kind: string) => kind.replace(/_/g, ' ').toUpperCase();
 
 function denyKinds(rule: DenyKindsRule) {
   const matches = anyGlob(rule.kinds);
@@ -120,10 +120,13 @@ function requireWhere(rule: RequireWhereRule) {
  * `schema.table` globs. An unqualified name in the SQL could be in any schema on the session's
  * search_path, which the text does not tell: it matches a pattern naming a specific table in any
  * schema (fail closed), and a schema-wide pattern (`audit.*`) only for schemas in `searchPath`.
+ * Returns what matched (`table x` / `schema y`) and the pattern, for messages.
  */
-function denyTables(rule: DenyTablesRule) {
-  const searchPath = rule.searchPath ?? ['public'];
-  const patterns = rule.tables.map((p) => {
+export function tableMatcher(
+  tables: readonly string[],
+  searchPath: readonly string[] = ['public'],
+): (stmt: StatementAnalysis) => { what: string; pattern: string } | undefined {
+  const patterns = tables.map((p) => {
     const parts = splitQualified(p);
     const table = parts[parts.length - 1] ?? p;
     const schema = parts.length > 1 ? parts.slice(0, -1).join('.') : undefined;
@@ -142,16 +145,24 @@ function denyTables(rule: DenyTablesRule) {
       if (t.schema !== undefined) return p.schema(t.schema);
       return p.specific || searchPath.some((s) => p.schema?.(s));
     });
-  return (stmt: StatementAnalysis): Violation | undefined => {
+  return (stmt) => {
     for (const t of stmt.tables) {
       const p = tableMatch(t);
-      if (p) return deniedObject(rule, `table ${qualified(t)}`, p.pattern);
+      if (p) return { what: `table ${qualified(t)}`, pattern: p.pattern };
     }
     for (const s of stmt.schemas) {
       const p = patterns.find((q) => q.wholeSchema && q.schema?.(s));
-      if (p) return deniedObject(rule, `schema ${s}`, p.pattern);
+      if (p) return { what: `schema ${s}`, pattern: p.pattern };
     }
     return undefined;
+  };
+}
+
+function denyTables(rule: DenyTablesRule) {
+  const match = tableMatcher(rule.tables, rule.searchPath);
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    const m = match(stmt);
+    return m ? deniedObject(rule, m.what, m.pattern) : undefined;
   };
 }
 
@@ -229,24 +240,52 @@ function denyPattern(rule: DenyPatternRule) {
       : undefined;
 }
 
-function readOnly(rule: ReadOnlyRule) {
-  const sideEffect = functionMatcher([...SIDE_EFFECT_FUNCTIONS, ...(rule.sideEffectFunctions ?? [])]);
-  const refuse = (why: string): Violation => ({
-    message: rule.message ?? `this connection is read-only: ${why}`,
-    detail: `refused by read-only rule "${rule.name}": ${why}`,
-  });
-  return (stmt: StatementAnalysis): Violation | undefined => {
-    if (!READ_ONLY_KINDS.has(stmt.kind)) return refuse(`${label(stmt.kind)} statements are not allowed`);
+/** Why a statement is not read-only: neutral wording, and the read_only rule's wording. */
+export interface WriteReason {
+  /** `DELETE statement`, `INSERT inside SELECT`, `the statement writes data`, ... */
+  what: string;
+  /** `DELETE statements are not allowed`, ... */
+  refusal: string;
+}
+
+/**
+ * Why a statement is not read-only (writes, DDL, locking reads, side-effecting functions), or
+ * undefined: the read_only guardrail refuses these, and a review rule's `anyWrite` holds them.
+ */
+export function writeReason(
+  sideEffectFunctions: readonly string[] = [],
+): (stmt: StatementAnalysis) => WriteReason | undefined {
+  const sideEffect = functionMatcher([...SIDE_EFFECT_FUNCTIONS, ...sideEffectFunctions]);
+  const same = (what: string): WriteReason => ({ what, refusal: what });
+  return (stmt) => {
+    if (!READ_ONLY_KINDS.has(stmt.kind)) {
+      return { what: `${label(stmt.kind)} statement`, refusal: `${label(stmt.kind)} statements are not allowed` };
+    }
     const nested = stmt.subKinds.find((k) => !READ_ONLY_KINDS.has(k));
-    if (nested !== undefined) return refuse(`${label(nested)} inside ${label(stmt.kind)} is not allowed`);
+    if (nested !== undefined) {
+      const what = `${label(nested)} inside ${label(stmt.kind)}`;
+      return { what, refusal: `${what} is not allowed` };
+    }
     const copy = stmt.copies.find((c) => c.direction === 'from' || c.target !== 'stdio');
-    if (copy) return refuse(copy.direction === 'from' ? 'COPY FROM writes data' : 'COPY to a server file or program');
-    if (stmt.writes) return refuse('the statement writes data');
-    if (stmt.locking) return refuse('SELECT ... FOR UPDATE/SHARE locks rows');
+    if (copy) return same(copy.direction === 'from' ? 'COPY FROM writes data' : 'COPY to a server file or program');
+    if (stmt.writes) return same('the statement writes data');
+    if (stmt.locking) return same('SELECT ... FOR UPDATE/SHARE locks rows');
     for (const f of stmt.functions) {
-      if (sideEffect(f) !== undefined) return refuse(`${qualified(f)}() has side effects`);
+      if (sideEffect(f) !== undefined) return same(`${qualified(f)}() has side effects`);
     }
     return undefined;
+  };
+}
+
+function readOnly(rule: ReadOnlyRule) {
+  const why = writeReason(rule.sideEffectFunctions);
+  return (stmt: StatementAnalysis): Violation | undefined => {
+    const reason = why(stmt)?.refusal;
+    if (reason === undefined) return undefined;
+    return {
+      message: rule.message ?? `this connection is read-only: ${reason}`,
+      detail: `refused by read-only rule "${rule.name}": ${reason}`,
+    };
   };
 }
 

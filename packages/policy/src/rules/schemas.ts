@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 /**
@@ -186,10 +186,125 @@ export const MaskingRules = Type.Object(
   { additionalProperties: false },
 );
 
+const GroupName = Type.String({ minLength: 1, maxLength: 100 });
+
+/** Who decides a review: shared by statement and access review rules. */
+const approvalSettings = {
+  approverGroups: Type.Array(GroupName, {
+    minItems: 1,
+    maxItems: 50,
+    description: 'Groups whose members may approve or deny (admins too only when in one of them)',
+  }),
+  approvals: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 10, description: 'Approvals needed (default 1); one deny decides' }),
+  ),
+  allowRequesterGroup: Type.Optional(
+    Type.Boolean({
+      description: "Whether members of the requester's own groups may approve (default true); the requester never can",
+    }),
+  ),
+  requireJustification: Type.Optional(Type.Boolean({ description: 'The requester must say why (default false)' })),
+  notify: Type.Optional(
+    Type.Object(
+      {
+        webhookUrl: Type.String({
+          format: 'uri',
+          pattern: '^https?://',
+          maxLength: 2000,
+          description: 'Receives a Slack-compatible JSON message for every new review',
+        }),
+        secret: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1000,
+            description:
+              'HMAC-SHA256 key for the X-Warden-Signature header; write-only (sealed at rest, never returned)',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+};
+
+export const ReviewMatch = Type.Object(
+  {
+    kinds: Type.Optional(
+      Type.Array(Glob, { minItems: 1, description: 'Statement kinds (globs, as in deny_kinds; also nested)' }),
+    ),
+    tables: Type.Optional(
+      Type.Array(Glob, { minItems: 1, description: 'Tables referenced (as in deny_tables: `schema.table`, `table`)' }),
+    ),
+    pattern: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1000,
+        description: "JavaScript regular expression over the statement's text",
+      }),
+    ),
+    flags: Type.Optional(Type.String({ pattern: '^[imsu]*$', description: 'Flags of `pattern` (i, m, s, u)' })),
+    anyWrite: Type.Optional(
+      Type.Boolean({
+        description: 'Everything a read_only rule would refuse: writes, DDL, locking reads, side-effecting functions',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Every criterion given must hold (AND); at least one of kinds, tables, pattern, anyWrite: true',
+  },
+);
+
+export const RequireReviewRule = Type.Object(
+  {
+    type: Type.Literal('require_review'),
+    name: common.name,
+    message: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'Shown to the client while the statement waits' }),
+    ),
+    enabled: common.enabled,
+    match: ReviewMatch,
+    ...approvalSettings,
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 86_400, description: 'How long the statement waits (default 300)' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Hold matching statements until approved (one-time approval bound to the exact statement)',
+  },
+);
+
+export const AccessReviewRule = Type.Object(
+  {
+    type: Type.Literal('access_review'),
+    name: common.name,
+    enabled: common.enabled,
+    ...approvalSettings,
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 60, maximum: 604_800, description: 'How long a request waits (default 3600)' }),
+    ),
+    maxDurationSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 60,
+        maximum: 2_592_000,
+        description: 'Longest access window that may be requested (default 30 days)',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Who approves time-boxed access requests (POST /api/access-requests) to the connection',
+  },
+);
+
+export const ReviewRule = Type.Union([RequireReviewRule, AccessReviewRule]);
+
 export const PolicyRules = Type.Object(
   {
     guardrails: Type.Optional(Type.Array(GuardrailRule)),
     masking: Type.Optional(MaskingRules),
+    reviews: Type.Optional(Type.Array(ReviewRule)),
   },
   { additionalProperties: false },
 );
@@ -210,6 +325,10 @@ export type DetectorRule = Static<typeof DetectorRule>;
 /** Detector id → strategy, the form the agent's masking plan takes. */
 export type DetectorStrategies = Partial<Record<DetectorId, MaskingStrategy>>;
 export type MaskingRules = Static<typeof MaskingRules>;
+export type ReviewMatch = Static<typeof ReviewMatch>;
+export type RequireReviewRule = Static<typeof RequireReviewRule>;
+export type AccessReviewRule = Static<typeof AccessReviewRule>;
+export type ReviewRule = Static<typeof ReviewRule>;
 export type PolicyRules = Static<typeof PolicyRules>;
 
 export interface RuleError {
@@ -218,26 +337,95 @@ export interface RuleError {
   message: string;
 }
 
+/** Rule schemas by `type`, so an invalid rule is reported against its own type's schema only. */
+const RULE_TYPES: Record<'guardrails' | 'reviews', Record<string, TSchema>> = {
+  guardrails: Object.fromEntries(GuardrailRule.anyOf.map((r) => [r.properties.type.const, r])),
+  reviews: Object.fromEntries(ReviewRule.anyOf.map((r) => [r.properties.type.const, r])),
+};
+
 /**
- * Schema validation plus what a schema cannot say (regexes compile). Rule names need not be unique
- * (documents merged from several policies may repeat one); a block names the first rule that matched.
+ * Schema validation plus what a schema cannot say (regexes compile, a review rule matches
+ * something). Rule names need not be unique (documents merged from several policies may repeat
+ * one); a decision names the first rule that matched.
  */
 export function validatePolicyRules(
   value: unknown,
 ): { ok: true; rules: PolicyRules } | { ok: false; errors: RuleError[] } {
   if (!Value.Check(PolicyRules, value)) {
-    const errors = Value.Errors(PolicyRules, value).map((e) => ({ path: e.instancePath, message: e.message }));
+    const errors = schemaErrors(value);
     return { ok: false, errors: errors.length > 0 ? errors : [{ path: '', message: 'invalid policy rules' }] };
   }
   const errors: RuleError[] = [];
+  const regex = (path: string, pattern: string, flags: string | undefined) => {
+    try {
+      new RegExp(pattern, flags ?? '');
+    } catch (err) {
+      errors.push({ path, message: (err as Error).message });
+    }
+  };
   (value.guardrails ?? []).forEach((rule, i) => {
-    if (rule.type === 'deny_pattern') {
-      try {
-        new RegExp(rule.pattern, rule.flags ?? '');
-      } catch (err) {
-        errors.push({ path: `/guardrails/${i}/pattern`, message: (err as Error).message });
-      }
+    if (rule.type === 'deny_pattern') regex(`/guardrails/${i}/pattern`, rule.pattern, rule.flags);
+  });
+  (value.reviews ?? []).forEach((rule, i) => {
+    if (rule.type !== 'require_review') return;
+    const { kinds, tables, pattern, flags, anyWrite } = rule.match;
+    if (pattern !== undefined) regex(`/reviews/${i}/match/pattern`, pattern, flags);
+    if (!kinds && !tables && pattern === undefined && anyWrite !== true) {
+      errors.push({
+        path: `/reviews/${i}/match`,
+        message: 'needs at least one of kinds, tables, pattern or anyWrite: true',
+      });
     }
   });
   return errors.length > 0 ? { ok: false, errors } : { ok: true, rules: value };
+}
+
+/**
+ * TypeBox reports a failed union with every branch's complaints; a rule list is a union
+ * discriminated by `type`, so each rule is checked against its own type's schema instead, and a
+ * missing property is reported at its own path.
+ */
+function schemaErrors(value: unknown): RuleError[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [{ path: '', message: 'must be an object' }];
+  }
+  const doc = value as Record<string, unknown>;
+  const errors: RuleError[] = [];
+  const rest: Record<string, unknown> = { ...doc };
+  for (const section of ['guardrails', 'reviews'] as const) {
+    const list = doc[section];
+    if (!Array.isArray(list)) continue;
+    rest[section] = [];
+    const types = RULE_TYPES[section];
+    list.forEach((rule: unknown, i) => {
+      const type = (rule as { type?: unknown } | null)?.type;
+      const schema = typeof type === 'string' ? types[type] : undefined;
+      if (!schema) {
+        const path = typeof rule === 'object' && rule !== null ? `/${section}/${i}/type` : `/${section}/${i}`;
+        errors.push({ path, message: `must be one of: ${Object.keys(types).join(', ')}` });
+      } else {
+        errors.push(...typeboxErrors(schema, rule, `/${section}/${i}`));
+      }
+    });
+  }
+  errors.push(...typeboxErrors(PolicyRules, rest, ''));
+  return errors;
+}
+
+function typeboxErrors(schema: TSchema, value: unknown, prefix: string): RuleError[] {
+  const out: RuleError[] = [];
+  for (const e of Value.Errors(schema, value)) {
+    const path = prefix + e.instancePath;
+    const params = e.params as { requiredProperties?: unknown; additionalProperties?: unknown };
+    if (e.keyword === 'required' && Array.isArray(params.requiredProperties)) {
+      for (const p of params.requiredProperties) out.push({ path: `${path}/${String(p)}`, message: 'is required' });
+    } else if (e.keyword === 'additionalProperties' && Array.isArray(params.additionalProperties)) {
+      for (const p of params.additionalProperties)
+        out.push({ path: `${path}/${String(p)}`, message: 'is not allowed' });
+    } else if (e.keyword !== 'boolean') {
+      // `boolean`: "schema is false", the echo of an additional property already reported.
+      out.push({ path, message: e.message });
+    }
+  }
+  return out;
 }

@@ -152,6 +152,28 @@ describe('RedisControlBus', () => {
   });
 });
 
+describe('claim', () => {
+  it('one caller per key wins across Redis buses sharing a prefix, until the claim expires', async () => {
+    const p = prefix();
+    const buses = [redisBus(p), redisBus(p), redisBus(p)];
+    const wins = await Promise.all(buses.map((b) => b.claim('review.created:r1', 200)));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect(await redisBus(prefix()).claim('review.created:r1', 200)).toBe(true); // other prefix, other key space
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await buses[0]!.claim('review.created:r1', 200)).toBe(true);
+  });
+
+  it('in-process claims behave alike', async () => {
+    const bus = new InProcessControlBus();
+    open.push(bus);
+    expect(await bus.claim('k', 50)).toBe(true);
+    expect(await bus.claim('k', 50)).toBe(false);
+    expect(await bus.claim('other', 50)).toBe(true);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await bus.claim('k', 50)).toBe(true);
+  });
+});
+
 describe('createControlBus', () => {
   it('is in-process without a Redis URL and Redis with one', async () => {
     const local = await createControlBus({ redisUrl: undefined });

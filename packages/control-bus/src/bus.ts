@@ -18,6 +18,12 @@ export interface ControlBus {
    * does not affect the others.
    */
   subscribe<T extends Topic>(topic: T, handler: Handler<T>): () => void;
+  /**
+   * True for exactly one caller per `key` among every process sharing the bus, for `ttlMs`: lets
+   * one replica act on a message every replica receives (e.g. enqueue one notification per
+   * review.created) without a queue of its own.
+   */
+  claim(key: string, ttlMs: number): Promise<boolean>;
   /** Resolves once messages published from now on are delivered to this bus's subscribers. */
   ready(): Promise<void>;
   close(): Promise<void>;

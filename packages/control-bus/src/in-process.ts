@@ -10,6 +10,7 @@ import type { Topic, TopicMessages } from './topics.js';
 export class InProcessControlBus implements ControlBus {
   readonly mode = 'in-process';
   private readonly subscribers: Subscribers;
+  private readonly claims = new Map<string, number>();
   private closed = false;
 
   constructor(logger: BusLogger = silentLogger) {
@@ -26,6 +27,16 @@ export class InProcessControlBus implements ControlBus {
 
   subscribe<T extends Topic>(topic: T, handler: Handler<T>): () => void {
     return this.subscribers.add(topic, handler);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const until = this.claims.get(key);
+    if (until !== undefined && until > now) return false;
+    // Expired claims go when the map grows, so a long-lived process does not keep every key.
+    if (this.claims.size >= 10_000) for (const [k, t] of this.claims) if (t <= now) this.claims.delete(k);
+    this.claims.set(key, now + ttlMs);
+    return true;
   }
 
   async ready(): Promise<void> {}

@@ -60,6 +60,12 @@ export class RedisControlBus implements ControlBus {
     return this.subscribers.add(topic, handler);
   }
 
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    if (this.closed) throw new Error('the control bus is closed');
+    const set = await this.publisher.set(`${this.prefix}claim:${key}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    return set === 'OK';
+  }
+
   ready(): Promise<void> {
     return this.subscribed;
   }

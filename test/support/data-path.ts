@@ -63,6 +63,8 @@ export function run(
   });
 }
 
+export const redisUrl = process.env.WARDEN_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+
 export async function startDataPath(
   options: {
     connectionConfig?: Record<string, unknown>;
@@ -71,6 +73,8 @@ export async function startDataPath(
     agentEnv?: Record<string, string>;
     /** Policies attached to `pg-test`; default none, so protocol tests are not shaped by the default pack. */
     policies?: string[];
+    /** Give the gateway the local Redis under this key prefix (control bus, as replicas share it). */
+    redisPrefix?: string;
   } = {},
 ): Promise<DataPath> {
   const api = await startTestApi();
@@ -103,6 +107,7 @@ export async function startDataPath(
     WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
     WARDEN_DATA_DIR: api.dataDir,
     LOG_LEVEL: 'debug',
+    ...(options.redisPrefix ? { REDIS_URL: redisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {}),
   };
   const agentEnv = {
     ...options.agentEnv,

@@ -1,13 +1,16 @@
 import { hostname } from 'node:os';
 import { decodeSessionOpen } from '@warden/proto';
 import { messageFirst, type Logger } from '@warden/runtime';
-import { TunnelClient, type SessionOpenRequest, type TunnelStream } from '@warden/tunnel';
+import { TunnelClient, type SessionOpenRequest, type TunnelClientState, type TunnelStream } from '@warden/tunnel';
 import { servePostgresCancel, servePostgresSession } from './postgres/session.js';
 
 export const AGENT_VERSION = '0.1.0';
 
 export interface AgentOptions {
-  /** Gateway gRPC address, host:port. */
+  /**
+   * Gateway gRPC address, host:port, or several separated by commas: with gateway
+   * replicas the agent keeps a stream to each, so a client may land on any of them.
+   */
   gatewayAddress: string;
   agentKey: string;
   logger: Logger;
@@ -20,31 +23,38 @@ export interface AgentOptions {
  * a case here and a folder beside postgres/.
  */
 export class Agent {
-  private readonly client: TunnelClient;
+  private readonly clients: TunnelClient[];
 
   constructor(options: AgentOptions) {
-    const log = options.logger;
-    this.client = new TunnelClient({
-      address: options.gatewayAddress,
-      agentKey: options.agentKey,
-      agentVersion: AGENT_VERSION,
-      hostname: hostname(),
-      tls: options.tls ?? false,
-      onSession: (open, stream) => this.serve(open, stream),
-      logger: messageFirst(log),
-    });
+    const addresses = options.gatewayAddress
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
+    this.clients = addresses.map(
+      (address) =>
+        new TunnelClient({
+          address,
+          agentKey: options.agentKey,
+          agentVersion: AGENT_VERSION,
+          hostname: hostname(),
+          tls: options.tls ?? false,
+          onSession: (open, stream) => this.serve(open, stream),
+          logger: messageFirst(addresses.length > 1 ? options.logger.child({ gateway: address }) : options.logger),
+        }),
+    );
   }
 
-  get state() {
-    return this.client.state;
+  /** The state of the stream to each gateway, in the order given. */
+  get states(): TunnelClientState[] {
+    return this.clients.map((c) => c.state);
   }
 
   start(): void {
-    this.client.start();
+    for (const client of this.clients) client.start();
   }
 
-  stop(): Promise<void> {
-    return this.client.stop();
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.stop()));
   }
 
   private async serve(open: SessionOpenRequest, stream: TunnelStream): Promise<void> {

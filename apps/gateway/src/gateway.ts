@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import { createControlBus, type ControlBus } from '@warden/control-bus';
 import type { PrismaClient, RawExecute } from '@warden/db';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
+import { Containment } from './containment.js';
 import { ConnectionTargets } from './connection-targets.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PostgresListener } from './postgres/listener.js';
@@ -18,6 +20,11 @@ export interface GatewayOptions {
   secretBox: SecretBox;
   config: WardenConfig;
   logger: Logger;
+  /**
+   * The control bus shared with the API (kills, containment, review decisions). When
+   * absent the gateway opens its own: Redis when REDIS_URL is set, else in-process.
+   */
+  bus?: ControlBus;
 }
 
 export interface GatewayAddresses {
@@ -35,6 +42,9 @@ export class Gateway {
   readonly recordings: Recordings;
   private readonly agents: AgentDirectory;
   private listeners: ProtocolListener[] = [];
+  private bus: ControlBus | undefined;
+  private ownsBus = false;
+  private containment: Containment | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     const { prisma, config, logger } = options;
@@ -68,6 +78,22 @@ export class Gateway {
     const { prisma, secretBox, config, logger } = this.options;
     await this.agents.resetStale();
     await this.recordings.publishKey();
+    this.bus = this.options.bus;
+    if (!this.bus) {
+      this.bus = await createControlBus({
+        redisUrl: config.redisUrl,
+        prefix: `${config.redisPrefix}:bus:`,
+        logger: logger.child({ component: 'control-bus' }),
+      });
+      this.ownsBus = true;
+    }
+    this.containment = new Containment(
+      this.bus,
+      this.sessions,
+      this.tunnel,
+      logger.child({ component: 'containment' }),
+    );
+    await this.containment.start();
     const grpc = await this.tunnel.listen();
     const tls = await loadTlsIdentity({
       dataDir: config.dataDir,
@@ -90,9 +116,11 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.containment?.stop();
     await this.sessions.terminateAll('the gateway is shutting down');
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.recordings.close();
+    if (this.ownsBus) await this.bus?.close();
     await this.tunnel.close();
     // The disconnect hooks' status writes are not awaited by the tunnel; make sure the
     // agents this gateway served do not stay "online" in the control plane.

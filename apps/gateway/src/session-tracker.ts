@@ -27,6 +27,9 @@ export interface SessionStart {
 export interface LiveSession {
   readonly id: string;
   readonly identityId: string;
+  readonly connectionId: string;
+  /** True when the session was let in by a time-boxed access grant (it ends with the grant). */
+  readonly viaGrant: boolean;
   readonly counters: SessionCounters;
   /** Ends the session from outside (kill, containment, shutdown). */
   terminate(reason: string, status: SessionStatus): void;
@@ -65,6 +68,10 @@ export class SessionTracker {
 
   get(id: string): LiveSession | undefined {
     return this.live.get(id);
+  }
+
+  forIdentity(identityId: string): LiveSession[] {
+    return [...this.live.values()].filter((s) => s.identityId === identityId);
   }
 
   get size(): number {

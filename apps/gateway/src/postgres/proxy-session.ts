@@ -44,6 +44,8 @@ export interface ProxySessionStart {
   target: PostgresTarget;
   startup: Record<string, string>;
   policy: SessionPolicy;
+  /** The access grant that let the client in, when the connection requires one: the session ends with it. */
+  grant?: { id: string; endsAt: Date };
 }
 
 // Startup parameters that would tell the client who the agent logs in as.
@@ -58,6 +60,8 @@ const HIDDEN_PARAMETERS = new Set(['session_authorization']);
 export class PostgresProxySession implements LiveSession {
   id = '';
   readonly identityId: string;
+  readonly connectionId: string;
+  readonly viaGrant: boolean;
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
   private readonly guard: StatementGuard | undefined;
@@ -67,6 +71,7 @@ export class PostgresProxySession implements LiveSession {
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
   private ended = false;
+  private grantTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -74,6 +79,8 @@ export class PostgresProxySession implements LiveSession {
     private readonly deps: ProxySessionDeps,
   ) {
     this.identityId = start.principal.identityId;
+    this.connectionId = start.connection.id;
+    this.viaGrant = start.grant !== undefined;
     this.log = deps.logger;
     if (start.policy.policy.guarded) {
       this.guard = new StatementGuard(start.policy.policy, ({ decision }) => {
@@ -97,6 +104,7 @@ export class PostgresProxySession implements LiveSession {
     });
     this.startRecording();
     this.deps.tracker.register(this);
+    this.endWithGrant();
     socket.on('error', () => this.end('closed', 'client connection error'));
     socket.on('close', () => this.end('closed', 'client disconnected'));
 
@@ -126,6 +134,20 @@ export class PostgresProxySession implements LiveSession {
     this.stream.on('error', (error) => this.onTunnelError(error));
     this.stream.on('end', () => this.end('closed', 'target closed the session'));
     await this.completeStartup(this.stream);
+  }
+
+  /** A session let in by a time-boxed grant ends when the grant does. */
+  private endWithGrant(): void {
+    const grant = this.start.grant;
+    if (!grant) return;
+    // setTimeout holds at most ~24.8 days; longer windows are re-armed when that fires.
+    const delay = Math.min(Math.max(0, grant.endsAt.getTime() - Date.now()), 2 ** 31 - 1);
+    this.grantTimer = setTimeout(() => {
+      if (Date.now() >= grant.endsAt.getTime())
+        this.terminate('the access window for this connection has ended', 'closed');
+      else this.endWithGrant();
+    }, delay);
+    this.grantTimer.unref();
   }
 
   private startRecording(): void {
@@ -323,7 +345,9 @@ export class PostgresProxySession implements LiveSession {
 
   terminate(reason: string, status: SessionStatus): void {
     if (this.ended) return;
-    const code = status === 'killed' ? SqlState.ADMIN_SHUTDOWN : SqlState.CONNECTION_FAILURE;
+    // Ended on purpose (kill, containment, end of an access window): 57P01, as a
+    // server's administrator would; anything else is a connection failure.
+    const code = status === 'interrupted' ? SqlState.CONNECTION_FAILURE : SqlState.ADMIN_SHUTDOWN;
     this.start.socket.end(errorFrame(code, reason, { fatal: true }));
     void this.end(status, reason);
   }
@@ -331,6 +355,7 @@ export class PostgresProxySession implements LiveSession {
   private async end(status: SessionStatus, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.grantTimer);
     this.releaseCancelKey?.();
     this.stream?.destroy();
     if (!this.start.socket.destroyed) this.start.socket.end();

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createControlBus, type ControlBus } from '@warden/control-bus';
 import type { PrismaClient, RawExecute } from '@warden/db';
+import { ReviewService } from '@warden/reviews';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
@@ -87,6 +88,10 @@ export class Gateway {
       });
       this.ownsBus = true;
     }
+    const reviews = new ReviewService(prisma, this.bus, {
+      actor: `gateway:${config.gatewayId}`,
+      logger: logger.child({ component: 'reviews' }),
+    });
     this.containment = new Containment(
       this.bus,
       this.sessions,
@@ -107,6 +112,8 @@ export class Gateway {
       tunnel: this.tunnel,
       tracker: this.sessions,
       recordings: this.recordings,
+      reviews,
+      publicUrl: config.publicUrl,
       tls,
       policies: new PolicyLoader(prisma, secretBox),
       logger: logger.child({ component: 'postgres' }),

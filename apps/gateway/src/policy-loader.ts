@@ -1,11 +1,12 @@
 import type { PrismaClient } from '@warden/db';
-import { compilePolicy, type CompiledPolicy, type PolicyRules } from '@warden/policy';
+import { compilePolicy, mergePolicyRules, type CompiledPolicy, type Decision, type PolicyRules } from '@warden/policy';
 import type { SessionMasking } from '@warden/proto';
 import type { SecretBox } from '@warden/runtime';
 
 /** What a session enforces: decisions at the gateway, masking at the agent. */
 export interface SessionPolicy {
-  policy: CompiledPolicy;
+  /** Compiled to hold statements for review: the gateway can wait for approvals. */
+  policy: CompiledPolicy<Decision>;
   masking: SessionMasking | undefined;
   /** Names of the policies in force, for the session record. */
   names: string[];
@@ -17,7 +18,7 @@ export interface SessionPolicy {
  * version, hence a new compiled policy with an empty decision cache.
  */
 export class PolicyLoader {
-  private readonly compiled = new Map<string, CompiledPolicy>();
+  private readonly compiled = new Map<string, CompiledPolicy<Decision>>();
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -32,24 +33,15 @@ export class PolicyLoader {
     const version = policies.map((p) => `${p.id}:${p.version}`).join(',');
     let policy = this.compiled.get(version);
     if (!policy) {
-      const merged: PolicyRules = { guardrails: [], masking: { columns: [], detectors: [] } };
-      for (const p of policies) {
-        const rules = p.rules as PolicyRules;
-        merged.guardrails!.push(...(rules.guardrails ?? []));
-        if (rules.masking) {
-          merged.masking!.columns!.push(...(rules.masking.columns ?? []));
-          merged.masking!.detectors!.push(...(rules.masking.detectors ?? []));
-          if (rules.masking.protectCatalogs === false) merged.masking!.protectCatalogs = false;
-        }
-      }
-      policy = compilePolicy(merged, version);
+      const merged = mergePolicyRules(policies.map((p) => p.rules as PolicyRules));
+      policy = compilePolicy(merged, version, { reviews: 'hold' });
       if (this.compiled.size > 1000) this.compiled.clear();
       this.compiled.set(version, policy);
     }
     return { policy, masking: this.masking(policy, connectionId), names: policies.map((p) => p.name) };
   }
 
-  private masking(policy: CompiledPolicy, connectionId: string): SessionMasking | undefined {
+  private masking(policy: CompiledPolicy<Decision>, connectionId: string): SessionMasking | undefined {
     const { columns, detectors } = policy.masking;
     if (!columns.length && !Object.keys(detectors).length) return undefined;
     return {

@@ -7,8 +7,10 @@ export interface SessionCounters {
   bytesIn: number;
   bytesOut: number;
   statements: number;
-  /** Statements refused by policy. */
+  /** Statements refused by policy, or by a review's outcome. */
   blocked: number;
+  /** Statements held for review. */
+  reviews?: number;
   /** Cells masked by the agent, by detector or `column:<name>`. */
   masked?: Record<string, number>;
 }
@@ -121,6 +123,7 @@ export class SessionTracker {
         bytesOut: BigInt(counters.bytesOut),
         statementCount: counters.statements,
         blockedCount: counters.blocked,
+        reviewCount: counters.reviews ?? 0,
         ...(counters.masked ? { maskedCells: counters.masked } : {}),
         ...(seal
           ? {

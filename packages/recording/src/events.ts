@@ -30,9 +30,7 @@ export type RecordedCell = string | null | { b64: string };
 
 /** The policy decision a statement met. Review outcomes arrive as their own events. */
 export type RecordedDecision =
-  | { action: 'allow' }
-  | { action: 'block'; rule: string; message: string }
-  | { action: 'review'; rule: string; reviewId: string };
+  { action: 'allow' } | { action: 'block'; rule: string; message: string } | { action: 'review'; rule: string };
 
 export interface SessionStartPayload {
   protocol: 'postgres' | 'ssh' | 'http';
@@ -111,6 +109,26 @@ export interface NotificationPayload {
   processId: number;
 }
 
+/** A statement was held for approval (`ref` is its query/execute event). */
+export interface ReviewRequestedPayload {
+  ref: number | null;
+  reviewId: string;
+  rule: string;
+  approverGroups: string[];
+  approvals: number;
+  expiresAt: string;
+  justification?: string;
+}
+
+/** How the review of a held statement ended; approved statements then run. */
+export interface ReviewDecidedPayload {
+  ref: number | null;
+  reviewId: string;
+  status: 'approved' | 'denied' | 'expired' | 'cancelled';
+  by?: { id: string; name: string };
+  comment?: string;
+}
+
 export interface SessionEndPayload {
   status: string;
   reason: string;
@@ -132,6 +150,8 @@ export interface EventPayloads {
   error: ErrorPayload;
   notice: NoticePayload;
   notification: NotificationPayload;
+  'review.requested': ReviewRequestedPayload;
+  'review.decided': ReviewDecidedPayload;
   'session.end': SessionEndPayload;
 }
 

@@ -84,12 +84,12 @@ describe('renderTranscript', () => {
       portal: '',
       text: 'DELETE FROM t',
       params: [],
-      decision: { action: 'review', rule: 'deletes', reviewId: 'rv-1' },
+      decision: { action: 'review', rule: 'deletes' },
     });
     b.add('result', { ref: first, tag: 'SELECT 1', columns: [], rows: [[]], rowCount: 1, bytes: 5, ms: 1 });
     const out = renderTranscript(b.events);
     expect(out).toContain('-- $1 = NULL\n');
-    expect(out).toContain('-- HELD FOR REVIEW by rule "deletes" (review rv-1)\n');
+    expect(out).toContain('-- HELD FOR REVIEW by rule "deletes"\n');
     expect(out).toContain('-- answer to #1: SELECT $1::int\n');
   });
 

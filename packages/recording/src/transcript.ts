@@ -2,6 +2,8 @@ import type {
   ErrorPayload,
   ExecutePayload,
   NoticePayload,
+  ReviewDecidedPayload,
+  ReviewRequestedPayload,
   NotificationPayload,
   PreparePayload,
   QueryPayload,
@@ -65,6 +67,10 @@ export class TranscriptRenderer {
         return notice(p);
       case 'notification':
         return notification(p);
+      case 'review.requested':
+        return reviewRequested(p);
+      case 'review.decided':
+        return reviewDecided(p);
       case 'session.end':
         return this.sessionEnd(event, p);
       default:
@@ -227,7 +233,18 @@ function width(text: string): number {
 function describeDecision(d: RecordedDecision | undefined): string {
   if (!d || d.action === 'allow') return '';
   if (d.action === 'block') return `-- BLOCKED by rule "${d.rule}": ${d.message}\n`;
-  return `-- HELD FOR REVIEW by rule "${d.rule}" (review ${d.reviewId})\n`;
+  return `-- HELD FOR REVIEW by rule "${d.rule}"\n`;
+}
+
+function reviewRequested(p: ReviewRequestedPayload): string {
+  const why = p.justification ? `; justification: ${p.justification}` : '';
+  return `-- waiting for review ${p.reviewId} (rule "${p.rule}", ${p.approvals} approval(s) from ${p.approverGroups.join(', ')}${why})\n`;
+}
+
+function reviewDecided(p: ReviewDecidedPayload): string {
+  const who = p.by ? ` by ${p.by.name}` : '';
+  const comment = p.comment ? `: ${p.comment}` : '';
+  return `-- review ${p.reviewId} ${p.status.toUpperCase()}${who}${comment}\n`;
 }
 
 function notice(p: NoticePayload): string {

@@ -1,6 +1,7 @@
 import type { SecureContextOptions } from 'node:tls';
 import { authenticateToken, authFailureMessages, canUseConnection, type Principal } from '@warden/access';
 import type { PrismaClient } from '@warden/db';
+import { activeGrant, connectionRequiresGrant } from '@warden/reviews';
 import { BackendSerializer, decodePassword, ProtocolViolation, SqlState } from '@warden/pg-wire';
 import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targets.js';
 import type { ClientChannel } from './client-channel.js';
@@ -14,6 +15,8 @@ export type HandshakeOutcome =
       principal: Principal;
       connection: ConnectionWithAgent;
       startup: Record<string, string>;
+      /** The access grant that let the client in, when the connection requires one. */
+      grant?: { id: string; endsAt: Date };
     }
   | { kind: 'cancel'; processId: number; secretKey: number }
   | { kind: 'refused'; code: string; message: string; hint?: string };
@@ -105,5 +108,16 @@ async function authenticate(
       message: `${auth.principal.name} is not allowed to use connection "${connection.name}"`,
     };
   }
-  return { kind: 'session', channel, principal: auth.principal, connection, startup: { ...parameters } };
+  const base = { kind: 'session', channel, principal: auth.principal, connection, startup: { ...parameters } } as const;
+  if (!connectionRequiresGrant(connection)) return base;
+  const grant = await activeGrant(deps.prisma, auth.principal.identityId, connection.id);
+  if (!grant) {
+    return {
+      kind: 'refused',
+      code: SqlState.INSUFFICIENT_PRIVILEGE,
+      message: `connection "${connection.name}" needs approved, time-boxed access and ${auth.principal.name} has none active`,
+      hint: `ask for it with POST /api/access-requests {"connection": "${connection.name}", "durationSeconds": 3600, "justification": "..."}`,
+    };
+  }
+  return { ...base, grant: { id: grant.id, endsAt: grant.endsAt } };
 }

@@ -7,6 +7,7 @@ import type { TunnelServer } from '@warden/tunnel';
 import type { ConnectionTargets } from '../connection-targets.js';
 import type { PolicyLoader } from '../policy-loader.js';
 import type { ProtocolListener } from '../protocol-listener.js';
+import type { ReviewService } from '@warden/reviews';
 import type { Recordings } from '../recording/recordings.js';
 import type { SessionTracker } from '../session-tracker.js';
 import { CancelKeys } from './cancel-keys.js';
@@ -22,6 +23,8 @@ export interface PostgresListenerDeps {
   tunnel: TunnelServer;
   tracker: SessionTracker;
   recordings: Recordings;
+  reviews: ReviewService;
+  publicUrl: string;
   tls: SecureContextOptions;
   policies: PolicyLoader;
   logger: Logger;
@@ -99,12 +102,15 @@ export class PostgresListener implements ProtocolListener {
           target: this.deps.targets.postgres(outcome.connection),
           startup: outcome.startup,
           policy,
+          ...(outcome.grant ? { grant: outcome.grant } : {}),
         },
         {
           tunnel: this.deps.tunnel,
           tracker: this.deps.tracker,
           cancelKeys: this.cancelKeys,
           recordings: this.deps.recordings,
+          reviews: this.deps.reviews,
+          publicUrl: this.deps.publicUrl,
           logger: log,
         },
       );

@@ -13,6 +13,7 @@ import {
 } from '@warden/pg-wire';
 import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
 import type { RecordedDecision } from '@warden/recording';
+import { reviewUrl, type ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
 import type { ConnectionWithAgent } from '../connection-targets.js';
@@ -24,6 +25,7 @@ import { recordingOptionsOf } from '../recording/recording-options.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
 import { errorFrame, refuse } from './client-errors.js';
 import { ResponsePath } from './response-path.js';
+import { ExtendedReviewTracker, justificationOf, type HeldStatement } from './review-hold.js';
 import { PostgresSessionRecording } from './session-recording.js';
 import { StatementGuard, type Judged } from './statement-guard.js';
 
@@ -32,6 +34,9 @@ export interface ProxySessionDeps {
   tracker: SessionTracker;
   cancelKeys: CancelKeys;
   recordings: Recordings;
+  reviews: ReviewService;
+  /** Base URL of the API/console, for the approval link a held statement's client is sent. */
+  publicUrl: string;
   logger: Logger;
 }
 
@@ -72,6 +77,11 @@ export class PostgresProxySession implements LiveSession {
   private releaseCancelKey: (() => void) | null = null;
   private ended = false;
   private grantTimer: NodeJS.Timeout | undefined;
+  /** Set while a statement waits for approval: nothing after it is read from the client. */
+  private holding = false;
+  /** Aborted when the session ends, so a review held by it is cancelled, not left pending. */
+  private readonly lifetime = new AbortController();
+  private readonly extended = new ExtendedReviewTracker();
   private readonly log: Logger;
 
   constructor(
@@ -250,10 +260,12 @@ export class PostgresProxySession implements LiveSession {
   }
 
   private drainClientMessages(stream: TunnelStream): void {
+    if (this.holding) return;
     const { socket, parser } = this.start;
     const frames: Buffer[] = [];
     const recording = this.recording;
     let terminate = false;
+    let held: HeldStatement | null = null;
     try {
       for (let message = parser.read(); message; message = parser.read()) {
         switch (message.kind) {
@@ -263,25 +275,33 @@ export class PostgresProxySession implements LiveSession {
           case 'query': {
             this.counters.statements += 1;
             const judged = this.guard?.query(message);
-            frames.push(judged ? judged.frame : message.frame);
-            recording?.query(message.text, recordedDecision(judged));
+            const seq = recording?.query(message.text, recordedDecision(judged));
+            if (judged?.review) {
+              held = { kind: 'query', text: message.text, params: [], review: judged.review, frame: message.frame };
+              held.seq = seq;
+            } else frames.push(judged ? judged.frame : message.frame);
             break;
           }
           case 'parse': {
             const judged = this.guard?.parse(message);
             frames.push(judged ? judged.frame : message.frame);
+            if (judged) this.extended.parse(message, judged.review);
             recording?.parse(message, recordedDecision(judged));
             break;
           }
           case 'bind':
+            if (this.guard) this.extended.bind(message);
             recording?.bind(message);
             frames.push(message.frame);
             break;
-          case 'execute':
+          case 'execute': {
             this.counters.statements += 1;
-            recording?.execute(message);
-            frames.push(message.frame);
+            const seq = recording?.execute(message);
+            held = this.guard ? this.extended.atExecute(message.portal, message.frame) : null;
+            if (held) held.seq = seq;
+            else frames.push(message.frame);
             break;
+          }
           case 'functionCall':
             this.counters.statements += 1;
             recording?.functionCall(message.functionOid);
@@ -292,6 +312,7 @@ export class PostgresProxySession implements LiveSession {
             frames.push(message.frame);
             break;
           case 'close':
+            this.extended.close(message.target, message.name);
             recording?.close(message.target, message.name);
             frames.push(message.frame);
             break;
@@ -302,7 +323,7 @@ export class PostgresProxySession implements LiveSession {
           default:
             frames.push(message.frame);
         }
-        if (terminate) break;
+        if (terminate || held) break;
       }
     } catch (error) {
       // Malformed input ends this client only; nothing else is affected.
@@ -312,14 +333,105 @@ export class PostgresProxySession implements LiveSession {
       void this.end('closed', `protocol violation: ${(error as Error).message}`);
       return;
     }
-    if (frames.length) {
-      const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-      if (!stream.write(batch)) {
-        socket.pause();
-        stream.once('drain', () => socket.resume());
-      }
-    }
+    this.send(stream, frames);
+    if (held) void this.hold(stream, held);
     if (terminate) void this.end('closed', 'client terminated');
+  }
+
+  /** Forwards client frames as one batch; a full tunnel window pauses the client. */
+  private send(stream: TunnelStream, frames: Buffer[]): void {
+    if (!frames.length) return;
+    const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    if (!stream.write(batch)) {
+      this.start.socket.pause();
+      stream.once('drain', () => {
+        if (!this.holding) this.start.socket.resume();
+      });
+    }
+  }
+
+  /**
+   * Holds a statement until its review is decided: the client simply waits (it was
+   * sent a NOTICE with the review's link), reading from it stops, and the statement
+   * then runs, or fails with 42501 naming the decision. The server sees nothing of it
+   * meanwhile, so earlier statements' results keep flowing.
+   */
+  private async hold(stream: TunnelStream, held: HeldStatement): Promise<void> {
+    this.holding = true;
+    this.start.socket.pause();
+    let frame: Buffer;
+    try {
+      frame = await this.awaitReview(held);
+    } catch (err) {
+      this.log.error({ err, sessionId: this.id }, 'could not hold the statement for review');
+      this.counters.blocked += 1;
+      frame = this.guard!.refuse(held.kind, 'the statement needs a review, which could not be requested; refused');
+    }
+    if (this.ended) return;
+    this.holding = false;
+    this.send(stream, [frame]);
+    this.drainClientMessages(stream);
+    if (!this.holding) this.start.socket.resume();
+  }
+
+  private async awaitReview(held: HeldStatement): Promise<Buffer> {
+    const { review: decision } = held;
+    const requirement = decision.review;
+    const justification = justificationOf(held.text);
+    const guard = this.guard!;
+    if (requirement.requireJustification && !justification) {
+      this.counters.blocked += 1;
+      return guard.refuse(
+        held.kind,
+        `review rule "${decision.rule}" needs a justification: add a comment such as "-- justification: ticket 123" to the statement`,
+      );
+    }
+    const review = await this.deps.reviews.createStatementReview({
+      requester: { identityId: this.identityId },
+      connectionId: this.connectionId,
+      sessionId: this.id,
+      requirement,
+      statement: held.text,
+      params: held.params,
+      justification: justification ?? null,
+    });
+    this.counters.reviews = (this.counters.reviews ?? 0) + 1;
+    const url = reviewUrl(this.deps.publicUrl, review.id);
+    this.recorder?.record('gateway', 'review.requested', {
+      ref: held.seq ?? null,
+      reviewId: review.id,
+      rule: decision.rule,
+      approverGroups: [...requirement.approverGroups],
+      approvals: requirement.approvals,
+      expiresAt: review.expiresAt.toISOString(),
+      ...(justification ? { justification } : {}),
+    });
+    this.start.socket.write(
+      BackendSerializer.noticeResponse({
+        severity: 'NOTICE',
+        severityNonLocalized: 'NOTICE',
+        code: '01000',
+        message: `Warden: this statement needs approval (rule "${decision.rule}"); waiting for review ${review.id}`,
+        detail: decision.message,
+        hint: `Approve or deny it at ${url}`,
+      }),
+    );
+    const outcome = await this.deps.reviews.waitForDecision(review, {
+      signal: this.lifetime.signal,
+      abortReason: 'the client session ended while the statement waited',
+    });
+    this.recorder?.record('gateway', 'review.decided', {
+      ref: held.seq ?? null,
+      reviewId: review.id,
+      status: outcome.status,
+      ...(outcome.by ? { by: outcome.by } : {}),
+      ...(outcome.comment ? { comment: outcome.comment } : {}),
+    });
+    if (outcome.status === 'approved') return held.frame;
+    this.counters.blocked += 1;
+    const who = outcome.by ? ` by ${outcome.by.name}` : '';
+    const why = outcome.comment ? `: ${outcome.comment}` : '';
+    return guard.refuse(held.kind, `review ${review.id} was ${outcome.status}${who}${why}`);
   }
 
   private onTunnelError(error: Error): void {
@@ -356,6 +468,7 @@ export class PostgresProxySession implements LiveSession {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.grantTimer);
+    this.lifetime.abort();
     this.releaseCancelKey?.();
     this.stream?.destroy();
     if (!this.start.socket.destroyed) this.start.socket.end();
@@ -367,8 +480,9 @@ export class PostgresProxySession implements LiveSession {
 }
 
 function recordedDecision(judged: Judged | undefined): RecordedDecision {
-  const blocked = judged?.blocked;
-  return blocked ? { action: 'block', rule: blocked.rule, message: blocked.message } : { action: 'allow' };
+  if (judged?.blocked) return { action: 'block', rule: judged.blocked.rule, message: judged.blocked.message };
+  if (judged?.review) return { action: 'review', rule: judged.review.rule };
+  return { action: 'allow' };
 }
 
 function describeOpenFailure(error: unknown, connection: ConnectionWithAgent): { code: string; message: string } {

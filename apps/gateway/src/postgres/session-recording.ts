@@ -74,9 +74,11 @@ export class PostgresSessionRecording {
 
   // ---- client → server -------------------------------------------------------
 
-  query(text: string, decision: RecordedDecision = ALLOW): void {
+  /** Returns the event's seq, which later events (results, reviews) refer to. */
+  query(text: string, decision: RecordedDecision = ALLOW): number {
     const seq = this.recorder.record('client', 'query', { text: cut(text), decision });
     this.pending.push({ kind: 'query', seq, started: performance.now() });
+    return seq;
   }
 
   functionCall(functionOid: number): void {
@@ -118,7 +120,8 @@ export class PostgresSessionRecording {
     (target === 'S' ? this.statements : this.portals).delete(name);
   }
 
-  execute(message: ExecuteMessage): void {
+  /** Returns the event's seq, which later events (results, reviews) refer to. */
+  execute(message: ExecuteMessage): number {
     const portal = this.portals.get(message.portal);
     const seq = this.recorder.record('client', 'execute', {
       statement: portal?.statement ?? '',
@@ -129,6 +132,7 @@ export class PostgresSessionRecording {
       ...(portal?.truncated ? { truncated: true } : {}),
     });
     this.pending.push({ kind: 'execute', seq, started: performance.now(), formats: portal?.formats ?? [] });
+    return seq;
   }
 
   sync(): void {

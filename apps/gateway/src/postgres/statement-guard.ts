@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { decide, type BlockDecision, type CompiledPolicy } from '@warden/policy';
+import { decide, type BlockDecision, type CompiledPolicy, type Decision, type ReviewDecision } from '@warden/policy';
 import {
   BackendCode,
   BackendSplitter,
@@ -30,6 +30,8 @@ export interface Judged {
   frame: Buffer;
   /** Set when policy refused the statement (the frame is then its poison). */
   blocked: BlockDecision | null;
+  /** Set when the statement must wait for approval: hold `frame` until then. */
+  review: ReviewDecision | null;
 }
 
 /**
@@ -50,36 +52,58 @@ export class StatementGuard {
   readonly masked: Record<string, number> = {};
 
   constructor(
-    private readonly policy: CompiledPolicy,
+    private readonly policy: CompiledPolicy<Decision>,
     private readonly onBlocked: (blocked: BlockedStatement) => void = () => {},
   ) {}
 
   /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
   query(message: QueryMessage): Judged {
     const decision = decide(this.policy, message.text);
-    if (decision.action === 'allow') return { frame: message.frame, blocked: null };
-    return { frame: this.poison(message.text, decision, (text) => queryFrame(text)), blocked: decision };
+    if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
+    if (decision.action === 'review') return { frame: message.frame, blocked: null, review: decision };
+    return { frame: this.poison(message.text, decision, (text) => queryFrame(text)), blocked: decision, review: null };
   }
 
   /** Extended protocol: judged at Parse; a refused statement never exists on the server. */
   parse(message: ParseMessage): Judged {
     const decision = decide(this.policy, message.query);
-    if (decision.action === 'allow') return { frame: message.frame, blocked: null };
-    return { frame: this.poison(message.query, decision, (text) => parseFrame(message.name, text)), blocked: decision };
+    if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
+    // Preparing runs nothing: a statement needing review is held at its Execute, once its
+    // parameters are known (an approval is bound to text and parameters).
+    if (decision.action === 'review') return { frame: message.frame, blocked: null, review: decision };
+    return {
+      frame: this.poison(message.query, decision, (text) => parseFrame(message.name, text)),
+      blocked: decision,
+      review: null,
+    };
+  }
+
+  /**
+   * A frame that makes the server fail where a held statement would have run, answered
+   * to the client as 42501 with `message` (denied, expired, cancelled): a poison Query
+   * for a simple query, a poison Parse of a throwaway statement in place of an Execute
+   * (the server then skips to Sync, as after any error).
+   */
+  refuse(kind: 'query' | 'execute', message: string): Buffer {
+    return this.plant(message, undefined, (text) =>
+      kind === 'query' ? queryFrame(text) : parseFrame(`warden_refused_${randomBytes(6).toString('hex')}`, text),
+    );
   }
 
   private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
-    const token = `warden_policy_block_${randomBytes(8).toString('hex')}`;
+    this.blocked += 1;
+    this.onBlocked({ statement, decision });
     const message = `blocked by policy rule "${decision.rule}": ${decision.message}`;
+    return this.plant(message, decision.detail, frame);
+  }
+
+  /** A statement the server rejects at parse time, whose error the client gets as 42501 `message`. */
+  private plant(message: string, detail: string | undefined, frame: (text: string) => Buffer): Buffer {
+    const token = `warden_policy_block_${randomBytes(8).toString('hex')}`;
     // A poison the server never reached (an earlier error in its pipeline discarded
     // it) never answers; tokens are matched by content, so leftovers only take room.
     if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value!);
-    this.pending.set(
-      token,
-      errorFrame(SqlState.INSUFFICIENT_PRIVILEGE, message, decision.detail ? { detail: decision.detail } : {}),
-    );
-    this.blocked += 1;
-    this.onBlocked({ statement, decision });
+    this.pending.set(token, errorFrame(SqlState.INSUFFICIENT_PRIVILEGE, message, detail ? { detail } : {}));
     // A bare identifier is a syntax error at parse time: the server runs nothing.
     return frame(token);
   }

@@ -92,6 +92,14 @@ export class Gateway {
       actor: `gateway:${config.gatewayId}`,
       logger: logger.child({ component: 'reviews' }),
     });
+    const stale = await this.sessions.recoverStale();
+    if (stale.length) {
+      const cancelled = await reviews.cancelPending(
+        { sessionIds: stale },
+        'the gateway holding the statement restarted',
+      );
+      logger.warn({ sessions: stale.length, reviews: cancelled.length }, 'recovered sessions left by a previous run');
+    }
     this.containment = new Containment(
       this.bus,
       this.sessions,

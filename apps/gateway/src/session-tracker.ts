@@ -140,6 +140,24 @@ export class SessionTracker {
   }
 
   /**
+   * Sessions this gateway id left `active` when its process died without ending them
+   * (a crash, SIGKILL): marked interrupted at the next start. Returns their ids, so
+   * reviews they held can be cancelled. Needs a stable WARDEN_GATEWAY_ID.
+   */
+  async recoverStale(): Promise<string[]> {
+    const stale = await this.prisma.session.findMany({
+      where: { gatewayId: this.gatewayId, status: 'active' },
+      select: { id: true },
+    });
+    if (!stale.length) return [];
+    await this.prisma.session.updateMany({
+      where: { id: { in: stale.map((s) => s.id) }, status: 'active' },
+      data: { status: 'interrupted', endReason: 'the gateway holding it restarted', endedAt: new Date() },
+    });
+    return stale.map((s) => s.id);
+  }
+
+  /**
    * Ends every live session, e.g. when the gateway shuts down, and resolves once
    * their rows say so: a caller that closes the database right after must not leave
    * them `active` for sessions that are gone.

@@ -82,6 +82,8 @@ export class PostgresProxySession implements LiveSession {
   /** Aborted when the session ends, so a review held by it is cancelled, not left pending. */
   private readonly lifetime = new AbortController();
   private readonly extended = new ExtendedReviewTracker();
+  /** The review wait in progress, so the session's end waits for its cancellation to be written. */
+  private pendingHold: Promise<void> | null = null;
   private readonly log: Logger;
 
   constructor(
@@ -334,7 +336,7 @@ export class PostgresProxySession implements LiveSession {
       return;
     }
     this.send(stream, frames);
-    if (held) void this.hold(stream, held);
+    if (held) this.pendingHold = this.hold(stream, held);
     if (terminate) void this.end('closed', 'client terminated');
   }
 
@@ -473,7 +475,13 @@ export class PostgresProxySession implements LiveSession {
     this.stream?.destroy();
     if (!this.start.socket.destroyed) this.start.socket.end();
     if (this.id) {
-      await this.deps.tracker.finish(this.id, { status, reason, counters: this.counters, recorder: this.recorder });
+      await this.deps.tracker.finish(this.id, {
+        status,
+        reason,
+        counters: this.counters,
+        recorder: this.recorder,
+        ...(this.pendingHold ? { settle: this.pendingHold } : {}),
+      });
     }
     this.log.debug({ sessionId: this.id, status, reason }, 'postgres session ended');
   }

@@ -1,4 +1,4 @@
-import { inject } from 'vitest';
+import { applyMigrations, openDatabase } from '@warden/db';
 import { adminQuery, databaseUrl, dropDatabase, uniqueName } from './postgres.js';
 
 export interface TestDatabase {
@@ -7,9 +7,23 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated control-plane database on the local Postgres, unique to the caller. */
+/**
+ * A fresh, migrated control-plane database on the local Postgres, unique to the caller:
+ * under vitest a copy of the run's migrated template, elsewhere (benchmarks) migrated here.
+ */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = uniqueName('warden_test');
-  await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDatabase')}"`);
+  const template = process.env.VITEST ? (await import('vitest')).inject('templateDatabase') : undefined;
+  if (template) {
+    await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  } else {
+    await adminQuery(`CREATE DATABASE "${name}"`);
+    const db = await openDatabase({ databaseUrl: databaseUrl(name), dataDir: '.data' });
+    try {
+      await applyMigrations(db.adapterFactory);
+    } finally {
+      await db.close();
+    }
+  }
   return { name, url: databaseUrl(name), drop: () => dropDatabase(name) };
 }

@@ -55,9 +55,14 @@ describe('/api/policies', () => {
     });
     expect(unknownType.status).toBe(400);
     expect(unknownType.body.details.length).toBeGreaterThan(0);
-    expect(
-      (await api.request('POST', '/api/policies', { body: { name: 'r', kind: 'review', rules: {} } })).status,
-    ).toBe(400);
+    const badReview = await api.request('POST', '/api/policies', {
+      body: { name: 'r', kind: 'review', rules: { reviews: [{ type: 'require_review', name: 'r' }] } },
+    });
+    expect(badReview.status).toBe(400);
+    expect(badReview.body.details.map((d: any) => d.field)).toEqual([
+      'body.rules.reviews.0.match',
+      'body.rules.reviews.0.approverGroups',
+    ]);
   });
 
   it('gives new connections the default rule pack unless told otherwise, and audits the choice', async () => {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
+import type { ControlBus } from '@warden/control-bus';
 import { openDatabase, type Database } from '@warden/db';
-import { createLogger, loadConfig, SecretBox } from '@warden/runtime';
+import { createLogger, loadConfig, SecretBox, type WardenConfig } from '@warden/runtime';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export interface ApiResponse<T = any> {
@@ -38,13 +39,21 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
+export interface TestApiOptions {
+  /** The control bus the API publishes on (default: its own in-process one). */
+  bus?: ControlBus;
+  /** Overrides of the configuration (publicUrl, ...). */
+  config?: Partial<WardenConfig>;
+}
+
 /** Starts the real API over HTTP on a free port, on its own migrated database. */
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const database: TestDatabase = await createTestDatabase();
   const adminKey = 'wdn_test_' + randomBytes(24).toString('base64url');
   const config = {
     ...loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'debug' }),
     api: { host: '127.0.0.1', port: 0 },
+    ...options.config,
   };
   const db = await openDatabase({ databaseUrl: database.url, dataDir: '.data' });
   await ensureBootstrapAdmin(db.prisma, adminKey);
@@ -64,6 +73,7 @@ export async function startTestApi(): Promise<TestApi> {
     secretBox,
     config,
     logger: createLogger({ level: 'debug', destination }),
+    ...(options.bus ? { bus: options.bus } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();

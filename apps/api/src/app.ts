@@ -2,7 +2,9 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createControlBus, type ControlBus } from '@warden/control-bus';
 import type { PrismaClient } from '@warden/db';
+import { ReviewService } from '@warden/reviews';
 import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
 import { AuditLog } from './audit.js';
 import { errorHandler } from './errors.js';
@@ -25,6 +27,11 @@ export interface ApiOptions {
   secretBox: SecretBox;
   config: WardenConfig;
   logger: Logger;
+  /**
+   * The control bus shared with the gateway (the embedded stack passes one to both). When absent
+   * the API makes its own from config.redisUrl (in-process without Redis) and closes it with the app.
+   */
+  bus?: ControlBus;
 }
 
 export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
@@ -36,11 +43,21 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const bus =
+    options.bus ??
+    (await createControlBus({
+      redisUrl: options.config.redisUrl,
+      prefix: `${options.config.redisPrefix}:bus:`,
+      logger: options.logger,
+    }));
+  if (!options.bus) app.addHook('onClose', () => bus.close());
   app.decorate('services', {
     prisma: options.prisma,
     secretBox: options.secretBox,
     config: options.config,
     audit: new AuditLog(options.prisma),
+    bus,
+    reviews: new ReviewService(options.prisma, bus, { actor: 'api', logger: options.logger }),
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>

@@ -7,7 +7,9 @@ import type {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Principal } from '@warden/access';
+import type { ControlBus } from '@warden/control-bus';
 import type { PrismaClient } from '@warden/db';
+import type { ReviewService } from '@warden/reviews';
 import type { SecretBox, WardenConfig } from '@warden/runtime';
 import type { AuditLog } from './audit.js';
 
@@ -17,6 +19,10 @@ export interface ApiServices {
   secretBox: SecretBox;
   config: WardenConfig;
   audit: AuditLog;
+  /** Reaches the gateway replicas: review decisions, kills, containment, policy changes. */
+  bus: ControlBus;
+  /** Review state changes, announced on `bus`. */
+  reviews: ReviewService;
 }
 
 /** The Fastify instance type route plugins receive (TypeBox-typed schemas). */

@@ -1,5 +1,6 @@
 import { Agent } from '@warden/agent';
 import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
+import { createControlBus } from '@warden/control-bus';
 import { Gateway } from '@warden/gateway';
 import { applyMigrations, openDatabase, type Database } from '@warden/db';
 import { createLogger, loadSecretBox, type Logger, type WardenConfig } from '@warden/runtime';
@@ -35,7 +36,21 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
     const bootstrap = await ensureBootstrapAdmin(db.prisma, config.bootstrapAdminKey);
     const agentKey = await ensureEmbeddedAgent(db.prisma, config.dataDir);
 
-    const api = await buildApi({ prisma: db.prisma, secretBox, config, logger: logger.child({ component: 'api' }) });
+    // One bus for API and gateway: in-process delivery only reaches subscribers of the same bus.
+    const bus = await createControlBus({
+      redisUrl: config.redisUrl,
+      prefix: `${config.redisPrefix}:bus:`,
+      logger: logger.child({ component: 'control-bus' }),
+    });
+    stops.push(() => bus.close());
+
+    const api = await buildApi({
+      prisma: db.prisma,
+      secretBox,
+      config,
+      logger: logger.child({ component: 'api' }),
+      bus,
+    });
     await api.listen({ host: config.api.host, port: config.api.port });
     stops.push(() => api.close());
 
@@ -45,6 +60,7 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
       secretBox,
       config,
       logger: logger.child({ component: 'gateway' }),
+      bus,
     });
     const { grpc } = await gateway.start();
     stops.push(() => gateway.stop());

@@ -31,7 +31,7 @@ function present(agent: AgentRow) {
 
 /** Agents run inside customer networks, dial out to the gateway and hold target credentials. */
 export async function agentRoutes(app: ApiInstance) {
-  const { prisma, audit } = app.services;
+  const { prisma, audit, bus } = app.services;
   // Roles are checked before the body is validated: a caller without the role gets 403, never 400.
   const admin = { preValidation: requireRole('admin') };
   const reader = { preValidation: requireRole('admin', 'auditor') };
@@ -207,6 +207,9 @@ export async function agentRoutes(app: ApiInstance) {
         data: { revokedAt: new Date() },
       });
       if (count) await audit.record(req, 'agent.revoke', { type: 'agent', id: found.id, name: found.name });
+      // Every time, not only the first: a replica that missed the message still holds the stream.
+      // The key is refused from now on; this drops the streams it already opened.
+      await bus.publish('agent.revoked', { agentId: found.id });
       return present(await find(found.id));
     },
   );

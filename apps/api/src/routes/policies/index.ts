@@ -5,7 +5,7 @@ import { byIdOrName, resolveRefs } from '../../lookup.js';
 import { requireRole } from '../../plugins/auth.js';
 import { errors, RefParams } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
-import { checkRules } from './rules.js';
+import { checkRules, hideReviewSecrets, sealReviewSecrets } from './rules.js';
 import { Policy, PolicyBody, PolicyPatch } from './schemas.js';
 
 const withConnections = { connections: { select: { id: true, name: true } } } as const;
@@ -18,7 +18,7 @@ function present(policy: PolicyRow) {
     kind: policy.kind,
     description: policy.description,
     enabled: policy.enabled,
-    rules: policy.rules as Record<string, unknown>,
+    rules: hideReviewSecrets(policy.rules),
     version: policy.version,
     connections: policy.connections,
     createdAt: policy.createdAt.toISOString(),
@@ -46,9 +46,21 @@ export function resolveConnections(prisma: PrismaClient, refs: string[], field: 
  * cache, so a changed rule takes effect for new sessions at once.
  */
 export async function policyRoutes(app: ApiInstance) {
-  const { prisma, audit } = app.services;
+  const { prisma, audit, bus, secretBox } = app.services;
   const admin = { preValidation: requireRole('admin') };
   const tags = ['policies'];
+
+  /**
+   * Live sessions keep the policy they started with until told: gateways recompile for these
+   * connections. A failed publish is logged, not an error: the change is committed and new
+   * sessions load it from the database anyway.
+   */
+  async function announce(connectionIds: string[]) {
+    if (!connectionIds.length) return;
+    await bus.publish('policy.changed', { connectionIds }).catch((err: unknown) => {
+      app.log.warn({ err }, 'could not announce a policy change to the gateways');
+    });
+  }
 
   async function find(ref: string) {
     const policy = await prisma.policy.findFirst({ where: byIdOrName(ref), include: withConnections });
@@ -80,7 +92,7 @@ export async function policyRoutes(app: ApiInstance) {
     },
     async (req, reply) => {
       const body = req.body;
-      const rules = checkRules(body.kind, body.rules);
+      const rules = sealReviewSecrets(checkRules(body.kind, body.rules), null, secretBox);
       const connections = body.connections
         ? await resolveConnections(prisma, body.connections, 'body.connections')
         : [];
@@ -96,6 +108,7 @@ export async function policyRoutes(app: ApiInstance) {
         include: withConnections,
       });
       await audit.record(req, 'policy.create', { type: 'policy', id: policy.id, name: policy.name }, body);
+      await announce(policy.connections.map((c) => c.id));
       return reply.code(201).send(present(policy));
     },
   );
@@ -119,12 +132,16 @@ export async function policyRoutes(app: ApiInstance) {
       if (body.name !== undefined) data.name = body.name;
       if (body.description !== undefined) data.description = body.description;
       if (body.enabled !== undefined) data.enabled = body.enabled;
-      if (body.rules !== undefined) data.rules = checkRules(current.kind, body.rules) as Prisma.InputJsonObject;
+      if (body.rules !== undefined) {
+        const rules = sealReviewSecrets(checkRules(current.kind, body.rules), current.rules, secretBox);
+        data.rules = rules as Prisma.InputJsonObject;
+      }
       if (body.connections !== undefined) {
         data.connections = { set: await resolveConnections(prisma, body.connections, 'body.connections') };
       }
       const policy = await prisma.policy.update({ where: { id: current.id }, data, include: withConnections });
       await audit.record(req, 'policy.update', { type: 'policy', id: policy.id, name: policy.name }, body);
+      await announce([...new Set([...current.connections, ...policy.connections].map((c) => c.id))]);
       return present(policy);
     },
   );
@@ -143,6 +160,7 @@ export async function policyRoutes(app: ApiInstance) {
     async (req, reply) => {
       const policy = await find(req.params.ref);
       await prisma.policy.delete({ where: { id: policy.id } });
+      await announce(policy.connections.map((c) => c.id));
       await audit.record(
         req,
         'policy.delete',

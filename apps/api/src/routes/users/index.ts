@@ -35,7 +35,7 @@ const RESERVED_NAMES = new Set(['me']);
  * Takes row locks on every active admin, so concurrent demotions, disables and
  * deletes see each other and at least one active admin always remains.
  */
-async function assertAnotherActiveAdmin(tx: Prisma.TransactionClient, identityId: string, verb: string) {
+export async function assertAnotherActiveAdmin(tx: Prisma.TransactionClient, identityId: string, verb: string) {
   const admins = await tx.$queryRaw<{ id: string }[]>`
     SELECT id::text AS id FROM "Identity" WHERE role = 'admin' AND status = 'active' FOR UPDATE`;
   const isActiveAdmin = admins.some((a) => a.id === identityId);

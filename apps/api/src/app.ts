@@ -9,6 +9,7 @@ import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
 import { AuditLog } from './audit.js';
 import { errorHandler } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
+import { jobsPlugin } from './plugins/jobs.js';
 import { agentRoutes } from './routes/agents/index.js';
 import { apiKeyRoutes } from './routes/api-keys/index.js';
 import { auditRoutes } from './routes/audit/index.js';
@@ -79,6 +80,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(authPlugin);
+  await app.register(jobsPlugin);
   await app.register(healthRoutes);
   await app.register(
     async (api) => {

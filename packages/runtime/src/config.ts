@@ -18,6 +18,8 @@ export interface WardenConfig {
   databaseUrl: string | undefined;
   /** Redis for BullMQ and cross-replica pub/sub; unset → in-process delivery. */
   redisUrl: string | undefined;
+  /** Namespace of Warden's keys in Redis (BullMQ queues), so deployments can share one Redis. */
+  redisPrefix: string;
   api: ListenAddress;
   /** Where agents dial in (gRPC). */
   grpc: ListenAddress;
@@ -38,6 +40,8 @@ export interface WardenConfig {
   tlsKeyFile: string | undefined;
   /** Largest accepted API request body. */
   apiBodyLimit: number;
+  /** How often the API purges recordings past their connection's retentionDays (default hourly). */
+  retentionIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -61,12 +65,22 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value && value.trim() ? value.trim() : undefined;
 }
 
+function positiveInteger(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): WardenConfig {
   const api = address(env, 'WARDEN_API_ADDR', '127.0.0.1:8009');
   return {
     dataDir: path.resolve(env.WARDEN_DATA_DIR ?? '.data'),
     databaseUrl: nonEmpty(env.DATABASE_URL),
     redisUrl: nonEmpty(env.REDIS_URL),
+    redisPrefix: nonEmpty(env.WARDEN_REDIS_PREFIX) ?? 'warden',
     api,
     grpc: address(env, 'WARDEN_GRPC_ADDR', '127.0.0.1:8010'),
     postgres: address(env, 'WARDEN_POSTGRES_ADDR', '127.0.0.1:15432'),
@@ -80,5 +94,6 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     tlsCertFile: nonEmpty(env.WARDEN_TLS_CERT),
     tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
+    retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
   };
 }

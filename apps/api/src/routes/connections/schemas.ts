@@ -1,4 +1,4 @@
-import { Type, type TObject } from 'typebox';
+import { Type, type Static, type TObject, type TSchema } from 'typebox';
 import { Id, Name, Nullable, Timestamp } from '../../schemas.js';
 
 export const CONNECTION_TYPES = ['postgres', 'ssh', 'http'] as const;
@@ -86,6 +86,55 @@ export const connectionTypes: Record<ConnectionTypeName, ConnectionTypeSpec> = {
 
 const JsonObject = (description: string) => Type.Record(Type.String(), Type.Unknown(), { description });
 
+/**
+ * `options.recording`: what the gateway keeps of a connection's sessions and for how
+ * long. Validated by the route schema, so a bad value is a 400 on
+ * `body.options.recording.<field>`. A PATCH replaces the whole object (options merge
+ * one level deep); `recording: null` restores the defaults. Defaults are documented,
+ * not stored: the gateway applies them (apps/gateway recording-options.ts).
+ */
+export const RecordingOptions = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: 'record sessions (default true)' })),
+    maxRows: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 100_000,
+        description: 'result rows captured per statement (default 100; row counts are always exact)',
+      }),
+    ),
+    maxBytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 64 * 1024 * 1024,
+        description: 'bytes of row data captured per statement (default 65536)',
+      }),
+    ),
+    retentionDays: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 36_500,
+        description: 'recordings are purged this many days after their session ended; absent: kept forever',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * RecordingOptions or null (PATCH: null removes it). Spelled as one schema with
+ * `type: [object, null]` rather than a union, so a bad field is reported once, by
+ * name, instead of as "must be null" plus "must match a schema in anyOf".
+ */
+const NullableRecordingOptions = Type.Unsafe<Static<typeof RecordingOptions> | null>({
+  ...RecordingOptions,
+  type: ['object', 'null'],
+});
+
+/** Connection options: free-form, except the settings declared here, which are validated. */
+const Options = (description: string, recording: TSchema) =>
+  Type.Object({ recording: Type.Optional(recording) }, { additionalProperties: true, description });
+
 const configDescription =
   'target settings for the type. postgres: host, port (5432), database, user, password*, sslmode ' +
   '(disable|prefer|require|verify-full, default prefer), sslrootcert. ssh: host, port (22), user, ' +
@@ -100,7 +149,9 @@ export const ConnectionBody = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 500 })),
     config: JsonObject(configDescription),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200, description: 'groups whose members may use it' })),
-    options: Type.Optional(JsonObject('per-connection options (guardrails, recording caps, ...)')),
+    options: Type.Optional(
+      Options('per-connection options (recording: capture caps and retention, guardrails, ...)', RecordingOptions),
+    ),
     policies: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
         maxItems: 100,
@@ -122,7 +173,9 @@ export const ConnectionPatch = Type.Object(
       JsonObject('merged into the current config; a key set to null is removed (a secret set to null is deleted)'),
     ),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200 })),
-    options: Type.Optional(JsonObject('merged into the current options; a key set to null is removed')),
+    options: Type.Optional(
+      Options('merged into the current options; a key set to null is removed', NullableRecordingOptions),
+    ),
     policies: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
         maxItems: 100,

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApi, ensureBootstrapAdmin, type ApiInstance } from '@warden/api';
-import type { ControlBus } from '@warden/control-bus';
+import { RedisControlBus, type ControlBus } from '@warden/control-bus';
 import { openDatabase, type Database } from '@warden/db';
 import { createLogger, loadConfig, SecretBox, type WardenConfig } from '@warden/runtime';
 import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const testRedisUrl = process.env.WARDEN_TEST_REDIS ?? 'redis://127.0.0.1:6379';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -44,17 +46,29 @@ export interface TestApiOptions {
   bus?: ControlBus;
   /** Overrides of the configuration (publicUrl, ...). */
   config?: Partial<WardenConfig>;
+  /**
+   * Use the local Redis under this prefix, as gateway processes started with the same
+   * WARDEN_REDIS_PREFIX do: the API then publishes on a Redis bus they listen to.
+   */
+  redisPrefix?: string;
 }
 
 /** Starts the real API over HTTP on a free port, on its own migrated database. */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const database: TestDatabase = await createTestDatabase();
   const adminKey = 'wdn_test_' + randomBytes(24).toString('base64url');
+  const redisEnv = options.redisPrefix ? { REDIS_URL: testRedisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {};
   const config = {
-    ...loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'debug' }),
+    ...loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...redisEnv }),
     api: { host: '127.0.0.1', port: 0 },
     ...options.config,
   };
+  const ownBus =
+    !options.bus && options.redisPrefix
+      ? new RedisControlBus({ url: testRedisUrl, prefix: `${options.redisPrefix}:bus:` })
+      : undefined;
+  await ownBus?.ready();
+  const bus = options.bus ?? ownBus;
   const db = await openDatabase({ databaseUrl: database.url, dataDir: '.data' });
   await ensureBootstrapAdmin(db.prisma, adminKey);
   const logs: string[] = [];
@@ -73,7 +87,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     secretBox,
     config,
     logger: createLogger({ level: 'debug', destination }),
-    ...(options.bus ? { bus: options.bus } : {}),
+    ...(bus ? { bus } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -111,6 +125,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     },
     async close() {
       await app.close();
+      await ownBus?.close();
       await db.close();
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });

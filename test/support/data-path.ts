@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createAgent, startTestApi, type TestApi } from './api.js';
+import { createAgent, startTestApi, testRedisUrl as redisUrl, type TestApi } from './api.js';
 import { freePort } from './ports.js';
 import { adminQuery, dropDatabase, uniqueName } from './postgres.js';
 import { startProcess, type RunningProcess } from './processes.js';
@@ -19,6 +19,8 @@ export interface DataPath {
   pgPort: number;
   grpcPort: number;
   gateway: RunningProcess;
+  /** A second gateway replica (option `replica: true`): same control plane and Redis, its own ports. */
+  replica?: { process: RunningProcess; pgPort: number; url(token?: string, connection?: string): string };
   agent: RunningProcess;
   /** postgres:// URL for a client of the gateway. */
   url(token?: string, connection?: string, extra?: string): string;
@@ -63,7 +65,7 @@ export function run(
   });
 }
 
-export const redisUrl = process.env.WARDEN_TEST_REDIS ?? 'redis://127.0.0.1:6379';
+export { testRedisUrl as redisUrl } from './api.js';
 
 export async function startDataPath(
   options: {
@@ -75,9 +77,11 @@ export async function startDataPath(
     policies?: string[];
     /** Give the gateway the local Redis under this key prefix (control bus, as replicas share it). */
     redisPrefix?: string;
+    /** Start a second gateway replica too (needs redisPrefix); the agent dials both. */
+    replica?: boolean;
   } = {},
 ): Promise<DataPath> {
-  const api = await startTestApi();
+  const api = await startTestApi(options.redisPrefix ? { redisPrefix: options.redisPrefix } : {});
   const targetDb = uniqueName('warden_target');
   await adminQuery(`CREATE DATABASE "${targetDb}"`);
   const agent = await createAgent(api, 'edge');
@@ -100,6 +104,7 @@ export async function startDataPath(
   if (created.status !== 201) throw new Error(`creating the connection: ${created.text}`);
   const pgPort = await freePort();
   const grpcPort = await freePort();
+  const replicaPorts = options.replica ? { pg: await freePort(), grpc: await freePort() } : null;
   const gatewayEnv = {
     DATABASE_URL: api.databaseUrl,
     WARDEN_SECRET_KEY: api.secretKey,
@@ -112,7 +117,9 @@ export async function startDataPath(
   const agentEnv = {
     ...options.agentEnv,
     WARDEN_AGENT_KEY: agent.key,
-    WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,
+    WARDEN_GATEWAY_ADDR: replicaPorts
+      ? `127.0.0.1:${grpcPort},127.0.0.1:${replicaPorts.grpc}`
+      : `127.0.0.1:${grpcPort}`,
     LOG_LEVEL: 'debug',
   };
 
@@ -140,6 +147,21 @@ export async function startDataPath(
     async startGateway() {
       path.gateway = startProcess('apps/gateway/src/main.ts', gatewayEnv);
       await path.gateway.waitFor(/gateway listening/, 60_000);
+      if (replicaPorts && !path.replica) {
+        const replica = startProcess('apps/gateway/src/main.ts', {
+          ...gatewayEnv,
+          WARDEN_GATEWAY_ID: 'replica-b',
+          WARDEN_POSTGRES_ADDR: `127.0.0.1:${replicaPorts.pg}`,
+          WARDEN_GRPC_ADDR: `127.0.0.1:${replicaPorts.grpc}`,
+        });
+        await replica.waitFor(/gateway listening/, 60_000);
+        path.replica = {
+          process: replica,
+          pgPort: replicaPorts.pg,
+          url: (token = api.adminKey, connection = 'pg-test') =>
+            `postgres://tester:${encodeURIComponent(token)}@127.0.0.1:${replicaPorts.pg}/${connection}?sslmode=disable`,
+        };
+      }
     },
     async startAgent() {
       path.agent = startProcess('apps/agent/src/main.ts', agentEnv);
@@ -159,6 +181,7 @@ export async function startDataPath(
     async close() {
       await path.agent?.stop();
       await path.gateway?.stop();
+      await path.replica?.process.stop();
       await api.close();
       await dropDatabase(targetDb);
     },

@@ -9,6 +9,7 @@ import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
 import { AuditLog } from './audit.js';
 import { errorHandler } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
+import { reviewJobsPlugin } from './jobs/review-notifications.js';
 import { jobsPlugin } from './plugins/jobs.js';
 import { agentRoutes } from './routes/agents/index.js';
 import { apiKeyRoutes } from './routes/api-keys/index.js';
@@ -81,6 +82,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
 
   await app.register(authPlugin);
   await app.register(jobsPlugin);
+  await app.register(reviewJobsPlugin);
   await app.register(healthRoutes);
   await app.register(
     async (api) => {

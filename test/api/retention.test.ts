@@ -106,6 +106,24 @@ describe('options.recording on connections', () => {
     expect(notObject.body.details[0].field).toMatch(/^body\.options\.recording/);
   });
 
+  it('validates options.access (time-boxed grants required) the same way', async () => {
+    const bad = await api.request('PATCH', '/api/connections/pg-short', {
+      body: { options: { access: { requireGrant: 'yes', extra: 1 } } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d: any) => d.field).sort()).toEqual([
+      'body.options.access.extra',
+      'body.options.access.requireGrant',
+    ]);
+    const ok = await api.request('PATCH', '/api/connections/pg-short', {
+      body: { options: { access: { requireGrant: true } } },
+    });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.options.access).toEqual({ requireGrant: true });
+    const cleared = await api.request('PATCH', '/api/connections/pg-short', { body: { options: { access: null } } });
+    expect(cleared.body.options.access).toBeUndefined();
+  });
+
   it('stores valid settings, merges other options and clears recording with null', async () => {
     const created = await api.request('POST', '/api/connections', {
       body: {

@@ -184,6 +184,9 @@ export async function agentRoutes(app: ApiInstance) {
           keyPrefix: agent.keyPrefix,
         },
       );
+      // "The old one stops working" includes streams it already holds: they are dropped,
+      // and the agent gets back in once it is given the new key.
+      await bus.publish('agent.revoked', { agentId: id });
       return { agent: present(agent), key: issued.token };
     },
   );

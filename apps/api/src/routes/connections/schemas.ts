@@ -131,9 +131,28 @@ const NullableRecordingOptions = Type.Unsafe<Static<typeof RecordingOptions> | n
   type: ['object', 'null'],
 });
 
+/**
+ * `options.access`: with `requireGrant: true`, connecting needs an approved,
+ * time-boxed access grant (POST /api/access-requests); the session ends with it.
+ */
+export const AccessOptions = Type.Object(
+  {
+    requireGrant: Type.Boolean({ description: 'connecting needs an active access grant (default false)' }),
+  },
+  { additionalProperties: false },
+);
+
+const NullableAccessOptions = Type.Unsafe<Static<typeof AccessOptions> | null>({
+  ...AccessOptions,
+  type: ['object', 'null'],
+});
+
 /** Connection options: free-form, except the settings declared here, which are validated. */
-const Options = (description: string, recording: TSchema) =>
-  Type.Object({ recording: Type.Optional(recording) }, { additionalProperties: true, description });
+const Options = (description: string, recording: TSchema, access: TSchema) =>
+  Type.Object(
+    { recording: Type.Optional(recording), access: Type.Optional(access) },
+    { additionalProperties: true, description },
+  );
 
 const configDescription =
   'target settings for the type. postgres: host, port (5432), database, user, password*, sslmode ' +
@@ -150,7 +169,11 @@ export const ConnectionBody = Type.Object(
     config: JsonObject(configDescription),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200, description: 'groups whose members may use it' })),
     options: Type.Optional(
-      Options('per-connection options (recording: capture caps and retention, guardrails, ...)', RecordingOptions),
+      Options(
+        'per-connection options (recording: capture caps and retention; access: time-boxed grants required)',
+        RecordingOptions,
+        AccessOptions,
+      ),
     ),
     policies: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
@@ -174,7 +197,11 @@ export const ConnectionPatch = Type.Object(
     ),
     allowedGroups: Type.Optional(Type.Array(Name, { maxItems: 200 })),
     options: Type.Optional(
-      Options('merged into the current options; a key set to null is removed', NullableRecordingOptions),
+      Options(
+        'merged into the current options; a key set to null is removed',
+        NullableRecordingOptions,
+        NullableAccessOptions,
+      ),
     ),
     policies: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {

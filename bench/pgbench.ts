@@ -9,7 +9,7 @@
 //   BENCH_PATHS=warden,warden-rec BENCH_MODES=prepared BENCH_COPY_MB=0 runs a subset;
 //   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueToken } from '@warden/access';
@@ -45,6 +45,21 @@ function run(
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+}
+
+/** CPU time used so far by every process with this command name (e.g. all Postgres backends), in ms. */
+function cpuMsOfCommand(command: string): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.indexOf(')')) === command) total += cpuMs(Number(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
 }
 
 function rssMb(pid: number): number {
@@ -108,7 +123,7 @@ try {
   // PgBouncer refuses to run as root; run it as the postgres user when we are root.
   chmodSync(work, 0o755);
   const asRoot = process.getuid?.() === 0;
-  const bouncer = spawn(
+  spawn(
     asRoot ? 'runuser' : 'pgbouncer',
     asRoot
       ? ['-u', 'postgres', '--', 'pgbouncer', path.join(work, 'pgbouncer.ini')]
@@ -196,7 +211,9 @@ try {
   processes.push(agentProc);
   await agentProc.waitFor(/connected to gateway/);
 
-  const results: (Awaited<ReturnType<typeof pgbench>> & { cpu?: { gateway: number; agent: number } })[] = [];
+  const results: (Awaited<ReturnType<typeof pgbench>> & {
+    cpu?: { gateway: number; agent: number; postgres: number };
+  })[] = [];
   for (const mode of modes) {
     results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
     results.push(await pgbench('pgbouncer', '127.0.0.1', bouncerPort, 'postgres', target, mode));
@@ -207,7 +224,11 @@ try {
     ] as const) {
       if (!wanted(label)) continue;
       // CPU per transaction is steadier than TPS on a shared machine: report both.
-      const before = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
+      const before = {
+        gateway: cpuMs(gateway.child.pid!),
+        agent: cpuMs(agentProc.child.pid!),
+        postgres: cpuMsOfCommand('postgres'),
+      };
       const r = await pgbench(label, '127.0.0.1', pgPort, 'bench', connection, mode, adminToken.token);
       const txns = r.tps * seconds;
       results.push({
@@ -215,18 +236,21 @@ try {
         cpu: {
           gateway: ((cpuMs(gateway.child.pid!) - before.gateway) * 1000) / txns,
           agent: ((cpuMs(agentProc.child.pid!) - before.agent) * 1000) / txns,
+          postgres: ((cpuMsOfCommand('postgres') - before.postgres) * 1000) / txns,
         },
       });
     }
   }
   console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
   console.log('(warden-rec = recording off; warden = recording on, the default; warden+pol = recording + policy)');
-  console.log('mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway, agent');
+  console.log(
+    'mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway, agent, postgres',
+  );
   for (const r of results) {
     const direct = results.find((x) => x.mode === r.mode && x.label === 'direct')!;
     const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
     console.log(
-      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)}, ${r.cpu.agent.toFixed(0).padStart(5)}` : ''}`,
+      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)}, ${r.cpu.agent.toFixed(0).padStart(5)}, ${r.cpu.postgres.toFixed(0).padStart(5)}` : ''}`,
     );
   }
 
@@ -237,6 +261,23 @@ try {
     const withPolicy = results.find((x) => x.mode === mode && x.label === 'warden+pol')!;
     console.log(
       `${mode}: recording on ${(plain.tps / unrecorded.tps).toFixed(2)}x the TPS with it off; with policy (default pack + a column rule on an unqueried table) ${(withPolicy.tps / plain.tps).toFixed(2)}x the TPS without`,
+    );
+  }
+
+  // Recording on vs off, alternated in pairs so that a noisy neighbour hits both alike;
+  // the median of the pairs' ratios is the number to quote (BENCH_PAIRS, default 3).
+  const pairs = Number(process.env.BENCH_PAIRS ?? 3);
+  for (const mode of modes) {
+    if (pairs <= 0 || !wanted('warden') || !wanted('warden-rec')) break;
+    const ratios: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const off = await pgbench('warden-rec', '127.0.0.1', pgPort, 'bench', 'bench-norec', mode, adminToken.token);
+      const on = await pgbench('warden', '127.0.0.1', pgPort, 'bench', 'bench', mode, adminToken.token);
+      ratios.push(on.tps / off.tps);
+    }
+    ratios.sort((a, b) => a - b);
+    console.log(
+      `${mode}: recording on / off over ${pairs} alternated pairs: median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
     );
   }
 
@@ -275,11 +316,12 @@ try {
     `RSS before → peak: gateway ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB, agent ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
   );
 
-  bouncer.kill();
   await db.close();
 } catch (error) {
   if (!(error instanceof SkipCopy)) throw error;
 } finally {
+  // runuser does not pass signals on to pgbouncer: stop it by its config file.
+  await run('pkill', ['-f', `pgbouncer ${path.join(work, 'pgbouncer.ini')}`]);
   for (const p of processes.reverse()) await p.stop();
   await dropDatabase(target).catch(() => {});
   await dropDatabase(control).catch(() => {});

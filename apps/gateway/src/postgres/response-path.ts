@@ -19,6 +19,13 @@ export class ResponsePath {
   /** Throws a ProtocolViolation when the server's bytes are not valid protocol. */
   process(chunk: Buffer): Buffer[] {
     if (!this.recording) return this.guard ? this.guard.response(chunk) : [chunk];
+    if (!this.guard) {
+      // Nothing to change: the chunk goes out as it came, and the recording looks at
+      // zero-copy views of its frames.
+      this.splitter.push(chunk);
+      for (let frame = this.splitter.read(); frame; frame = this.splitter.read()) this.recording.serverFrame(frame);
+      return [chunk];
+    }
     this.splitter.push(chunk);
     const out: Buffer[] = [];
     for (let read = this.splitter.read(); read; read = this.splitter.read()) {

@@ -66,6 +66,8 @@ export class PostgresSessionRecording {
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, Portal>();
   private current: Collecting = emptyCollecting();
+  private lastRowDescription: Buffer | undefined;
+  private lastColumns: { name: string; typeOid: number }[] = [];
 
   constructor(
     private readonly recorder: SessionRecorder,
@@ -155,7 +157,7 @@ export class PostgresSessionRecording {
         this.collectCopy(frame.subarray(5));
         break;
       case BackendCode.RowDescription:
-        this.current.columns = decodeRowDescription(frame).map((f) => ({ name: f.name, typeOid: f.dataTypeOID }));
+        this.current.columns = this.columnsOf(frame);
         break;
       case BackendCode.CommandComplete:
         this.finishResult(decodeCommandComplete(frame));
@@ -200,6 +202,14 @@ export class PostgresSessionRecording {
       // ParseComplete, BindComplete, NoData, ParameterDescription, CloseComplete,
       // ParameterStatus, CopyDone: nothing a reader of the recording needs.
     }
+  }
+
+  /** Sessions repeat the same few result shapes: decode a RowDescription once per distinct frame. */
+  private columnsOf(frame: Buffer): { name: string; typeOid: number }[] {
+    if (this.lastRowDescription?.equals(frame)) return this.lastColumns;
+    this.lastColumns = decodeRowDescription(frame).map((f) => ({ name: f.name, typeOid: f.dataTypeOID }));
+    this.lastRowDescription = Buffer.from(frame);
+    return this.lastColumns;
   }
 
   private head(): Pending | undefined {

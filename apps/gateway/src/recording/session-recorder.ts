@@ -10,6 +10,19 @@ import {
 } from '@warden/recording';
 import type { RecordingWriter } from './recording-writer.js';
 
+let lastMs = 0;
+let lastIso = '';
+
+/** The current time as ISO-8601 with milliseconds, formatted once per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** Event kinds whose `payload.text` is a statement, indexed for full-text search. */
 const SEARCHABLE = new Set(['query', 'prepare', 'execute']);
 
@@ -33,7 +46,7 @@ export class SessionRecorder {
   /** Records an event and returns its seq (results refer to their statement by it). */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ended) return 0;
-    const encoded = this.chain.appendEncoded(new Date().toISOString(), direction, kind, encodePayload(kind, payload));
+    const encoded = this.chain.appendEncoded(isoNow(), direction, kind, encodePayload(kind, payload));
     this.writer.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
     return encoded.seq;
   }

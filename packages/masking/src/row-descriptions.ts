@@ -1,4 +1,10 @@
-import { BackendCode, decodeRowDescription, type FieldDescription, type TypedFrontendMessage } from '@warden/pg-wire';
+import {
+  BackendCode,
+  decodeRowDescription,
+  formatCode,
+  type FieldDescription,
+  type TypedFrontendMessage,
+} from '@warden/pg-wire';
 
 /**
  * A RowDescription as it applies to DataRows. `format` -1 marks a column whose format is not
@@ -27,7 +33,7 @@ function withBindFormats(fields: Description | undefined, formats: readonly numb
   if (formats.length > 1 && formats.length !== fields.length) return undefined;
   return fields.map((f, i) => ({
     ...f,
-    format: formats.length === 0 ? 0 : (formats[formats.length === 1 ? 0 : i] ?? 0),
+    format: formatCode(formats, i),
   }));
 }
 

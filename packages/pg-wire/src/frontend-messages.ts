@@ -92,6 +92,15 @@ export interface BindMessage {
   readonly resultFormats: number[];
 }
 
+/**
+ * The format code (0 text, 1 binary) of value `index` under a list of Bind format codes:
+ * none means all text, one applies to every value, otherwise there is one per value.
+ */
+export function formatCode(formats: readonly number[], index: number): number {
+  if (formats.length === 0) return 0;
+  return formats[formats.length === 1 ? 0 : index] ?? 0;
+}
+
 export interface DescribeMessage {
   readonly kind: 'describe';
   readonly frame: Buffer;

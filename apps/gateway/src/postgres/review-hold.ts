@@ -1,4 +1,4 @@
-import type { BindMessage, ParseMessage } from '@warden/pg-wire';
+import { formatCode, type BindMessage, type ParseMessage } from '@warden/pg-wire';
 import type { ReviewDecision } from '@warden/policy';
 import type { StatementParam } from '@warden/reviews';
 
@@ -15,8 +15,8 @@ export interface HeldStatement {
   seq?: number | undefined;
 }
 
-/** Named statements and portals remembered per session (the server bounds them too). */
-const MAX_NAMES = 10_000;
+/** Named statements and portals a session's trackers remember (the server bounds them too). */
+export const MAX_NAMES = 10_000;
 
 /**
  * Follows the extended protocol far enough to know, at an Execute, whether the
@@ -44,8 +44,7 @@ export class ExtendedReviewTracker {
     if (this.portals.size >= MAX_NAMES && !this.portals.has(message.portal)) return;
     const params = message.params.map((value, i): StatementParam => {
       if (value === null) return null;
-      const binary = (message.paramFormats.length === 1 ? message.paramFormats[0] : message.paramFormats[i]) === 1;
-      return binary ? new Uint8Array(value) : value.toString('utf8');
+      return formatCode(message.paramFormats, i) === 1 ? new Uint8Array(value) : value.toString('utf8');
     });
     this.portals.set(message.portal, { ...statement, params });
   }

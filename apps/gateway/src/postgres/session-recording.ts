@@ -7,6 +7,7 @@ import {
   decodeNoticeResponse,
   decodeNotificationResponse,
   decodeRowDescription,
+  formatCode,
   type BindMessage,
   type ExecuteMessage,
   type ParseMessage,
@@ -14,11 +15,10 @@ import {
 import type { RecordedCell, RecordedDecision, ResultPayload } from '@warden/recording';
 import type { RecordingOptions } from '../recording/recording-options.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
+import { MAX_NAMES } from './review-hold.js';
 
 /** Longest statement text or parameter recorded as is; longer ones are cut and flagged. */
 const MAX_TEXT = 1024 * 1024;
-/** Named statements and portals remembered per session (the server bounds them too). */
-const MAX_NAMES = 10_000;
 
 /** A request whose response has not finished yet, in the order the server answers. */
 interface Pending {
@@ -103,7 +103,7 @@ export class PostgresSessionRecording {
     let truncated = false;
     const params = message.params.map((value, i): RecordedCell => {
       if (value === null) return null;
-      const binary = (message.paramFormats.length === 1 ? message.paramFormats[0] : message.paramFormats[i]) === 1;
+      const binary = formatCode(message.paramFormats, i) === 1;
       const slice = value.length > budget ? value.subarray(0, budget) : value;
       if (slice !== value) truncated = true;
       budget -= slice.length;
@@ -229,9 +229,7 @@ export class PostgresSessionRecording {
     c.capturedBytes += frame.length;
     const formats = this.head()?.formats ?? [];
     c.rows.push(
-      decodeDataRow(frame).map((value, i) =>
-        value === null ? null : cell(value, (formats.length === 1 ? formats[0] : formats[i]) === 1),
-      ),
+      decodeDataRow(frame).map((value, i) => (value === null ? null : cell(value, formatCode(formats, i) === 1))),
     );
   }
 

@@ -17,13 +17,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (template) {
     await adminQuery(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
   } else {
-    await adminQuery(`CREATE DATABASE "${name}"`);
-    const db = await openDatabase({ databaseUrl: databaseUrl(name), dataDir: '.data' });
-    try {
-      await applyMigrations(db.adapterFactory);
-    } finally {
-      await db.close();
-    }
+    await createMigratedDatabase(name);
   }
   return { name, url: databaseUrl(name), drop: () => dropDatabase(name) };
+}
+
+/** Creates the database on the local Postgres and applies every migration to it. */
+export async function createMigratedDatabase(name: string): Promise<void> {
+  await adminQuery(`CREATE DATABASE "${name}"`);
+  const db = await openDatabase({ databaseUrl: databaseUrl(name), dataDir: '.data' });
+  try {
+    await applyMigrations(db.adapterFactory);
+  } finally {
+    await db.close();
+  }
 }

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { applyMigrations, openDatabase } from '@warden/db';
-import { adminQuery, databaseUrl, dropDatabase, uniqueName } from './postgres.js';
+import { createMigratedDatabase } from './database.js';
+import { adminQuery, dropDatabase, uniqueName } from './postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,13 +15,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const template = uniqueName('warden_tpl');
-  await adminQuery(`CREATE DATABASE "${template}"`);
-  const db = await openDatabase({ databaseUrl: databaseUrl(template), dataDir: '.data' });
-  try {
-    await applyMigrations(db.adapterFactory);
-  } finally {
-    await db.close();
-  }
+  await createMigratedDatabase(template);
   // The migration engine keeps its own pool open for a while; make the template clonable now.
   await adminQuery(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${template}' AND pid <> pg_backend_pid()`,

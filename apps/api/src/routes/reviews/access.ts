@@ -8,7 +8,7 @@ import { requireRole } from '../../plugins/auth.js';
 import { errors, IdParams } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { reviewCall } from './review-call.js';
-import { presentGrant, presentReview, reviewWithGroups } from './present.js';
+import { listReviews, presentGrant, presentReview, reviewWithGroups } from './present.js';
 import { connectionReviewRules } from './rules.js';
 import { AccessRequestBody, AccessRequestQuery, Grant, Review } from './schemas.js';
 
@@ -86,14 +86,7 @@ export async function accessRoutes(app: ApiInstance) {
       const where: Prisma.ReviewWhereInput = { kind: 'access', status };
       if (mine || (principal.role !== 'admin' && principal.role !== 'auditor'))
         where.requesterId = principal.identityId;
-      const rows = await prisma.review.findMany({
-        where,
-        include: reviewWithGroups,
-        orderBy: { createdAt: 'desc' },
-        take: limit,
-        skip: offset,
-      });
-      return rows.map((r) => presentReview(r, principal, config.publicUrl));
+      return listReviews(prisma, where, { limit, offset }, principal, config.publicUrl);
     },
   );
 

@@ -7,7 +7,7 @@ import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { accessRoutes } from './access.js';
 import { reviewCall } from './review-call.js';
-import { canDecide, canSee, presentReview, reviewWithGroups, type ReviewRow } from './present.js';
+import { canDecide, canSee, listReviews, presentReview, reviewWithGroups, type ReviewRow } from './present.js';
 import { Decided, DecisionBody, Review, ReviewParams, ReviewQuery } from './schemas.js';
 
 /**
@@ -49,14 +49,7 @@ export async function reviewRoutes(app: ApiInstance) {
         }
         const where: Prisma.ReviewWhereInput = { status, kind };
         if (mine) where.requesterId = principal.identityId;
-        const rows = await prisma.review.findMany({
-          where,
-          include: reviewWithGroups,
-          orderBy: { createdAt: 'desc' },
-          take: limit,
-          skip: offset,
-        });
-        return rows.map((r) => presentReview(r, principal, config.publicUrl));
+        return listReviews(prisma, where, { limit, offset }, principal, config.publicUrl);
       }
       if (status !== undefined && status !== 'pending') {
         throw new ApiError(400, 'the inbox holds pending reviews; use mine=true or all=true for other statuses');

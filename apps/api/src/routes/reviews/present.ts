@@ -1,5 +1,5 @@
 import type { Principal } from '@warden/access';
-import type { AccessGrant, Prisma } from '@warden/db';
+import type { AccessGrant, Prisma, PrismaClient } from '@warden/db';
 import { decisionRefusal, reviewInclude, reviewUrl } from '@warden/reviews';
 
 /** The package's review include, plus the requester's groups (who may decide depends on them). */
@@ -86,4 +86,22 @@ export function presentReview(review: ReviewRow, principal: Principal, publicUrl
     decidedAt: review.decidedAt?.toISOString() ?? null,
     createdAt: review.createdAt.toISOString(),
   };
+}
+
+/** A page of reviews matching `where`, newest first, as the caller may see them. */
+export async function listReviews(
+  prisma: PrismaClient,
+  where: Prisma.ReviewWhereInput,
+  page: { limit: number; offset: number },
+  principal: Principal,
+  publicUrl: string,
+) {
+  const rows = await prisma.review.findMany({
+    where,
+    include: reviewWithGroups,
+    orderBy: { createdAt: 'desc' },
+    take: page.limit,
+    skip: page.offset,
+  });
+  return rows.map((r) => presentReview(r, principal, publicUrl));
 }

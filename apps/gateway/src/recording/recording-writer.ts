@@ -39,8 +39,6 @@ export class RecordingWriter {
   private closed = false;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
-  /** Events written since start, for tests and metrics. */
-  written = 0;
 
   constructor(
     private readonly execute: RawExecute,
@@ -49,11 +47,6 @@ export class RecordingWriter {
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
-  }
-
-  /** Events accepted but not yet in the database. */
-  get backlog(): number {
-    return this.queue.length;
   }
 
   push(encoded: EncodedEvent, searchText?: string): void {
@@ -91,7 +84,6 @@ export class RecordingWriter {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.insert(rows);
-        this.written += batch.length;
         return;
       } catch (err) {
         const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;

@@ -51,10 +51,6 @@ export class SessionRecorder {
     return encoded.seq;
   }
 
-  get eventCount(): number {
-    return this.chain.lastSeq;
-  }
-
   /** Records the end, flushes and returns the seal for the session row. */
   async end(payload: SessionEndPayload): Promise<RecordingSeal> {
     if (!this.ended) {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { eventHash, GENESIS_HASH, parsePublicKey, verifySealSignature, type RecordedEvent } from '@warden/recording';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDataPath, type DataPath } from '../support/data-path.js';
+import { sealedSession } from '../support/recordings.js';
 
 // Recording end to end: real psql / node-postgres clients through the real gateway
 // and agent processes; the events are read back from the control-plane database.
@@ -71,17 +72,6 @@ async function eventsOf(sessionId: string): Promise<RecordedEvent[]> {
   );
 }
 
-/** Waits until the session's row is sealed (the end is written after the client has gone). */
-async function sealedSession(since: Date, predicate: (s: { endedAt: Date | null }) => boolean = () => true) {
-  for (let i = 0; i < 100; i++) {
-    const sessions = (await sessionsSince(since)).filter(predicate);
-    const done = sessions.find((s) => s.finalHash);
-    if (done) return done;
-    await sleep(100);
-  }
-  throw new Error('no sealed session');
-}
-
 function expectIntactChain(events: RecordedEvent[]) {
   let prev = GENESIS_HASH;
   events.forEach((e, i) => {
@@ -110,7 +100,7 @@ describe('session recording', () => {
     // ON_ERROR_STOP=1 stops psql at the blocked DROP; run the rest in a second session below.
     expect(out.stderr).toContain('no-drop');
 
-    const session = await sealedSession(since);
+    const session = await sealedSession(dp.api.db.prisma, since);
     const events = await eventsOf(session.id);
     const kinds = events.map((e) => e.kind);
     expect(kinds[0]).toBe('session.start');
@@ -177,7 +167,7 @@ describe('session recording', () => {
     await c.query("DO $$ BEGIN RAISE NOTICE 'hello from plpgsql'; END $$");
     await c.end();
 
-    const session = await sealedSession(since);
+    const session = await sealedSession(dp.api.db.prisma, since);
     const events = await eventsOf(session.id);
     expectIntactChain(events);
     const byKind = (kind: string) => events.filter((e) => e.kind === kind).map((e) => e.payload as Record<string, any>);
@@ -223,7 +213,7 @@ describe('session recording', () => {
         'COPY (SELECT g FROM generate_series(1, 50) g) TO STDOUT',
       ]);
       expect(out.code, out.stderr).toBe(0);
-      const session = await sealedSession(since);
+      const session = await sealedSession(dp.api.db.prisma, since);
       const results = (await eventsOf(session.id))
         .filter((e) => e.kind === 'result')
         .map((e) => e.payload as Record<string, any>);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentity } from '../support/api.js';
 import { run, startDataPath, type DataPath } from '../support/data-path.js';
 import { repoRoot } from '../support/processes.js';
+import { sealedSession } from '../support/recordings.js';
 
 // What an incident responder does with a real recording: find the session by a word it
 // ran, verify it, see tampering pinpointed, and replay it with the CLI.
@@ -26,17 +27,7 @@ beforeAll(async () => {
     'SELECT g AS n FROM generate_series(1, 3) g',
   ]);
   expect(out.code, out.stderr).toBe(0);
-  for (let i = 0; i < 100; i++) {
-    const session = await dp.api.db.prisma.session.findFirst({
-      where: { startedAt: { gte: since }, finalHash: { not: null } },
-    });
-    if (session) {
-      sessionId = session.id;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  expect(sessionId).toBeTruthy();
+  sessionId = (await sealedSession(dp.api.db.prisma, since)).id;
 }, 120_000);
 
 afterAll(async () => {

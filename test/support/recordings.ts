@@ -262,3 +262,19 @@ export async function* serverSentEvents(
     }
   }
 }
+
+/**
+ * The first session started since `since` whose seal is written: a session's end, and
+ * so its seal, lands after its client has gone, so tests wait for it.
+ */
+export async function sealedSession(prisma: PrismaClient, since: Date) {
+  for (let i = 0; i < 100; i++) {
+    const session = await prisma.session.findFirst({
+      where: { startedAt: { gte: since }, finalHash: { not: null } },
+      orderBy: { startedAt: 'asc' },
+    });
+    if (session) return session;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no sealed session');
+}

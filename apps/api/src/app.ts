@@ -10,18 +10,23 @@ import { AuditLog } from './audit.js';
 import { errorHandler } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
 import { reviewJobsPlugin } from './jobs/review-notifications.js';
+import { consolePlugin } from './console/index.js';
+import { observabilityPlugin } from './observability/index.js';
 import { jobsPlugin } from './plugins/jobs.js';
 import { agentRoutes } from './routes/agents/index.js';
 import { apiKeyRoutes } from './routes/api-keys/index.js';
 import { auditRoutes } from './routes/audit/index.js';
+import { authRoutes } from './routes/auth/index.js';
 import { connectionRoutes } from './routes/connections/index.js';
 import { containmentRoutes } from './routes/containment/index.js';
+import { eventRoutes } from './routes/events/index.js';
 import { groupRoutes } from './routes/groups/index.js';
 import { healthRoutes } from './routes/health/index.js';
 import { policyRoutes } from './routes/policies/index.js';
 import { reviewRoutes } from './routes/reviews/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
 import { userRoutes } from './routes/users/index.js';
+import { webhookRoutes } from './routes/webhooks/index.js';
 import type { ApiInstance } from './types.js';
 
 export interface ApiOptions {
@@ -83,7 +88,9 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
   await app.register(authPlugin);
   await app.register(jobsPlugin);
   await app.register(reviewJobsPlugin);
+  await app.register(observabilityPlugin);
   await app.register(healthRoutes);
+  await app.register(consolePlugin);
   await app.register(
     async (api) => {
       await api.register(connectionRoutes, { prefix: '/connections' });
@@ -96,6 +103,9 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
       await api.register(sessionRoutes);
       await api.register(reviewRoutes);
       await api.register(containmentRoutes);
+      await api.register(authRoutes, { prefix: '/auth' });
+      await api.register(webhookRoutes, { prefix: '/webhooks' });
+      await api.register(eventRoutes, { prefix: '/events' });
     },
     { prefix: '/api' },
   );

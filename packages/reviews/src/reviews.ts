@@ -169,6 +169,23 @@ export interface DecideResult {
  * cleanly (409).
  */
 export async function decideReview(prisma: PrismaClient, input: DecideInput): Promise<DecideResult> {
+  const { reviewId, outcome } = await recordDecision(prisma, input);
+  return { review: await readDecided(prisma, reviewId), outcome };
+}
+
+/** The review as decideReview returns it, read after the decision committed. */
+export function readDecided(prisma: PrismaClient, reviewId: string): Promise<ReviewDetails> {
+  return prisma.review.findUniqueOrThrow({ where: { id: reviewId }, include: reviewInclude });
+}
+
+/**
+ * decideReview's transaction alone: the outcome is known at commit, so a caller that must tell the
+ * holding gateway (ReviewService) can publish before reading the review back for its answer.
+ */
+export async function recordDecision(
+  prisma: PrismaClient,
+  input: DecideInput,
+): Promise<{ reviewId: string; outcome: DecideResult['outcome'] }> {
   if (!UUID.test(input.reviewId)) throw notFound(input.reviewId);
   const now = input.now ?? new Date();
   const { decider } = input;
@@ -221,7 +238,7 @@ export async function decideReview(prisma: PrismaClient, input: DecideInput): Pr
         });
       }
     }
-    return { review: await tx.review.findUniqueOrThrow({ where: { id: review.id }, include: reviewInclude }), outcome };
+    return { reviewId: review.id, outcome };
   });
 }
 

@@ -5,7 +5,8 @@ import {
   cancelPendingReviews,
   cancelReview,
   createStatementReview,
-  decideReview,
+  readDecided,
+  recordDecision,
   expireReview,
   loadReview,
   requestAccess,
@@ -81,18 +82,19 @@ export class ReviewService {
     return review;
   }
 
+  /** Announces a final outcome as soon as it commits: the waiting client should not wait for our read-back. */
   async decide(input: DecideInput): Promise<DecideResult> {
-    const result = await decideReview(this.prisma, input);
-    if (result.outcome !== 'pending') {
+    const { reviewId, outcome } = await recordDecision(this.prisma, input);
+    if (outcome !== 'pending') {
       const comment = input.comment?.trim();
       await this.announce('review.decided', {
-        reviewId: result.review.id,
-        status: result.outcome,
+        reviewId,
+        status: outcome,
         by: { id: input.decider.identityId, name: input.decider.name },
         ...(comment ? { comment } : {}),
       });
     }
-    return result;
+    return { review: await readDecided(this.prisma, reviewId), outcome };
   }
 
   async expire(reviewId: string, reason: string): Promise<Review | null> {

@@ -89,7 +89,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     logger: createLogger({ level: 'debug', destination }),
     ...(bus ? { bus } : {}),
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: config.api.port });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('API did not bind a TCP port');
   const baseUrl = `http://127.0.0.1:${address.port}`;

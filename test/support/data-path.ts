@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { WardenConfig } from '@warden/runtime';
 import { createAgent, startTestApi, testRedisUrl as redisUrl, type TestApi } from './api.js';
 import { freePort } from './ports.js';
 import { adminQuery, dropDatabase, uniqueName } from './postgres.js';
@@ -18,6 +19,8 @@ export interface DataPath {
   targetDb: string;
   pgPort: number;
   grpcPort: number;
+  /** The gateway's SSH listener. */
+  sshPort: number;
   gateway: RunningProcess;
   /** A second gateway replica (option `replica: true`): same control plane and Redis, its own ports. */
   replica?: { process: RunningProcess; pgPort: number; url(token?: string, connection?: string): string };
@@ -79,9 +82,14 @@ export async function startDataPath(
     redisPrefix?: string;
     /** Start a second gateway replica too (needs redisPrefix); the agent dials both. */
     replica?: boolean;
+    /** Overrides of the API's configuration (publicUrl and its port, OIDC...). */
+    apiConfig?: Partial<WardenConfig>;
   } = {},
 ): Promise<DataPath> {
-  const api = await startTestApi(options.redisPrefix ? { redisPrefix: options.redisPrefix } : {});
+  const api = await startTestApi({
+    ...(options.redisPrefix ? { redisPrefix: options.redisPrefix } : {}),
+    ...(options.apiConfig ? { config: options.apiConfig } : {}),
+  });
   const targetDb = uniqueName('warden_target');
   await adminQuery(`CREATE DATABASE "${targetDb}"`);
   const agent = await createAgent(api, 'edge');
@@ -104,12 +112,15 @@ export async function startDataPath(
   if (created.status !== 201) throw new Error(`creating the connection: ${created.text}`);
   const pgPort = await freePort();
   const grpcPort = await freePort();
-  const replicaPorts = options.replica ? { pg: await freePort(), grpc: await freePort() } : null;
+  const sshPort = await freePort();
+  const replicaPorts = options.replica ? { pg: await freePort(), grpc: await freePort(), ssh: await freePort() } : null;
   const gatewayEnv = {
     DATABASE_URL: api.databaseUrl,
     WARDEN_SECRET_KEY: api.secretKey,
     WARDEN_POSTGRES_ADDR: `127.0.0.1:${pgPort}`,
     WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+    // Every listener on a free port, so test runs in parallel never collide on a default one.
+    WARDEN_SSH_ADDR: `127.0.0.1:${await freePort()}`,
     WARDEN_DATA_DIR: api.dataDir,
     LOG_LEVEL: 'debug',
     ...(options.redisPrefix ? { REDIS_URL: redisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {}),
@@ -131,6 +142,7 @@ export async function startDataPath(
     targetDb,
     pgPort,
     grpcPort,
+    sshPort,
     gateway: undefined as unknown as RunningProcess,
     agent: undefined as unknown as RunningProcess,
     directUrl: `postgres://postgres@127.0.0.1:5432/${targetDb}`,
@@ -153,6 +165,7 @@ export async function startDataPath(
           WARDEN_GATEWAY_ID: 'replica-b',
           WARDEN_POSTGRES_ADDR: `127.0.0.1:${replicaPorts.pg}`,
           WARDEN_GRPC_ADDR: `127.0.0.1:${replicaPorts.grpc}`,
+          WARDEN_SSH_ADDR: `127.0.0.1:${await freePort()}`,
         });
         await replica.waitFor(/gateway listening/, 60_000);
         path.replica = {

@@ -1,14 +1,20 @@
-import type { PrismaClient } from '@warden/db';
-import type { AuthResult } from './principal.js';
+import type { IdentityStatus, PrismaClient } from '@warden/db';
+import { looksLikeJwt, verifyAccessToken } from './access-token.js';
+import type { AuthFailureReason, AuthResult } from './principal.js';
 import { hashToken } from './secret-token.js';
 
 // lastUsedAt is informational; writing it on every request would put a write on
 // every API call and every gateway connect.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+const withGroups = { memberships: { include: { group: { select: { name: true } } } } } as const;
+
 /**
  * The one place a bearer token becomes a Principal: the API, the Postgres listener
  * and the SSH listener all call this, so revocation and blocking act everywhere.
+ * Takes an API key (`wdn_...`) or an access token (JWT from sign-in). Both are
+ * checked against the database on every call, so a revoked token, a revoked
+ * sign-in or a disabled identity stops working on every replica at once.
  */
 export async function authenticateToken(
   prisma: PrismaClient,
@@ -16,16 +22,26 @@ export async function authenticateToken(
   now = new Date(),
 ): Promise<AuthResult> {
   if (!token) return { ok: false, reason: 'missing' };
+  return looksLikeJwt(token) ? authenticateAccessToken(prisma, token, now) : authenticateApiKey(prisma, token, now);
+}
+
+function statusFailure(status: IdentityStatus): AuthFailureReason | null {
+  if (status === 'disabled') return 'identity_disabled';
+  if (status === 'blocked') return 'identity_blocked';
+  return null;
+}
+
+async function authenticateApiKey(prisma: PrismaClient, token: string, now: Date): Promise<AuthResult> {
   const key = await prisma.apiKey.findUnique({
     where: { hash: hashToken(token) },
-    include: { identity: { include: { memberships: { include: { group: { select: { name: true } } } } } } },
+    include: { identity: { include: withGroups } },
   });
   if (!key) return { ok: false, reason: 'unknown' };
   if (key.revokedAt) return { ok: false, reason: 'revoked' };
   if (key.expiresAt && key.expiresAt <= now) return { ok: false, reason: 'expired' };
   const { identity } = key;
-  if (identity.status === 'disabled') return { ok: false, reason: 'identity_disabled' };
-  if (identity.status === 'blocked') return { ok: false, reason: 'identity_blocked' };
+  const failure = statusFailure(identity.status);
+  if (failure) return { ok: false, reason: failure };
   if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await prisma.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: now } });
   }
@@ -38,6 +54,33 @@ export async function authenticateToken(
       role: identity.role,
       groups: identity.memberships.map((m) => m.group.name).sort(),
       apiKeyId: key.id,
+    },
+  };
+}
+
+async function authenticateAccessToken(prisma: PrismaClient, token: string, now: Date): Promise<AuthResult> {
+  const verified = await verifyAccessToken(prisma, token, now);
+  if (!verified.ok) return verified;
+  // One read: the sign-in the token belongs to (revocation) and the identity (status, groups).
+  const session = await prisma.authSession.findUnique({
+    where: { id: verified.sessionId },
+    include: { identity: { include: withGroups } },
+  });
+  // A validly signed token naming someone else's sign-in was not minted by Warden.
+  if (!session || session.identityId !== verified.identityId) return { ok: false, reason: 'forged' };
+  if (session.revokedAt) return { ok: false, reason: 'revoked' };
+  const { identity } = session;
+  const failure = statusFailure(identity.status);
+  if (failure) return { ok: false, reason: failure };
+  return {
+    ok: true,
+    principal: {
+      identityId: identity.id,
+      name: identity.name,
+      kind: identity.kind,
+      role: identity.role,
+      groups: identity.memberships.map((m) => m.group.name).sort(),
+      authSessionId: session.id,
     },
   };
 }

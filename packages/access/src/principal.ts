@@ -9,10 +9,24 @@ export interface Principal {
   groups: string[];
   /** The API key the caller presented, when it was one. */
   apiKeyId?: string;
+  /** The sign-in (AuthSession) of the access token the caller presented, when it was one. */
+  authSessionId?: string;
 }
 
 export type AuthFailureReason =
-  'missing' | 'unknown' | 'revoked' | 'expired' | 'identity_disabled' | 'identity_blocked';
+  | 'missing'
+  | 'unknown'
+  | 'revoked'
+  | 'expired'
+  | 'identity_disabled'
+  | 'identity_blocked'
+  /** An access token whose signature or key id is not Warden's. */
+  | 'forged'
+  | 'wrong_audience'
+  | 'wrong_issuer'
+  | 'not_yet_valid'
+  /** Not a well-formed access token at all. */
+  | 'malformed';
 
 export type AuthResult = { ok: true; principal: Principal } | { ok: false; reason: AuthFailureReason };
 
@@ -23,4 +37,10 @@ export const authFailureMessages: Record<AuthFailureReason, string> = {
   expired: 'the token has expired',
   identity_disabled: 'the identity is disabled',
   identity_blocked: 'the identity is blocked',
+  // Callers learn the token is unusable, not which check a forgery failed.
+  forged: 'the token is not valid',
+  wrong_audience: 'the token is not meant for Warden',
+  wrong_issuer: 'the token is not valid',
+  not_yet_valid: 'the token is not valid yet',
+  malformed: 'the token is not valid',
 };

@@ -1,7 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Prefixes make leaked credentials greppable (secret scanners, log searches). */
-export const TOKEN_PREFIX = { apiKey: 'wdn_', agentKey: 'wda_' } as const;
+export const TOKEN_PREFIX = {
+  apiKey: 'wdn_',
+  agentKey: 'wda_',
+  /** Opaque refresh tokens of a sign-in (rotated on each use). */
+  refreshToken: 'wdr_',
+  /** One-time codes the CLI's loopback redirect receives and exchanges for tokens. */
+  loginCode: 'wdc_',
+} as const;
 
 export interface IssuedToken {
   /** The full secret, shown to its owner exactly once. */

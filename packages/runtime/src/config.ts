@@ -42,6 +42,26 @@ export interface WardenConfig {
   apiBodyLimit: number;
   /** How often the API purges recordings past their connection's retentionDays (default hourly). */
   retentionIntervalMs: number;
+  /** Lifetime of the access tokens (JWTs) minted at sign-in (WARDEN_ACCESS_TOKEN_TTL, default 8 h). */
+  accessTokenTtlSeconds: number;
+  /** Absolute lifetime of a sign-in: its refresh tokens stop working after this (default 30 days). */
+  refreshTokenTtlSeconds: number;
+  /** OpenID Connect sign-in for people; undefined when WARDEN_OIDC_ISSUER is unset. */
+  oidc: OidcConfig | undefined;
+}
+
+export interface OidcConfig {
+  /** Issuer URL; discovery reads `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  clientId: string;
+  /** Unset for public clients (PKCE alone). */
+  clientSecret: string | undefined;
+  /** Claim (ID token or userinfo) holding the user's group names (default `groups`). */
+  groupsClaim: string;
+  /** Scopes asked for (default `openid profile email groups`). */
+  scopes: string;
+  /** Members of any of these provider groups sign in as admins. */
+  adminGroups: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -74,6 +94,40 @@ function positiveInteger(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** Seconds, or a number with a unit: `90s`, `30m`, `8h`, `7d`. */
+export function parseDuration(raw: string, name: string): number {
+  const match = /^(\d+)\s*(s|m|h|d)?$/i.exec(raw.trim());
+  const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+  const seconds = match ? Number(match[1]) * units[(match[2] ?? 's').toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds < 1) {
+    throw new ConfigError(`${name} must be a duration such as 3600, 30m, 8h or 7d, got "${raw}"`);
+  }
+  return seconds;
+}
+
+function duration(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  return raw === undefined ? fallback : parseDuration(raw, name);
+}
+
+function oidcConfig(env: Env): OidcConfig | undefined {
+  const issuer = nonEmpty(env.WARDEN_OIDC_ISSUER);
+  if (!issuer) return undefined;
+  const clientId = nonEmpty(env.WARDEN_OIDC_CLIENT_ID);
+  if (!clientId) throw new ConfigError('WARDEN_OIDC_CLIENT_ID is required when WARDEN_OIDC_ISSUER is set');
+  return {
+    issuer,
+    clientId,
+    clientSecret: nonEmpty(env.WARDEN_OIDC_CLIENT_SECRET),
+    groupsClaim: nonEmpty(env.WARDEN_OIDC_GROUPS_CLAIM) ?? 'groups',
+    scopes: nonEmpty(env.WARDEN_OIDC_SCOPES) ?? 'openid profile email groups',
+    adminGroups: (env.WARDEN_OIDC_ADMIN_GROUPS ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean),
+  };
+}
+
 export function loadConfig(env: Env = process.env): WardenConfig {
   const api = address(env, 'WARDEN_API_ADDR', '127.0.0.1:8009');
   return {
@@ -95,5 +149,8 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
+    accessTokenTtlSeconds: duration(env, 'WARDEN_ACCESS_TOKEN_TTL', 8 * 3600),
+    refreshTokenTtlSeconds: duration(env, 'WARDEN_REFRESH_TOKEN_TTL', 30 * 86400),
+    oidc: oidcConfig(env),
   };
 }

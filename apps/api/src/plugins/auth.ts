@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { authenticateToken, authFailureMessages } from '@warden/access';
 import type { Role } from '@warden/db';
 import { ApiError } from '../errors.js';
+import { PUBLIC_AUTH_PATHS } from '../routes/auth/index.js';
 import type { ApiInstance } from '../types.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
@@ -13,14 +14,15 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Authenticates every request under /api (except the OpenAPI document). Tokens are
- * never logged: pino redacts the header and failures log only the reason.
+ * Authenticates every request under /api, except the OpenAPI document and the sign-in
+ * endpoints (PUBLIC_AUTH_PATHS), which are how a caller gets a token. Tokens are never
+ * logged: pino redacts the header and failures log only the precise reason.
  */
 export const authPlugin = fp(async (app: ApiInstance) => {
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/') || path === '/api/openapi.json') return;
+    if (!path.startsWith('/api/') || path === '/api/openapi.json' || PUBLIC_AUTH_PATHS.has(path)) return;
     const result = await authenticateToken(app.services.prisma, bearerToken(request));
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'authentication failed');

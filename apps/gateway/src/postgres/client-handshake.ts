@@ -1,5 +1,11 @@
 import type { SecureContextOptions } from 'node:tls';
-import { authenticateToken, authFailureMessages, canUseConnection, type Principal } from '@warden/access';
+import {
+  authenticateToken,
+  authFailureMessages,
+  canUseConnection,
+  type AuthFailureReason,
+  type Principal,
+} from '@warden/access';
 import type { PrismaClient } from '@warden/db';
 import { activeGrant, connectionRequiresGrant } from '@warden/reviews';
 import { BackendSerializer, decodePassword, ProtocolViolation, SqlState } from '@warden/pg-wire';
@@ -19,7 +25,14 @@ export type HandshakeOutcome =
       grant?: { id: string; endsAt: Date };
     }
   | { kind: 'cancel'; processId: number; secretKey: number }
-  | { kind: 'refused'; code: string; message: string; hint?: string };
+  | {
+      kind: 'refused';
+      code: string;
+      message: string;
+      hint?: string;
+      /** The precise reason a token was refused (forged, wrong_audience...), for the log only. */
+      authFailure?: AuthFailureReason;
+    };
 
 export interface HandshakeDeps {
   prisma: PrismaClient;
@@ -91,6 +104,7 @@ async function authenticate(
       code: SqlState.INVALID_PASSWORD,
       message: `password authentication failed: ${authFailureMessages[auth.reason]}`,
       hint: 'The password is your Warden token (an API key or access token).',
+      authFailure: auth.reason,
     };
   }
   const connection = await deps.targets.find(connectionName);

@@ -73,7 +73,12 @@ export class PostgresListener implements ProtocolListener {
       }
       if (outcome.kind === 'refused') {
         log.info(
-          { client: socket.remoteAddress, code: outcome.code, reason: outcome.message },
+          {
+            client: socket.remoteAddress,
+            code: outcome.code,
+            reason: outcome.message,
+            authFailure: outcome.authFailure,
+          },
           'postgres client refused',
         );
         refuse(channel.socket, outcome.code, outcome.message, outcome.hint);

@@ -1,0 +1,322 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDataPath, type DataPath } from '../support/data-path.js';
+import { Browser, startOidcProvider, type TestOidcProvider } from '../support/oidc.js';
+import { freePort } from '../support/ports.js';
+import { craftToken, fragmentTokens, type Tokens } from './tokens.js';
+
+// People sign in through a real OpenID Connect provider (oidc-provider, in this process),
+// over HTTP against the real API; the access token they get is the password for psql
+// through the real gateway and agent, and the provider's groups decide which connections
+// they may use. Every kind of bad token is refused on both the API and the Postgres listener.
+let dp: DataPath;
+let provider: TestOidcProvider;
+let apiUrl: string;
+const seenTokens: string[] = [];
+
+async function createConnection(name: string, allowedGroups: string[]) {
+  const res = await dp.api.request('POST', '/api/connections', {
+    body: {
+      name,
+      type: 'postgres',
+      agent: 'edge',
+      config: { host: '127.0.0.1', port: 5432, database: dp.targetDb, user: 'postgres', sslmode: 'disable' },
+      allowedGroups,
+    },
+  });
+  if (res.status !== 201) throw new Error(`creating ${name}: ${res.text}`);
+}
+
+beforeAll(async () => {
+  const apiPort = await freePort();
+  apiUrl = `http://127.0.0.1:${apiPort}`;
+  provider = await startOidcProvider({ redirectUris: [`${apiUrl}/api/auth/oidc/callback`] });
+  provider.accounts.set('alice', { groups: ['engineering', 'Data Team'], name: 'Alice Example' });
+  provider.accounts.set('root', { groups: ['warden-admins'] });
+  dp = await startDataPath({
+    apiConfig: {
+      api: { host: '127.0.0.1', port: apiPort },
+      publicUrl: apiUrl,
+      oidc: {
+        issuer: provider.issuer,
+        clientId: provider.clientId,
+        clientSecret: provider.clientSecret,
+        groupsClaim: 'groups',
+        scopes: 'openid profile email groups',
+        adminGroups: ['warden-admins'],
+      },
+    },
+  });
+  for (const name of ['engineering', 'finance', 'ops']) {
+    const res = await dp.api.request('POST', '/api/groups', { body: { name } });
+    if (res.status !== 201) throw new Error(`creating group ${name}: ${res.text}`);
+  }
+  await createConnection('pg-eng', ['engineering']);
+  await createConnection('pg-finance', ['finance']);
+});
+
+afterAll(async () => {
+  await dp?.close();
+  await provider?.close();
+});
+
+/** The whole browser login: Warden → provider login and consent pages → Warden → return_to. */
+async function signIn(login: string, returnTo = '/console/'): Promise<Tokens> {
+  const browser = new Browser();
+  const start = `${apiUrl}/api/auth/oidc/login?return_to=${encodeURIComponent(returnTo)}`;
+  const done = await browser.signIn(start, login, (url) => url.origin === apiUrl && !url.pathname.startsWith('/api/'));
+  expect(done.url.pathname).toBe(returnTo);
+  const tokens = fragmentTokens(done.url);
+  seenTokens.push(tokens.access_token, tokens.refresh_token);
+  return tokens;
+}
+
+async function psqlAs(token: string, connection: string) {
+  return dp.psql(['-tAc', 'select 40 + 2'], { token, connection });
+}
+
+/** The SQLSTATE a node-postgres client gets when it cannot log in. */
+async function loginCode(token: string, connection = 'pg-eng'): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: dp.url(token, connection) });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+  await client.end();
+  return 'connected';
+}
+
+describe('sign-in configuration', () => {
+  it('tells the console and the CLI that OIDC is on, without authentication', async () => {
+    const res = await dp.api.request('GET', '/api/auth/config', { token: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ oidc: { enabled: true, issuer: provider.issuer } });
+    const jwks = await dp.api.request('GET', '/api/auth/jwks', { token: null });
+    expect(jwks.status).toBe(200);
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect(JSON.stringify(jwks.body)).not.toMatch(/"d"/);
+  });
+
+  it('refuses a return_to outside this origin or the loopback interface', async () => {
+    for (const bad of [
+      'https://evil.example/steal',
+      '//evil.example/x',
+      'http://127.0.0.1/no-port',
+      'http://evil.example:8080/x',
+      'https://127.0.0.1:8080/x',
+      'javascript:alert(1)',
+      'http://user:pw@127.0.0.1:9000/x',
+    ]) {
+      const res = await fetch(`${apiUrl}/api/auth/oidc/login?return_to=${encodeURIComponent(bad)}`, {
+        redirect: 'manual',
+      });
+      expect(res.status, bad).toBe(400);
+      expect((await res.json()).details[0].field).toBe('querystring.return_to');
+    }
+    const ok = await fetch(`${apiUrl}/api/auth/oidc/login?return_to=${encodeURIComponent('/console/x?y=1')}`, {
+      redirect: 'manual',
+    });
+    expect(ok.status).toBe(302);
+    const location = new URL(ok.headers.get('location')!);
+    expect(location.origin).toBe(provider.issuer);
+    expect(location.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(location.searchParams.get('state')).toBeTruthy();
+    expect(location.searchParams.get('nonce')).toBeTruthy();
+    expect(ok.headers.get('set-cookie')).toMatch(/HttpOnly/);
+  });
+
+  it('keeps every other /api route authenticated', async () => {
+    expect((await dp.api.request('GET', '/api/users/me', { token: null })).status).toBe(401);
+    expect((await dp.api.request('GET', '/api/connections', { token: null })).status).toBe(401);
+  });
+});
+
+describe('login and groups from the provider', () => {
+  let alice: Tokens;
+
+  it('creates the user on first login, with the groups the provider sends', async () => {
+    alice = await signIn('alice');
+    expect(alice.token_type).toBe('Bearer');
+    expect(alice.expires_in).toBe(8 * 3600);
+    expect(alice.refresh_token).toMatch(/^wdr_/);
+    const me = await dp.api.request('GET', '/api/users/me', { token: alice.access_token });
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ name: 'alice', kind: 'user', role: 'user', status: 'active' });
+    expect(me.body.email).toBe('alice@example.test');
+    expect(me.body.groups.map((g: { name: string; source: string }) => `${g.name}:${g.source}`).sort()).toEqual([
+      'Data-Team:oidc',
+      'engineering:oidc',
+    ]);
+  });
+
+  it('lets the token through the gateway to the connections its groups allow, and no others', async () => {
+    const allowed = await psqlAs(alice.access_token, 'pg-eng');
+    expect(allowed.stderr).toBe('');
+    expect(allowed.stdout.trim()).toBe('42');
+    const refused = await psqlAs(alice.access_token, 'pg-finance');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/not allowed to use connection "pg-finance"/);
+    expect(await loginCode(alice.access_token, 'pg-finance')).toBe('28000');
+    const sessions = await dp.api.request('GET', '/api/sessions?identity=alice');
+    expect(sessions.status).toBe(200);
+    expect(sessions.body.items?.length ?? sessions.body.length).toBeGreaterThan(0);
+  });
+
+  it('resynchronises oidc memberships at every login and leaves manual ones alone', async () => {
+    const manual = await dp.api.request('PATCH', '/api/users/alice', { body: { groups: ['ops'] } });
+    expect(manual.status).toBe(200);
+    provider.accounts.set('alice', { groups: ['finance'] });
+    const again = await signIn('alice');
+    const me = await dp.api.request('GET', '/api/users/me', { token: again.access_token });
+    expect(me.body.groups.map((g: { name: string; source: string }) => `${g.name}:${g.source}`).sort()).toEqual([
+      'finance:oidc',
+      'ops:manual',
+    ]);
+    expect(await loginCode(again.access_token, 'pg-finance')).toBe('connected');
+    expect(await loginCode(again.access_token, 'pg-eng')).toBe('28000');
+    // The earlier sign-in's token follows the identity's groups now, not those at its login.
+    expect(await loginCode(alice.access_token, 'pg-eng')).toBe('28000');
+  });
+
+  it('makes members of the admin groups admins', async () => {
+    const root = await signIn('root');
+    const me = await dp.api.request('GET', '/api/users/me', { token: root.access_token });
+    expect(me.body.role).toBe('admin');
+    expect(await loginCode(root.access_token, 'pg-finance')).toBe('connected');
+  });
+});
+
+describe('refresh and logout', () => {
+  it('rotates refresh tokens and revokes the sign-in when a spent one comes back', async () => {
+    const first = await signIn('alice');
+    const refreshed = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: first.refresh_token },
+    });
+    expect(refreshed.status).toBe(200);
+    expect(refreshed.body).toMatchObject({ token_type: 'Bearer', expires_in: 8 * 3600 });
+    expect(refreshed.body.refresh_token).not.toBe(first.refresh_token);
+    seenTokens.push(refreshed.body.access_token, refreshed.body.refresh_token);
+    expect((await dp.api.request('GET', '/api/users/me', { token: refreshed.body.access_token })).status).toBe(200);
+
+    const replay = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: first.refresh_token },
+    });
+    expect(replay.status).toBe(401);
+    // Reuse means the refresh token leaked: every token of that sign-in is dead now.
+    expect((await dp.api.request('GET', '/api/users/me', { token: refreshed.body.access_token })).status).toBe(401);
+    const next = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: refreshed.body.refresh_token },
+    });
+    expect(next.status).toBe(401);
+    const garbage = await dp.api.request('POST', '/api/auth/refresh', { token: null, body: { refresh_token: 'x' } });
+    expect(garbage.status).toBe(401);
+    const missing = await dp.api.request('POST', '/api/auth/refresh', { token: null, body: {} });
+    expect(missing.status).toBe(400);
+  });
+
+  it('logout revokes the access token on the API and the gateway within a second', async () => {
+    const tokens = await signIn('alice');
+    expect(await loginCode(tokens.access_token, 'pg-finance')).toBe('connected');
+    const out = await dp.api.request('POST', '/api/auth/logout', { token: tokens.access_token });
+    expect(out.status).toBe(204);
+    const started = Date.now();
+    expect((await dp.api.request('GET', '/api/users/me', { token: tokens.access_token })).status).toBe(401);
+    expect(await loginCode(tokens.access_token, 'pg-finance')).toBe('28P01');
+    expect(Date.now() - started).toBeLessThan(1000);
+    const refresh = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: tokens.refresh_token },
+    });
+    expect(refresh.status).toBe(401);
+  });
+});
+
+describe('bad tokens', () => {
+  let alice: Tokens;
+  const bad: Record<string, string> = {};
+
+  beforeAll(async () => {
+    alice = await signIn('alice');
+    const { prisma } = dp.api.db;
+    const now = Math.floor(Date.now() / 1000);
+    bad.expired = await craftToken(prisma, dp.api.secretBox, alice.access_token, { exp: now - 60 });
+    bad.forged = await craftToken(prisma, dp.api.secretBox, alice.access_token, { forge: true });
+    bad.wrongAudience = await craftToken(prisma, dp.api.secretBox, alice.access_token, { aud: 'another-service' });
+    bad.wrongIssuer = await craftToken(prisma, dp.api.secretBox, alice.access_token, { iss: 'https://evil.example' });
+    // Same signature, one payload character changed.
+    const [h, p, s] = alice.access_token.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
+    payload.sub = '00000000-0000-4000-8000-000000000000';
+    bad.tampered = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
+    const revokedSignIn = await signIn('alice');
+    await dp.api.request('POST', '/api/auth/logout', {
+      token: null,
+      body: { refresh_token: revokedSignIn.refresh_token },
+    });
+    bad.revoked = revokedSignIn.access_token;
+    seenTokens.push(...Object.values(bad));
+  });
+
+  it('are refused with 401 on the API, with the precise reason in the log only', async () => {
+    for (const [kind, token] of Object.entries(bad)) {
+      const res = await dp.api.request('GET', '/api/users/me', { token });
+      expect(res.status, kind).toBe(401);
+    }
+    const reasons = dp.api.logs
+      .join('')
+      .match(/"reason":"([a-z_]+)","msg":"authentication failed"/g)
+      ?.join(' ');
+    for (const reason of ['expired', 'forged', 'wrong_audience', 'wrong_issuer', 'revoked']) {
+      expect(reasons).toContain(`"reason":"${reason}"`);
+    }
+    // The valid token still works next to them.
+    expect((await dp.api.request('GET', '/api/users/me', { token: alice.access_token })).status).toBe(200);
+  });
+
+  it('are refused with 28P01 on the Postgres listener', async () => {
+    for (const [kind, token] of Object.entries(bad)) {
+      expect(await loginCode(token, 'pg-finance'), kind).toBe('28P01');
+    }
+    const viaPsql = await psqlAs(bad.expired!, 'pg-finance');
+    expect(viaPsql.stderr).toMatch(/password authentication failed: the token has expired/);
+    expect(dp.gateway.output()).toMatch(/"authFailure":"wrong_audience"/);
+    expect(dp.gateway.output()).toMatch(/"authFailure":"forged"/);
+  });
+
+  it('a disabled identity’s token stops working at once, and works again when re-enabled', async () => {
+    const disabled = await dp.api.request('PATCH', '/api/users/alice', { body: { status: 'disabled' } });
+    expect(disabled.status).toBe(200);
+    expect((await dp.api.request('GET', '/api/users/me', { token: alice.access_token })).status).toBe(401);
+    expect(await loginCode(alice.access_token, 'pg-finance')).toBe('28P01');
+    const refresh = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: alice.refresh_token },
+    });
+    expect(refresh.status).toBe(401);
+    // A disabled person cannot sign in again either.
+    const browser = new Browser();
+    const done = await browser.signIn(
+      `${apiUrl}/api/auth/oidc/login?return_to=/console/`,
+      'alice',
+      (url) => url.origin === apiUrl && !url.pathname.startsWith('/api/'),
+    );
+    expect(new URLSearchParams(done.url.hash.slice(1)).get('error')).toBe('access_denied');
+    await dp.api.request('PATCH', '/api/users/alice', { body: { status: 'active' } });
+  });
+
+  it('never writes a token in full to the API, gateway or agent logs', () => {
+    const logs = [dp.api.logs.join(''), dp.gateway.output(), dp.agent.output()].join('\n');
+    expect(seenTokens.length).toBeGreaterThan(10);
+    for (const token of seenTokens) {
+      expect(logs.includes(token)).toBe(false);
+      // Not even the signature part of a JWT.
+      const signature = token.split('.')[2];
+      if (signature) expect(logs.includes(signature)).toBe(false);
+    }
+  });
+});

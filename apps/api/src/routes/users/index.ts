@@ -46,7 +46,7 @@ export async function assertAnotherActiveAdmin(tx: Prisma.TransactionClient, ide
 
 /** Identities: people and service accounts (AI agents, CI jobs), their roles and groups. */
 export async function userRoutes(app: ApiInstance) {
-  const { prisma, audit } = app.services;
+  const { prisma, audit, bus } = app.services;
   // Roles are checked before the body is validated: a caller without the role gets 403, never 400.
   const admin = { preValidation: requireRole('admin') };
   const reader = { preValidation: requireRole('admin', 'auditor') };
@@ -189,6 +189,11 @@ export async function userRoutes(app: ApiInstance) {
         }
         return tx.identity.findUniqueOrThrow({ where: { id }, include: withGroups });
       });
+      if (body.status === 'disabled') {
+        // Its keys and tokens already fail (authentication reads the status on every call);
+        // live sessions end too, on every gateway replica, as for a block.
+        await bus.publish('identity.blocked', { identityId: id, reason: 'the identity was disabled' });
+      }
       await audit.record(
         req,
         'identity.update',

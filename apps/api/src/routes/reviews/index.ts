@@ -7,6 +7,7 @@ import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { accessRoutes } from './access.js';
 import { reviewCall } from './review-call.js';
+import { reviewStreamRoutes } from './stream.js';
 import { canDecide, canSee, listReviews, presentReview, reviewWithGroups, type ReviewRow } from './present.js';
 import { Decided, DecisionBody, Review, ReviewParams, ReviewQuery } from './schemas.js';
 
@@ -130,4 +131,5 @@ export async function reviewRoutes(app: ApiInstance) {
   }
 
   await app.register(accessRoutes);
+  await app.register(reviewStreamRoutes);
 }

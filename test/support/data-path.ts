@@ -84,6 +84,8 @@ export async function startDataPath(
     replica?: boolean;
     /** Overrides of the API's configuration (publicUrl and its port, OIDC...). */
     apiConfig?: Partial<WardenConfig>;
+    /** Extra environment for the gateway process (e.g. WARDEN_GATEWAY_METRICS_PORT). */
+    gatewayEnv?: Record<string, string>;
   } = {},
 ): Promise<DataPath> {
   const api = await startTestApi({
@@ -124,6 +126,7 @@ export async function startDataPath(
     WARDEN_DATA_DIR: api.dataDir,
     LOG_LEVEL: 'debug',
     ...(options.redisPrefix ? { REDIS_URL: redisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {}),
+    ...options.gatewayEnv,
   };
   const agentEnv = {
     ...options.agentEnv,

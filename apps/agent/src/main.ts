@@ -1,7 +1,9 @@
 // The agent as its own process (what the Helm chart runs inside a customer network):
 //   WARDEN_GATEWAY_ADDR=gateway:8010 WARDEN_AGENT_KEY=wda_... node --import tsx apps/agent/src/main.ts
 import { readFileSync } from 'node:fs';
-import { createLogger } from '@warden/runtime';
+import { Gauge } from 'prom-client';
+import { createLogger, loadConfig } from '@warden/runtime';
+import { metricsRegistry, serveMetrics } from '@warden/runtime/metrics';
 import { Agent } from './agent.js';
 
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', name: 'warden-agent' });
@@ -18,6 +20,22 @@ const agent = new Agent({
   tls: process.env.WARDEN_GATEWAY_TLS === 'true',
 });
 agent.start();
+
+const config = loadConfig();
+if (config.agentMetrics) {
+  new Gauge({
+    name: 'warden_agent_gateway_streams',
+    help: 'Tunnel streams of this agent to its gateways, by state.',
+    labelNames: ['state'],
+    registers: [metricsRegistry],
+    collect() {
+      this.reset();
+      for (const state of agent.states) this.inc({ state });
+    },
+  });
+  const metrics = await serveMetrics(config.agentMetrics, { token: config.metricsToken });
+  logger.info({ port: metrics.port }, 'agent metrics at /metrics');
+}
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -1,7 +1,8 @@
 import { hashToken } from '@warden/access';
 import type { PrismaClient } from '@warden/db';
+import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
-import type { AuthenticatedAgent } from '@warden/tunnel';
+import type { AgentDisconnectInfo, AuthenticatedAgent, ConnectedAgent } from '@warden/tunnel';
 
 /**
  * The control-plane view of agents for the tunnel: who may dial in, and whether an
@@ -9,11 +10,44 @@ import type { AuthenticatedAgent } from '@warden/tunnel';
  * working agent, the next heartbeat-driven change corrects it.
  */
 export class AgentDirectory {
+  /** agent.connected / agent.disconnected events; the gateway gives it the bus in start(). */
+  readonly events: EventPublisher;
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly gatewayId: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.events = new EventPublisher(prisma, { logger });
+  }
+
+  /** One event per tunnel stream an agent opens to this replica. */
+  announceConnected(agent: ConnectedAgent): void {
+    void this.events.emit(
+      'agent.connected',
+      {},
+      {
+        agent: { id: agent.agentId, name: agent.agentName },
+        gatewayId: this.gatewayId,
+        version: agent.agentVersion || null,
+        hostname: agent.hostname || null,
+        peer: agent.peer || null,
+      },
+    );
+  }
+
+  announceDisconnected(agent: ConnectedAgent, info: AgentDisconnectInfo): void {
+    void this.events.emit(
+      'agent.disconnected',
+      {},
+      {
+        agent: { id: agent.agentId, name: agent.agentName },
+        gatewayId: this.gatewayId,
+        reason: info.reason,
+        remainingConnections: info.remainingConnections,
+      },
+    );
+  }
 
   async authenticate(key: string): Promise<AuthenticatedAgent | null> {
     const agent = await this.prisma.agent.findUnique({ where: { keyHash: hashToken(key) } });

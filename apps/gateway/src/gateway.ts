@@ -3,6 +3,7 @@ import { createControlBus, type ControlBus } from '@warden/control-bus';
 import type { PrismaClient, RawExecute } from '@warden/db';
 import { ReviewService } from '@warden/reviews';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
+import { registerAgentSource } from '@warden/runtime/metrics';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { Containment } from './containment.js';
@@ -46,6 +47,7 @@ export class Gateway {
   private bus: ControlBus | undefined;
   private ownsBus = false;
   private containment: Containment | undefined;
+  private unregisterAgentMetrics: () => void = () => {};
 
   constructor(private readonly options: GatewayOptions) {
     const { prisma, config, logger } = options;
@@ -66,10 +68,12 @@ export class Gateway {
       onAgentConnected: async (agent) => {
         tunnelLog.info({ agent: agent.agentName, version: agent.agentVersion, peer: agent.peer }, 'agent connected');
         await this.agents.markOnline(agent.agentId, { version: agent.agentVersion, hostname: agent.hostname });
+        this.agents.announceConnected(agent);
       },
       onAgentDisconnected: async (agent, info) => {
         tunnelLog.info({ agent: agent.agentName, reason: info.reason }, 'agent disconnected');
         if (info.remainingConnections === 0) await this.agents.markOffline(agent.agentId);
+        this.agents.announceDisconnected(agent, info);
       },
       logger: messageFirst(tunnelLog),
     });
@@ -88,6 +92,7 @@ export class Gateway {
       });
       this.ownsBus = true;
     }
+    this.observe(this.bus);
     const reviews = new ReviewService(prisma, this.bus, {
       actor: `gateway:${config.gatewayId}`,
       logger: logger.child({ component: 'reviews' }),
@@ -130,9 +135,22 @@ export class Gateway {
     return { grpc, postgres: await postgres.listen() };
   }
 
+  /** Events announce themselves on the bus; metrics read the tunnel's agents at scrape time. */
+  private observe(bus: ControlBus): void {
+    this.sessions.events.useBus(bus);
+    this.agents.events.useBus(bus);
+    this.unregisterAgentMetrics = registerAgentSource(() => {
+      const streams: Record<string, number> = {};
+      for (const agent of this.tunnel.listAgents()) streams[agent.agentName] = (streams[agent.agentName] ?? 0) + 1;
+      return streams;
+    });
+  }
+
   async stop(): Promise<void> {
     this.containment?.stop();
     await this.sessions.terminateAll('the gateway is shutting down');
+    this.unregisterAgentMetrics();
+    this.sessions.close();
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.recordings.close();
     if (this.ownsBus) await this.bus?.close();
@@ -140,5 +158,6 @@ export class Gateway {
     // The disconnect hooks' status writes are not awaited by the tunnel; make sure the
     // agents this gateway served do not stay "online" in the control plane.
     await this.agents.resetStale();
+    await Promise.all([this.sessions.events.flush(), this.agents.events.flush()]);
   }
 }

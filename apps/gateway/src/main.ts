@@ -2,6 +2,7 @@
 // (DATABASE_URL) because PGlite is single-process.
 import { openDatabase } from '@warden/db';
 import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
+import { serveMetrics } from '@warden/runtime/metrics';
 import { Gateway } from './gateway.js';
 
 const config = loadConfig();
@@ -18,6 +19,11 @@ const gateway = new Gateway({
 });
 const addresses = await gateway.start();
 logger.info({ grpc: addresses.grpc, postgres: addresses.postgres.port }, 'gateway listening');
+// Its own /metrics (the API's covers only the API process when they run apart).
+const metrics = config.gatewayMetrics
+  ? await serveMetrics(config.gatewayMetrics, { token: config.metricsToken })
+  : undefined;
+if (metrics) logger.info({ port: metrics.port }, 'gateway metrics at /metrics');
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

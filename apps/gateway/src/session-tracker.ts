@@ -1,5 +1,7 @@
 import type { ConnectionType, PrismaClient, SessionStatus } from '@warden/db';
+import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
+import { registerSessionSource, type SessionTotals } from '@warden/runtime/metrics';
 import type { SessionRecorder } from './recording/session-recorder.js';
 
 /** Counters a protocol session keeps while it runs; written to its row at the end. */
@@ -45,12 +47,23 @@ export class SessionTracker {
   private readonly live = new Map<string, LiveSession>();
   /** Session-end writes in flight, so a shutdown can wait for them before closing the database. */
   private readonly finishing = new Set<Promise<void>>();
+  /** Catalog events of sessions (started, ended, data.masked); the gateway gives it the bus in start(). */
+  readonly events: EventPublisher;
+  /** What the metrics and events need of a live session, kept from begin() to finish(). */
+  private readonly started = new Map<string, { start: SessionStart; at: number }>();
+  /** Counters of ended sessions per connection+protocol, so the metrics stay monotonic. */
+  private readonly ended = new Map<string, SessionTotals>();
+  private readonly connectionNames = new Map<string, string>();
+  private readonly unregisterMetrics: () => void;
 
   constructor(
     private readonly prisma: PrismaClient,
     private readonly gatewayId: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.events = new EventPublisher(prisma, { logger: logger.child({ component: 'events' }) });
+    this.unregisterMetrics = registerSessionSource(() => this.metricTotals());
+  }
 
   async begin(start: SessionStart): Promise<string> {
     const row = await this.prisma.session.create({
@@ -61,6 +74,18 @@ export class SessionTracker {
         gatewayId: this.gatewayId,
       },
     });
+    this.started.set(row.id, { start, at: Date.now() });
+    void this.events.emit(
+      'session.started',
+      { identity: { id: start.identityId }, connection: { id: start.connectionId }, session: { id: row.id } },
+      {
+        protocol: start.protocol,
+        clientAddr: start.clientAddr ?? null,
+        clientTls: start.clientTls,
+        agentId: start.agentId,
+        gatewayId: this.gatewayId,
+      },
+    );
     return row.id;
   }
 
@@ -92,8 +117,11 @@ export class SessionTracker {
   ): Promise<void> {
     this.live.delete(id);
     const { counters, recorder } = outcome;
+    const begun = this.started.get(id);
+    this.started.delete(id);
+    if (begun) this.addEnded(begun.start, counters);
     const write = this.writeEnd(id, outcome.status, outcome.reason, counters, recorder).then(
-      () => undefined,
+      () => (begun ? this.emitEnd(id, begun, outcome) : undefined),
       (err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'),
     );
     this.finishing.add(write);
@@ -102,6 +130,83 @@ export class SessionTracker {
     } finally {
       this.finishing.delete(write);
     }
+  }
+
+  /** session.ended, and data.masked when the agent masked anything: once per session, never per row. */
+  private async emitEnd(
+    id: string,
+    begun: { start: SessionStart; at: number },
+    outcome: { status: SessionStatus; reason: string; counters: SessionCounters },
+  ): Promise<void> {
+    const { start } = begun;
+    const { counters } = outcome;
+    const context = {
+      identity: { id: start.identityId },
+      connection: { id: start.connectionId },
+      session: { id },
+    };
+    const masked = counters.masked ?? {};
+    const maskedCells = Object.values(masked).reduce((a, b) => a + b, 0);
+    if (maskedCells > 0) await this.events.emit('data.masked', context, { cells: { ...masked }, total: maskedCells });
+    await this.events.emit('session.ended', context, {
+      protocol: start.protocol,
+      status: outcome.status,
+      reason: outcome.reason,
+      durationMs: Math.max(0, Date.now() - begun.at),
+      bytesIn: counters.bytesIn,
+      bytesOut: counters.bytesOut,
+      statements: counters.statements,
+      blocked: counters.blocked,
+      reviews: counters.reviews ?? 0,
+      maskedCells,
+    });
+  }
+
+  private addEnded(start: SessionStart, counters: SessionCounters): void {
+    const key = `${start.connectionId}\u0000${start.protocol}`;
+    let totals = this.ended.get(key);
+    if (!totals) {
+      totals = emptyTotals(start.connectionId, start.protocol);
+      this.ended.set(key, totals);
+    }
+    addCounters(totals, counters);
+    totals.started += 1;
+  }
+
+  /**
+   * Metrics at scrape time: ended sessions' totals plus the live sessions' counters, labelled by
+   * connection name (looked up here, off the data path). Nothing is counted per message for this.
+   */
+  private async metricTotals(): Promise<SessionTotals[]> {
+    const byKey = new Map<string, SessionTotals>();
+    for (const [key, t] of this.ended) byKey.set(key, { ...t });
+    for (const [id, { start }] of this.started) {
+      const key = `${start.connectionId}\u0000${start.protocol}`;
+      let totals = byKey.get(key);
+      if (!totals) byKey.set(key, (totals = emptyTotals(start.connectionId, start.protocol)));
+      totals.active += 1;
+      totals.started += 1;
+      const live = this.live.get(id);
+      if (live) addCounters(totals, live.counters);
+    }
+    const unknown = [...new Set([...byKey.values()].map((t) => t.connection))].filter(
+      (cid) => !this.connectionNames.has(cid),
+    );
+    if (unknown.length) {
+      const rows = await this.prisma.connection
+        .findMany({ where: { id: { in: unknown } }, select: { id: true, name: true } })
+        .catch(() => []);
+      for (const row of rows) this.connectionNames.set(row.id, row.name);
+    }
+    return [...byKey.values()].map((t) => ({
+      ...t,
+      connection: this.connectionNames.get(t.connection) ?? t.connection,
+    }));
+  }
+
+  /** Stops reporting metrics (the gateway stopped). */
+  close(): void {
+    this.unregisterMetrics();
   }
 
   /** The session row's end: status, counters and, when recorded, the recording's seal. */
@@ -166,4 +271,28 @@ export class SessionTracker {
     for (const session of [...this.live.values()]) session.terminate(reason, 'interrupted');
     await Promise.all([...this.finishing]);
   }
+}
+
+function emptyTotals(connection: string, protocol: string): SessionTotals {
+  return {
+    connection,
+    protocol,
+    active: 0,
+    started: 0,
+    statements: 0,
+    blocked: 0,
+    held: 0,
+    maskedCells: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+}
+
+function addCounters(totals: SessionTotals, counters: SessionCounters): void {
+  totals.statements += counters.statements;
+  totals.blocked += counters.blocked;
+  totals.held += counters.reviews ?? 0;
+  totals.bytesIn += counters.bytesIn;
+  totals.bytesOut += counters.bytesOut;
+  if (counters.masked) for (const n of Object.values(counters.masked)) totals.maskedCells += n;
 }

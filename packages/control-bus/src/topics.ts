@@ -35,6 +35,8 @@ export const TopicSchemas = {
   'policy.changed': Type.Object({ connectionIds: Type.Optional(Type.Array(Id)) }),
   /** An access grant was revoked: end the identity's sessions on the connection that relied on it. */
   'access.revoked': Type.Object({ identityId: Id, connectionId: Id, grantId: Id }),
+  /** A catalog event was stored (packages/events): API replicas dispatch and stream it now, not at their next poll. */
+  event: Type.Object({ id: Id, type: Type.String({ maxLength: 100 }) }),
 } satisfies Record<string, TSchema>;
 
 export type Topic = keyof typeof TopicSchemas;
@@ -49,3 +51,4 @@ export type IdentityBlocked = TopicMessages['identity.blocked'];
 export type AgentRevoked = TopicMessages['agent.revoked'];
 export type PolicyChanged = TopicMessages['policy.changed'];
 export type AccessRevoked = TopicMessages['access.revoked'];
+export type EventStored = TopicMessages['event'];

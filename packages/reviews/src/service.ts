@@ -1,5 +1,6 @@
 import type { ControlBus, ReviewDecided, TopicMessages } from '@warden/control-bus';
 import type { AccessGrant, PrismaClient, Review } from '@warden/db';
+import { EventPublisher } from '@warden/events';
 import { revokeGrant } from './access.js';
 import {
   cancelPendingReviews,
@@ -61,6 +62,8 @@ export interface WaitOptions {
  */
 export class ReviewService {
   private readonly actor: string;
+  /** review.* catalog events, emitted here so the API and every gateway emit them the same way. */
+  readonly events: EventPublisher;
 
   constructor(
     readonly prisma: PrismaClient,
@@ -68,6 +71,11 @@ export class ReviewService {
     private readonly options: ReviewServiceOptions = {},
   ) {
     this.actor = options.actor ?? 'warden';
+    const logger = options.logger;
+    this.events = new EventPublisher(prisma, {
+      bus,
+      ...(logger ? { logger: { warn: (o, m) => logger.warn(o, m), error: (o, m) => logger.warn(o, m) } } : {}),
+    });
   }
 
   async createStatementReview(input: StatementReviewInput): Promise<Review> {
@@ -201,10 +209,18 @@ export class ReviewService {
     });
   }
 
+  private catalog(change: ReviewDecided | { reviewId: string; status?: undefined }): void {
+    void loadReview(this.prisma, change.reviewId).then(
+      (review) => review && catalogEvent(this.events, review, change),
+      (err: unknown) => this.options.logger?.warn({ err, reviewId: change.reviewId }, 'could not emit a review event'),
+    );
+  }
+
   private async announce<T extends 'review.created' | 'review.decided' | 'access.revoked'>(
     topic: T,
     message: TopicMessages[T],
   ): Promise<void> {
+    if (topic !== 'access.revoked') this.catalog(message as ReviewDecided | { reviewId: string; status?: undefined });
     try {
       await this.bus.publish(topic, message);
     } catch (err) {
@@ -213,6 +229,43 @@ export class ReviewService {
         'publishing a review change failed; waiters will read it from the database',
       );
     }
+  }
+}
+
+/** The catalog event of a review change; off the caller's path (a held client is not kept waiting for it). */
+function catalogEvent(
+  events: EventPublisher,
+  review: ReviewDetails,
+  change: ReviewDecided | { reviewId: string; status?: undefined },
+): void {
+  const context = {
+    identity: review.requester,
+    connection: review.connection,
+    session: review.sessionId ? { id: review.sessionId } : null,
+  };
+  const base = { reviewId: review.id, kind: review.kind, rule: review.ruleName };
+  switch (change.status) {
+    case undefined:
+      void events.emit('review.requested', context, {
+        ...base,
+        approverGroups: review.approverGroups,
+        requiredApprovals: review.requiredApprovals,
+        expiresAt: review.expiresAt.toISOString(),
+        statementHash: review.statementHash,
+        accessSeconds: review.accessSeconds,
+      });
+      return;
+    case 'approved':
+    case 'denied':
+      void events.emit(`review.${change.status}`, context, {
+        ...base,
+        by: change.by ?? null,
+        comment: change.comment ?? null,
+      });
+      return;
+    case 'expired':
+    case 'cancelled':
+      void events.emit(`review.${change.status}`, context, { ...base, reason: change.comment ?? null });
   }
 }
 

@@ -42,6 +42,17 @@ export interface WardenConfig {
   apiBodyLimit: number;
   /** How often the API purges recordings past their connection's retentionDays (default hourly). */
   retentionIntervalMs: number;
+  /** Bearer token /metrics requires (API, and the gateway's and agent's own ports); unset → open. */
+  metricsToken: string | undefined;
+  /** Where a separate gateway process serves /metrics (WARDEN_GATEWAY_METRICS_PORT: port or host:port). */
+  gatewayMetrics: ListenAddress | undefined;
+  /** Where a separate agent process serves /metrics (WARDEN_AGENT_METRICS_PORT: port or host:port). */
+  agentMetrics: ListenAddress | undefined;
+  /** Catalog events as JSON lines for log shippers: `stdout` or a file path; unset → off. */
+  eventsLog: string | undefined;
+  /** Webhook deliveries: tries in all, and the first retry's delay (doubled each time). */
+  webhookAttempts: number;
+  webhookRetryDelayMs: number;
   /** Lifetime of the access tokens (JWTs) minted at sign-in (WARDEN_ACCESS_TOKEN_TTL, default 8 h). */
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a sign-in: its refresh tokens stop working after this (default 30 days). */
@@ -128,6 +139,13 @@ function oidcConfig(env: Env): OidcConfig | undefined {
   };
 }
 
+/** A port (bound on 0.0.0.0, for scrapers in the cluster) or host:port; unset → undefined. */
+function metricsAddress(env: Env, name: string): ListenAddress | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return undefined;
+  return parseListenAddress(/^\d+$/.test(raw) ? `0.0.0.0:${raw}` : raw, name);
+}
+
 export function loadConfig(env: Env = process.env): WardenConfig {
   const api = address(env, 'WARDEN_API_ADDR', '127.0.0.1:8009');
   return {
@@ -149,6 +167,12 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
+    metricsToken: nonEmpty(env.WARDEN_METRICS_TOKEN),
+    gatewayMetrics: metricsAddress(env, 'WARDEN_GATEWAY_METRICS_PORT'),
+    agentMetrics: metricsAddress(env, 'WARDEN_AGENT_METRICS_PORT'),
+    eventsLog: nonEmpty(env.WARDEN_EVENTS_LOG),
+    webhookAttempts: positiveInteger(env, 'WARDEN_WEBHOOK_ATTEMPTS', 8),
+    webhookRetryDelayMs: positiveInteger(env, 'WARDEN_WEBHOOK_RETRY_DELAY_MS', 10_000),
     accessTokenTtlSeconds: duration(env, 'WARDEN_ACCESS_TOKEN_TTL', 8 * 3600),
     refreshTokenTtlSeconds: duration(env, 'WARDEN_REFRESH_TOKEN_TTL', 30 * 86400),
     oidc: oidcConfig(env),

@@ -37,10 +37,18 @@ export interface BackgroundJobs {
   repeat(name: string, everyMs: number, handler: JobHandler<Record<string, never>>, retry?: RetryPolicy): Promise<void>;
   /** Handles one-off jobs of `name`; jobs enqueued before a handler exists wait for it. */
   process<T>(name: string, handler: JobHandler<T>): void;
-  /** Queues one job (data must be JSON), retried with `retry` when its handler throws. */
-  enqueue<T>(name: string, data: T, retry?: RetryPolicy): Promise<void>;
+  /**
+   * Queues one job (data must be JSON), retried with `retry` when its handler throws. A `jobId`
+   * makes it idempotent: while a job with that id is queued, running or kept, another is dropped.
+   */
+  enqueue<T>(name: string, data: T, retry?: RetryPolicy, options?: EnqueueOptions): Promise<void>;
   /** Stops scheduling, lets running jobs finish and closes every connection. */
   close(): Promise<void>;
+}
+
+export interface EnqueueOptions {
+  /** Letters, digits, `-` and `_` (BullMQ refuses `:` in custom ids). */
+  jobId?: string;
 }
 
 export const NO_RETRY: RetryPolicy = { attempts: 1, backoff: { type: 'fixed', delay: 0 } };
@@ -112,8 +120,23 @@ export class InProcessJobs implements BackgroundJobs {
     for (const job of waiting) this.run(name, handler, job.data as T, job.retry, 1);
   }
 
-  async enqueue<T>(name: string, data: T, retry: RetryPolicy = NO_RETRY): Promise<void> {
+  /** Ids of jobs queued or running (in-process, nothing is kept after a job ends). */
+  private readonly jobIds = new Set<string>();
+
+  async enqueue<T>(name: string, data: T, retry: RetryPolicy = NO_RETRY, options: EnqueueOptions = {}): Promise<void> {
     if (this.closed) throw new Error(`background jobs are closed; "${name}" was not queued`);
+    if (options.jobId) {
+      const key = `${name}/${options.jobId}`;
+      if (this.jobIds.has(key)) return;
+      this.jobIds.add(key);
+      const handler = this.handlers.get(name) as JobHandler<T> | undefined;
+      const wrapped = handler ?? null;
+      if (wrapped) {
+        const copy = JSON.parse(JSON.stringify(data ?? null)) as T;
+        this.run(name, wrapped, copy, retry, 1, () => this.jobIds.delete(key));
+        return;
+      }
+    }
     // Through JSON like a queue would, so a handler never sees what Redis could not carry.
     const copy = JSON.parse(JSON.stringify(data ?? null)) as T;
     const handler = this.handlers.get(name) as JobHandler<T> | undefined;

@@ -2,6 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import {
   NO_RETRY,
   type BackgroundJobs,
+  type EnqueueOptions,
   type JobHandler,
   type JobsLogger,
   type RetryPolicy,
@@ -60,8 +61,12 @@ export class BullJobs implements BackgroundJobs {
     this.workers.set(name, worker);
   }
 
-  async enqueue<T>(name: string, data: T, retry: RetryPolicy = NO_RETRY): Promise<void> {
-    await this.queue(name).add(name, data, this.jobOptions(retry));
+  async enqueue<T>(name: string, data: T, retry: RetryPolicy = NO_RETRY, options: EnqueueOptions = {}): Promise<void> {
+    // A jobId BullMQ already holds (queued, delayed for a retry, or kept after it ran) is not added again.
+    await this.queue(name).add(name, data, {
+      ...this.jobOptions(retry),
+      ...(options.jobId ? { jobId: options.jobId } : {}),
+    });
   }
 
   async close(): Promise<void> {

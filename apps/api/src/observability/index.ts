@@ -1,4 +1,61 @@
+import fp from 'fastify-plugin';
+import { metricsAuthorized, metricsRegistry, registerPendingReviewSource } from '@warden/runtime/metrics';
+import { queueDelivery, startWebhookDeliveries, webhookRetry } from '../jobs/webhook-delivery.js';
 import type { ApiInstance } from '../types.js';
+import { EventDispatcher } from './dispatcher.js';
+import { openEventLog } from './event-log.js';
+import { EventStreamHub } from './event-stream.js';
 
-/** Prometheus /metrics and event delivery plumbing for the API process (issue 9). */
-export async function observabilityPlugin(_app: ApiInstance) {}
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This replica's SSE fan-out of catalog events (GET /api/events/stream). */
+    eventStream: EventStreamHub;
+  }
+}
+
+/**
+ * Prometheus /metrics (the process registry: in the embedded stack it includes the gateway's
+ * metrics) and the event catalog's delivery: the outbox dispatcher (webhook deliveries, JSON
+ * lines), the webhook delivery jobs and the SSE hub. Registered at the root before the routes.
+ */
+export const observabilityPlugin = fp(async (app: ApiInstance) => {
+  const { prisma, secretBox, bus, config, audit } = app.services;
+  const logger = app.log.child({ component: 'events' });
+  audit.events.useBus(bus);
+  const retry = webhookRetry(config.webhookAttempts, config.webhookRetryDelayMs);
+  const eventLog = openEventLog(config.eventsLog);
+  const hub = new EventStreamHub(prisma, bus, logger);
+  const dispatcher = new EventDispatcher({
+    prisma,
+    bus,
+    log: eventLog,
+    queue: (deliveryId) => queueDelivery({ jobs: app.jobs, retry }, deliveryId),
+    logger,
+    onDispatched: () => hub.wake(),
+  });
+  app.decorate('eventStream', hub);
+  const offPending = registerPendingReviewSource(() => prisma.review.count({ where: { status: 'pending' } }));
+
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (!metricsAuthorized(config.metricsToken, req.headers.authorization)) {
+      return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'metrics token required' });
+    }
+    const text = await metricsRegistry.metrics();
+    return reply.type(metricsRegistry.contentType).send(text);
+  });
+
+  app.addHook('onReady', async () => {
+    startWebhookDeliveries({ prisma, secretBox, jobs: app.jobs, retry, logger });
+    await hub.start();
+    dispatcher.start();
+  });
+  // Before the server closes: open streams would otherwise keep it waiting.
+  app.addHook('preClose', async () => {
+    await hub.stop();
+  });
+  app.addHook('onClose', async () => {
+    offPending();
+    await dispatcher.stop();
+    await eventLog.close();
+  });
+});

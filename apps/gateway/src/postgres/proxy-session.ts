@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Principal } from '@warden/access';
 import type { SessionStatus } from '@warden/db';
@@ -15,6 +16,7 @@ import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
 import type { RecordedDecision } from '@warden/recording';
 import { reviewUrl, type ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
+import { latency } from '@warden/runtime/metrics';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
@@ -85,6 +87,8 @@ export class PostgresProxySession implements LiveSession {
   /** The review wait in progress, so the session's end waits for its cancellation to be written. */
   private pendingHold: Promise<void> | null = null;
   private readonly log: Logger;
+  /** When client statements were forwarded and no response has come back yet; 0 otherwise. */
+  private relaySentAt = 0;
 
   constructor(
     private readonly start: ProxySessionStart,
@@ -95,9 +99,25 @@ export class PostgresProxySession implements LiveSession {
     this.viaGrant = start.grant !== undefined;
     this.log = deps.logger;
     if (start.policy.policy.guarded) {
-      this.guard = new StatementGuard(start.policy.policy, ({ decision }) => {
+      this.guard = new StatementGuard(start.policy.policy, ({ statement, decision }) => {
         this.counters.blocked += 1;
         this.log.info({ sessionId: this.id, rule: decision.rule }, 'statement blocked by policy');
+        // One event per blocked statement (not per message): the text is identified by its hash only.
+        void deps.tracker.events.emit(
+          'statement.blocked',
+          {
+            identity: { id: start.principal.identityId, name: start.principal.name },
+            connection: { id: start.connection.id, name: start.connection.name },
+            session: { id: this.id },
+          },
+          {
+            rule: decision.rule,
+            message: decision.message,
+            statementHash: createHash('sha256').update(statement, 'utf8').digest('hex'),
+            statementLength: statement.length,
+            column: decision.column ?? null,
+          },
+        );
       });
       this.counters.masked = this.guard.masked;
     }
@@ -232,6 +252,10 @@ export class PostgresProxySession implements LiveSession {
     const responses = new ResponsePath(this.guard, this.recording);
     stream.on('data', (chunk: Buffer) => {
       counters.bytesOut += chunk.length;
+      if (this.relaySentAt !== 0) {
+        latency.relay.observe((performance.now() - this.relaySentAt) / 1000);
+        this.relaySentAt = 0;
+      }
       let full = false;
       let pieces: Buffer[];
       try {
@@ -343,6 +367,8 @@ export class PostgresProxySession implements LiveSession {
   /** Forwards client frames as one batch; a full tunnel window pauses the client. */
   private send(stream: TunnelStream, frames: Buffer[]): void {
     if (!frames.length) return;
+    // The relay latency: from the first batch sent to the first response bytes (see relay()).
+    if (this.relaySentAt === 0) this.relaySentAt = performance.now();
     const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
     if (!stream.write(batch)) {
       this.start.socket.pause();

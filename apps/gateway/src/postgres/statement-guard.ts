@@ -12,6 +12,7 @@ import {
   type QueryMessage,
 } from '@warden/pg-wire';
 import { MASKING_COUNTS_NOTICE } from '@warden/proto';
+import { latency } from '@warden/runtime/metrics';
 import { errorFrame } from './client-errors.js';
 
 /** Poisons whose errors have not come back yet (see poison()). */
@@ -58,7 +59,9 @@ export class StatementGuard {
 
   /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
   query(message: QueryMessage): Judged {
+    const began = performance.now();
     const decision = decide(this.policy, message.text);
+    latency.decide.observe((performance.now() - began) / 1000);
     if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
     if (decision.action === 'review') return { frame: message.frame, blocked: null, review: decision };
     return { frame: this.poison(message.text, decision, (text) => queryFrame(text)), blocked: decision, review: null };
@@ -66,7 +69,9 @@ export class StatementGuard {
 
   /** Extended protocol: judged at Parse; a refused statement never exists on the server. */
   parse(message: ParseMessage): Judged {
+    const began = performance.now();
     const decision = decide(this.policy, message.query);
+    latency.decide.observe((performance.now() - began) / 1000);
     if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
     // Preparing runs nothing: a statement needing review is held at its Execute, once its
     // parameters are known (an approval is bound to text and parameters).

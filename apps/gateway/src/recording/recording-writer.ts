@@ -1,6 +1,7 @@
 import type { RawExecute } from '@warden/db';
 import type { EncodedEvent } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
+import { latency } from '@warden/runtime/metrics';
 
 export interface RecordingWriterOptions {
   /** How long an event may wait before its batch is written: what a crash can lose. */
@@ -100,7 +101,9 @@ export class RecordingWriter {
   private async insert(rows: string): Promise<void> {
     // Times are ISO strings in UTC; the columns are timestamps without zone holding
     // UTC, as Prisma writes them, and the cast ignores the `Z`.
+    const began = performance.now();
     await this.execute(INSERT_CHUNKS, [rows]);
+    latency.record.observe((performance.now() - began) / 1000);
   }
 }
 

@@ -63,6 +63,12 @@ export async function containmentRoutes(app: ApiInstance) {
       await bus.publish('identity.blocked', { identityId: identity.id, reason });
       // Nobody waits for them any more (their sessions end) and nobody should approve them.
       const cancelled = await reviews.cancelPending({ requesterId: identity.id }, 'the requester was blocked');
+      const by = { id: req.principal.identityId, name: req.principal.name };
+      await audit.events.emit(
+        'identity.blocked',
+        { identity: { id: identity.id, name: identity.name } },
+        { reason, by, cancelledReviews: cancelled.length },
+      );
       await audit.record(
         req,
         'identity.block',
@@ -96,6 +102,11 @@ export async function containmentRoutes(app: ApiInstance) {
       });
       const identity = await prisma.identity.findUniqueOrThrow({ where: { id: target.id } });
       if (count) {
+        await audit.events.emit(
+          'identity.unblocked',
+          { identity: { id: identity.id, name: identity.name } },
+          { by: { id: req.principal.identityId, name: req.principal.name } },
+        );
         await audit.record(
           req,
           'identity.unblock',

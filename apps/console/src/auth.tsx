@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { ApiError, api, getToken, setToken, UNAUTHORIZED_EVENT } from './api';
+import { ApiError, api, getToken, logout, scheduleRefresh, setToken, setTokens, UNAUTHORIZED_EVENT } from './api';
 import type { Me } from './types';
 
 interface AuthState {
@@ -24,13 +24,22 @@ export function useAuth(): AuthState {
  * server, never in logs). Take the access token, then strip the fragment from the address bar and
  * history so it cannot be copied or bookmarked.
  */
-export function consumeLoginFragment(): void {
+export function consumeLoginFragment(): string | null {
   const hash = window.location.hash.replace(/^#/, '');
-  if (!hash.includes('access_token=')) return;
+  if (!hash.includes('access_token=') && !hash.includes('error=')) return null;
   const params = new URLSearchParams(hash);
-  const token = params.get('access_token');
-  if (token) setToken(token);
   window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  const accessToken = params.get('access_token');
+  if (accessToken) {
+    const expiresIn = Number(params.get('expires_in'));
+    setTokens({
+      accessToken,
+      ...(params.get('refresh_token') ? { refreshToken: params.get('refresh_token')! } : {}),
+      ...(expiresIn > 0 ? { expiresIn } : {}),
+    });
+    return null;
+  }
+  return `Single sign-on failed: ${params.get('error_description') ?? params.get('error')}`;
 }
 
 export function AuthProvider({ children }: { children: ReactNode }) {
@@ -39,7 +48,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [ready, setReady] = useState(false);
 
   const signOut = useCallback((why?: string) => {
-    setToken(null);
+    void logout();
     setMe(null);
     setNotice(why ?? null);
   }, []);
@@ -56,7 +65,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   useEffect(() => {
-    consumeLoginFragment();
+    const failed = consumeLoginFragment();
+    if (failed) setNotice(failed);
+    // A reload keeps the tab's tokens: renew them on schedule again.
+    scheduleRefresh();
     const token = getToken();
     const done = () => setReady(true);
     if (!token) return done();

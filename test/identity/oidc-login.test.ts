@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDataPath, type DataPath } from '../support/data-path.js';
+import { run, startDataPath, type DataPath } from '../support/data-path.js';
 import { Browser, startOidcProvider, type TestOidcProvider } from '../support/oidc.js';
 import { freePort } from '../support/ports.js';
 import { craftToken, fragmentTokens, type Tokens } from './tokens.js';
@@ -308,7 +312,110 @@ describe('bad tokens', () => {
     expect(new URLSearchParams(done.url.hash.slice(1)).get('error')).toBe('access_denied');
     await dp.api.request('PATCH', '/api/users/alice', { body: { status: 'active' } });
   });
+});
 
+describe('the CLI', () => {
+  const configHome = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+  const env = () => ({
+    WARDEN_URL: apiUrl,
+    XDG_CONFIG_HOME: configHome,
+    WARDEN_POSTGRES_ADDR: `127.0.0.1:${dp.pgPort}`,
+    WARDEN_NO_BROWSER: '1',
+    WARDEN_TOKEN: '',
+  });
+  const warden = (args: string[], extra: Record<string, string> = {}) =>
+    run(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { env: { ...env(), ...extra } });
+  const credentials = () => join(configHome, 'warden', 'credentials.json');
+  afterAll(() => rmSync(configHome, { recursive: true, force: true }));
+
+  /** `warden login`, with this process as the browser; resolves to the redirect the CLI received. */
+  async function cliLogin(): Promise<URL> {
+    const login = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', 'login'], {
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    login.stdout.on('data', (d) => (output += d));
+    login.stderr.on('data', (d) => (output += d));
+    const exited = new Promise((resolve) => login.on('exit', resolve));
+    await expect.poll(() => output, { timeout: 30_000 }).toMatch(/oidc\/login/);
+    const printed = /^\s+(http\S+oidc\/login\S+)$/m.exec(output)?.[1];
+    const loopback = new URL(new URL(printed!).searchParams.get('return_to')!);
+    expect(loopback.hostname).toBe('127.0.0.1');
+    const done = await new Browser().signIn(printed!, 'alice', (url) => url.port === loopback.port);
+    const landing = await fetch(done.url);
+    expect(await landing.text()).toContain('Signed in');
+    expect(await exited, output).toBe(0);
+    expect(output).toMatch(/Signed in to .* as alice/);
+    const saved = JSON.parse(readFileSync(credentials(), 'utf8'))[apiUrl];
+    seenTokens.push(saved.access_token, saved.refresh_token);
+    return done.url;
+  }
+
+  it('logs in through the browser on a loopback redirect and saves the tokens (0600)', async () => {
+    const redirect = await cliLogin();
+    // The redirect carries a one-time code, never the tokens themselves.
+    expect(redirect.searchParams.get('code')).toMatch(/^wdc_/);
+    expect(redirect.hash).toBe('');
+    expect(statSync(credentials()).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(readFileSync(credentials(), 'utf8'))[apiUrl];
+    expect(saved.refresh_token).toMatch(/^wdr_/);
+    expect((await dp.api.request('GET', '/api/users/me', { token: saved.access_token })).status).toBe(200);
+    // A code works once; presenting it again means it leaked, and ends that sign-in.
+    const again = await dp.api.request('POST', '/api/auth/exchange', {
+      token: null,
+      body: { code: redirect.searchParams.get('code') },
+    });
+    expect(again.status).toBe(401);
+    expect((await dp.api.request('GET', '/api/users/me', { token: saved.access_token })).status).toBe(401);
+    await cliLogin();
+  }, 120_000);
+
+  it('whoami, token and connect use the saved login; WARDEN_TOKEN overrides it', async () => {
+    const whoami = await warden(['whoami']);
+    expect(whoami.stdout, whoami.stderr).toMatch(/^alice \(user, role user; groups: .*finance/);
+    const token = await warden(['token']);
+    const accessToken = token.stdout.trim();
+    expect((await dp.api.request('GET', '/api/users/me', { token: accessToken })).body.name).toBe('alice');
+
+    const printed = await warden(['connect', 'pg-finance']);
+    expect(printed.stdout.trim()).toBe(
+      `PGPASSWORD="$(warden token)" psql "host=127.0.0.1 port=${dp.pgPort} dbname=pg-finance user=alice sslmode=prefer"`,
+    );
+    expect(printed.stdout).not.toContain(accessToken);
+    const executed = await warden(['connect', 'pg-finance', '--exec', '--', '-X', '-tAc', 'select 6 * 7']);
+    expect(executed.stderr).toBe('');
+    expect(executed.stdout.trim()).toBe('42');
+    const refused = await warden(['connect', 'pg-eng', '--exec', '--', '-X', '-c', 'select 1']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/not allowed to use connection "pg-eng"/);
+
+    const asAdmin = await warden(['whoami'], { WARDEN_TOKEN: dp.adminKey });
+    expect(asAdmin.stdout).toMatch(/^admin /);
+  });
+
+  it('refreshes an access token about to expire, and logout ends the sign-in', async () => {
+    const before = JSON.parse(readFileSync(credentials(), 'utf8'));
+    before[apiUrl].expires_at = Date.now() + 5_000;
+    writeFileSync(credentials(), JSON.stringify(before), { mode: 0o600 });
+    const token = (await warden(['token'])).stdout.trim();
+    expect(token).not.toBe(before[apiUrl].access_token);
+    const after = JSON.parse(readFileSync(credentials(), 'utf8'))[apiUrl];
+    expect(after.refresh_token).not.toBe(before[apiUrl].refresh_token);
+    expect(after.access_token).toBe(token);
+    seenTokens.push(token, after.refresh_token);
+
+    const logout = await warden(['logout']);
+    expect(logout.stdout).toMatch(/Signed out of/);
+    expect((await dp.api.request('GET', '/api/users/me', { token })).status).toBe(401);
+    expect(await loginCode(token, 'pg-finance')).toBe('28P01');
+    const whoami = await warden(['whoami']);
+    expect(whoami.code).toBe(1);
+    expect(whoami.stderr).toMatch(/not signed in to .*warden login/);
+  });
+});
+
+describe('logs', () => {
   it('never writes a token in full to the API, gateway or agent logs', () => {
     const logs = [dp.api.logs.join(''), dp.gateway.output(), dp.agent.output()].join('\n');
     expect(seenTokens.length).toBeGreaterThan(10);

@@ -14,6 +14,9 @@ export class ApiError extends Error {
 
 export interface RequestOptions {
   accept?: string;
+  method?: string;
+  /** Sent as JSON. */
+  body?: unknown;
   /** What the resource is, for a 404 ("session 123"). */
   what?: string;
 }
@@ -30,6 +33,8 @@ export class ApiClient {
     baseUrl: string,
     private readonly token: string | undefined,
     private readonly fetchImpl: typeof fetch = fetch,
+    /** Where the token came from, for error messages ("WARDEN_TOKEN", "your saved login"). */
+    private readonly tokenSource = 'WARDEN_TOKEN',
   ) {
     // Keep any path prefix (a reverse proxy may serve the API under /warden/).
     this.baseUrl = baseUrl.replace(/\/+$/, '');
@@ -47,6 +52,13 @@ export class ApiClient {
     });
   }
 
+  /** A JSON call (GET, or POST with options.body); the parsed body, or null for 204. */
+  async json<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.request(path, options);
+    const text = await response.text();
+    return (text ? JSON.parse(text) : null) as T;
+  }
+
   async getText(path: string, options: RequestOptions = {}): Promise<string> {
     const response = await this.request(path, options);
     return response.text();
@@ -56,9 +68,14 @@ export class ApiClient {
     const url = this.baseUrl + path;
     const headers: Record<string, string> = { accept: options.accept ?? 'application/json' };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
     let response: Response;
     try {
-      response = await this.fetchImpl(url, { headers });
+      response = await this.fetchImpl(url, { method: options.method ?? (body ? 'POST' : 'GET'), headers, body });
     } catch (err) {
       throw new ApiError(unreachable(this.baseUrl, err));
     }
@@ -72,10 +89,10 @@ export class ApiClient {
     switch (response.status) {
       case 401:
         return this.token
-          ? `the API at ${this.baseUrl} rejected WARDEN_TOKEN (401${because}); it may be expired or revoked`
-          : `not authenticated: set WARDEN_TOKEN to an API token for ${this.baseUrl}`;
+          ? `the API at ${this.baseUrl} rejected ${this.tokenSource} (401${because}); it may be expired or revoked`
+          : `not authenticated: set WARDEN_TOKEN to an API token for ${this.baseUrl}, or run \`warden login\``;
       case 403:
-        return `forbidden (403${because}): the identity behind WARDEN_TOKEN may not read ${options.what ?? 'this'}`;
+        return `forbidden (403${because}): the identity behind ${this.tokenSource} may not read ${options.what ?? 'this'}`;
       case 404:
         return options.what ? `${options.what} not found (404)` : `not found (404${because})`;
       default:

@@ -1,6 +1,11 @@
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliContext, type Command } from './command.js';
 import { ApiError } from './api-client.js';
+import { connectCommand } from './commands/connect.js';
 import { exportCommand } from './commands/export.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
+import { tokenCommand } from './commands/token.js';
+import { whoamiCommand } from './commands/whoami.js';
 import { replayCommand } from './commands/replay.js';
 import { transcriptCommand } from './commands/transcript.js';
 import { verifyCommand } from './commands/verify.js';
@@ -8,7 +13,17 @@ import { verifyCommand } from './commands/verify.js';
 export type { CliContext, Command } from './command.js';
 
 /** In the order `warden --help` lists them. */
-export const commands: Command[] = [replayCommand, transcriptCommand, verifyCommand, exportCommand];
+export const commands: Command[] = [
+  replayCommand,
+  transcriptCommand,
+  verifyCommand,
+  exportCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
+  tokenCommand,
+  connectCommand,
+];
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -18,9 +33,9 @@ function overview(): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `warden <command> --help` for its options. Commands that take a session id',
-    'fetch it from the API at WARDEN_URL (default http://127.0.0.1:8009) with the',
-    'bearer token in WARDEN_TOKEN.',
+    'Run `warden <command> --help` for its options. Commands that use the API reach it',
+    'at WARDEN_URL (default http://127.0.0.1:8009) with the bearer token in WARDEN_TOKEN,',
+    'or, when that is unset, the tokens `warden login` saved.',
     '',
   ].join('\n');
 }

@@ -291,6 +291,45 @@ describe('web console against the real stack', () => {
     }
   });
 
+  it('streams a live session as it runs, and an admin kills it from its page', async () => {
+    const client = new pg.Client({ connectionString: dp.url() });
+    const clientErrors: { code?: string; message: string }[] = [];
+    client.on('error', (e) => clientErrors.push(e as { code?: string; message: string }));
+    await client.connect();
+    try {
+      await client.query("SELECT 'first live' AS step");
+      let live: string | undefined;
+      await expect
+        .poll(
+          async () => {
+            const res = await dp.api.request('GET', '/api/sessions?status=active&connection=pg-test');
+            live = res.body.items[0]?.id;
+            return live;
+          },
+          { timeout: 15_000 },
+        )
+        .toBeTruthy();
+      // A pasted deep link: the API answers it with the console, which opens the session.
+      await page.goto(`${dp.api.baseUrl}/sessions/${live}`);
+      const timeline = page.getByTestId('timeline');
+      await timeline.getByText("SELECT 'first live' AS step").waitFor({ timeout: 15_000 });
+      await page.getByText('streaming').waitFor();
+      await client.query("SELECT 'second live' AS step");
+      await timeline.getByText("SELECT 'second live' AS step").waitFor({ timeout: 15_000 });
+      await screenshot(page, 'session-live');
+
+      await page.getByRole('button', { name: 'Kill session' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Kill this session?' });
+      await dialog.getByLabel('Reason (shown to the client)').fill('incident 7');
+      await dialog.getByRole('button', { name: 'Kill session' }).click();
+      await expect.poll(() => clientErrors.map((e) => e.code), { timeout: 15_000 }).toContain('57P01');
+      await page.locator('.badge.status-killed').waitFor({ timeout: 15_000 });
+      await expect.poll(async () => (await dp.api.request('GET', `/api/sessions/${live}`)).body.status).toBe('killed');
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
+
   it('left no page errors and no token in the API logs', () => {
     // The browser logs every non-2xx response; the form tests provoke 400s on purpose.
     expect(problems.filter((p) => !/Failed to load resource: .* 400/.test(p))).toEqual([]);

@@ -162,6 +162,52 @@ function Entry({ e, start }: { e: RecordedEvent; start: number }) {
           </p>
         </li>
       );
+    case 'ssh.exec':
+      return (
+        <li className="ev statement">
+          {when}
+          <div>
+            <div className="head">
+              <span className="kind">exec (channel {String(p.channel)})</span>
+              <DecisionBadge decision={p.decision as Decision | undefined} />
+            </div>
+            <pre className="statement">{String(p.text ?? '')}</pre>
+          </div>
+        </li>
+      );
+    case 'ssh.shell':
+      return (
+        <li className="ev sys">
+          {when}
+          <p>Interactive shell opened (channel {String(p.channel)})</p>
+        </li>
+      );
+    case 'ssh.data':
+      return (
+        <li className={`ev${p.stream === 'stdin' ? ' sys' : ''}`}>
+          {when}
+          <pre className={`output${p.stream === 'stderr' ? ' error-line' : ''}`}>{String(p.data ?? '')}</pre>
+        </li>
+      );
+    case 'ssh.exit':
+      return (
+        <li className="ev sys">
+          {when}
+          <p>
+            Channel {String(p.channel)} exited{' '}
+            {p.code !== null && p.code !== undefined ? `with status ${String(p.code)}` : `on ${String(p.signal)}`}
+          </p>
+        </li>
+      );
+    case 'ssh.refused':
+      return (
+        <li className="ev">
+          {when}
+          <p className="error-line">
+            Refused {String(p.request)}: {String(p.reason)}
+          </p>
+        </li>
+      );
     case 'notice':
       return (
         <li className="ev sys">

@@ -67,7 +67,9 @@ export function SessionPage({ id }: { id: string }) {
   const [events, setEvents] = useState<RecordedEvent[]>([]);
   const [eventsError, setEventsError] = useState<ApiError | null>(null);
   const [eventsLoaded, setEventsLoaded] = useState(false);
-  const [tab, setTab] = useState<'timeline' | 'transcript'>('timeline');
+  const [chosenTab, setTab] = useState<'timeline' | 'transcript' | null>(null);
+  // SSH sessions read best as their transcript; SQL sessions as statements with their results.
+  const tab = chosenTab ?? (detail.data?.protocol === 'ssh' ? 'transcript' : 'timeline');
   const [transcript, setTranscript] = useState<string | null>(null);
   const lastSeq = useRef(0);
 

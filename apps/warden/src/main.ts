@@ -13,6 +13,7 @@ const lines = [
   '',
   'Warden is running',
   `  control plane  ${stack.db.mode === 'pglite' ? 'embedded PGlite at ' : ''}${stack.db.location}`,
+  `  web console    ${apiUrl}/   (sign in with an API key, or SSO when configured)`,
   `  REST API       ${apiUrl}/api   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs)`,
   `  agent gRPC     ${config.grpc.host}:${config.grpc.port}`,
   `  Postgres       ${config.postgres.host}:${config.postgres.port}`,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, startDataPath, type DataPath } from '../support/data-path.js';
@@ -37,7 +38,10 @@ beforeAll(async () => {
   provider = await startOidcProvider({ redirectUris: [`${apiUrl}/api/auth/oidc/callback`] });
   provider.accounts.set('alice', { groups: ['engineering', 'Data Team'], name: 'Alice Example' });
   provider.accounts.set('root', { groups: ['warden-admins'] });
+  // Two gateway replicas on one control plane: a token minted once verifies on both, and is refused on both once revoked.
   dp = await startDataPath({
+    redisPrefix: `warden-test-${randomBytes(4).toString('hex')}`,
+    replica: true,
     apiConfig: {
       api: { host: '127.0.0.1', port: apiPort },
       publicUrl: apiUrl,
@@ -69,6 +73,10 @@ async function signIn(login: string, returnTo = '/console/'): Promise<Tokens> {
   const browser = new Browser();
   const start = `${apiUrl}/api/auth/oidc/login?return_to=${encodeURIComponent(returnTo)}`;
   const done = await browser.signIn(start, login, (url) => url.origin === apiUrl && !url.pathname.startsWith('/api/'));
+  for (const visited of browser.visited) {
+    const code = new URL(visited).pathname === '/api/auth/oidc/callback' && new URL(visited).searchParams.get('code');
+    if (code) seenTokens.push(code);
+  }
   expect(done.url.pathname).toBe(returnTo);
   const tokens = fragmentTokens(done.url);
   seenTokens.push(tokens.access_token, tokens.refresh_token);
@@ -80,8 +88,9 @@ async function psqlAs(token: string, connection: string) {
 }
 
 /** The SQLSTATE a node-postgres client gets when it cannot log in. */
-async function loginCode(token: string, connection = 'pg-eng'): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: dp.url(token, connection) });
+async function loginCode(token: string, connection = 'pg-eng', replica = false): Promise<string | undefined> {
+  const url = replica ? dp.replica!.url(token, connection) : dp.url(token, connection);
+  const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -226,11 +235,13 @@ describe('refresh and logout', () => {
   it('logout revokes the access token on the API and the gateway within a second', async () => {
     const tokens = await signIn('alice');
     expect(await loginCode(tokens.access_token, 'pg-finance')).toBe('connected');
+    expect(await loginCode(tokens.access_token, 'pg-finance', true)).toBe('connected');
     const out = await dp.api.request('POST', '/api/auth/logout', { token: tokens.access_token });
     expect(out.status).toBe(204);
     const started = Date.now();
     expect((await dp.api.request('GET', '/api/users/me', { token: tokens.access_token })).status).toBe(401);
     expect(await loginCode(tokens.access_token, 'pg-finance')).toBe('28P01');
+    expect(await loginCode(tokens.access_token, 'pg-finance', true)).toBe('28P01');
     expect(Date.now() - started).toBeLessThan(1000);
     const refresh = await dp.api.request('POST', '/api/auth/refresh', {
       token: null,
@@ -285,6 +296,7 @@ describe('bad tokens', () => {
   it('are refused with 28P01 on the Postgres listener', async () => {
     for (const [kind, token] of Object.entries(bad)) {
       expect(await loginCode(token, 'pg-finance'), kind).toBe('28P01');
+      expect(await loginCode(token, 'pg-finance', true), `${kind} on the replica`).toBe('28P01');
     }
     const viaPsql = await psqlAs(bad.expired!, 'pg-finance');
     expect(viaPsql.stderr).toMatch(/password authentication failed: the token has expired/);
@@ -417,7 +429,9 @@ describe('the CLI', () => {
 
 describe('logs', () => {
   it('never writes a token in full to the API, gateway or agent logs', () => {
-    const logs = [dp.api.logs.join(''), dp.gateway.output(), dp.agent.output()].join('\n');
+    const logs = [dp.api.logs.join(''), dp.gateway.output(), dp.replica!.process.output(), dp.agent.output()].join(
+      '\n',
+    );
     expect(seenTokens.length).toBeGreaterThan(10);
     for (const token of seenTokens) {
       expect(logs.includes(token)).toBe(false);

@@ -88,6 +88,8 @@ export async function startOidcProvider(options: { redirectUris: string[] }): Pr
  */
 export class Browser {
   readonly cookies = new Map<string, Map<string, string>>();
+  /** Every URL requested, in order (tests grep logs for the codes they carried). */
+  readonly visited: string[] = [];
 
   private cookieHeader(url: URL): string {
     const jar = this.cookies.get(url.hostname);
@@ -109,6 +111,7 @@ export class Browser {
 
   async request(url: string, init: { method?: string; form?: Record<string, string> } = {}) {
     const target = new URL(url);
+    this.visited.push(target.toString());
     const headers: Record<string, string> = { cookie: this.cookieHeader(target) };
     let body: string | undefined;
     if (init.form) {

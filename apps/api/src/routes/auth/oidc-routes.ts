@@ -94,7 +94,13 @@ export function registerOidcRoutes(app: ApiInstance, settings: OidcConfig, signI
 
   app.get(
     '/oidc/callback',
-    { schema: { tags, summary: 'Where the identity provider returns; 302 to return_to with the tokens' } },
+    {
+      schema: { tags, summary: 'Where the identity provider returns; 302 to return_to with the tokens' },
+      // The query holds the provider's authorization code: the request log gets the path only.
+      logSerializers: {
+        req: (request: FastifyRequest) => ({ method: request.method, url: request.url.split('?')[0] }),
+      },
+    },
     async (req, reply) => {
       reply.header('set-cookie', cookie('', 0)).header('cache-control', 'no-store');
       let pending: PendingLogin | undefined;

@@ -59,7 +59,13 @@ describe('connection credentials', () => {
         name: 'bastion',
         type: 'ssh',
         agent: 'default',
-        config: { host: 'bastion', user: 'ops', privateKey: sshKey, passphrase: sshPassphrase },
+        config: {
+          host: 'bastion',
+          user: 'ops',
+          privateKey: sshKey,
+          passphrase: sshPassphrase,
+          hostKeyFingerprint: 'SHA256:' + 'B'.repeat(43),
+        },
       },
     });
     expect(ssh.status).toBe(201);

@@ -122,7 +122,7 @@ export async function startDataPath(
     WARDEN_POSTGRES_ADDR: `127.0.0.1:${pgPort}`,
     WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
     // Every listener on a free port, so test runs in parallel never collide on a default one.
-    WARDEN_SSH_ADDR: `127.0.0.1:${await freePort()}`,
+    WARDEN_SSH_ADDR: `127.0.0.1:${sshPort}`,
     WARDEN_DATA_DIR: api.dataDir,
     LOG_LEVEL: 'debug',
     ...(options.redisPrefix ? { REDIS_URL: redisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {}),
@@ -168,7 +168,7 @@ export async function startDataPath(
           WARDEN_GATEWAY_ID: 'replica-b',
           WARDEN_POSTGRES_ADDR: `127.0.0.1:${replicaPorts.pg}`,
           WARDEN_GRPC_ADDR: `127.0.0.1:${replicaPorts.grpc}`,
-          WARDEN_SSH_ADDR: `127.0.0.1:${await freePort()}`,
+          WARDEN_SSH_ADDR: `127.0.0.1:${replicaPorts.ssh}`,
         });
         await replica.waitFor(/gateway listening/, 60_000);
         path.replica = {

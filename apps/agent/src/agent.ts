@@ -3,6 +3,7 @@ import { decodeSessionOpen } from '@warden/proto';
 import { messageFirst, type Logger } from '@warden/runtime';
 import { TunnelClient, type SessionOpenRequest, type TunnelClientState, type TunnelStream } from '@warden/tunnel';
 import { servePostgresCancel, servePostgresSession } from './postgres/session.js';
+import { serveSshSession } from './ssh/session.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -64,6 +65,8 @@ export class Agent {
         return servePostgresSession(payload, stream);
       case 'postgres-cancel':
         return servePostgresCancel(payload, stream);
+      case 'ssh':
+        return serveSshSession(payload, stream);
       default:
         throw Object.assign(new Error(`this agent does not serve ${open.type} sessions`), { code: '08001' });
     }

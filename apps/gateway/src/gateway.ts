@@ -13,6 +13,8 @@ import { PostgresListener } from './postgres/listener.js';
 import type { ProtocolListener } from './protocol-listener.js';
 import { Recordings } from './recording/recordings.js';
 import { SessionTracker } from './session-tracker.js';
+import { loadHostKey } from './ssh/host-key.js';
+import { SshListener } from './ssh/listener.js';
 import { loadTlsIdentity } from './tls-identity.js';
 
 export interface GatewayOptions {
@@ -32,6 +34,9 @@ export interface GatewayOptions {
 export interface GatewayAddresses {
   grpc: number;
   postgres: AddressInfo;
+  ssh: AddressInfo;
+  /** The SSH host key's fingerprint (`SHA256:...`), for clients' known_hosts. */
+  sshHostKeyFingerprint: string;
 }
 
 /**
@@ -132,7 +137,27 @@ export class Gateway {
       logger: logger.child({ component: 'postgres' }),
     });
     this.listeners.push(postgres);
-    return { grpc, postgres: await postgres.listen() };
+    const hostKey = await loadHostKey(prisma, secretBox);
+    const ssh = new SshListener({
+      address: config.ssh,
+      prisma,
+      hostKey,
+      targets: new ConnectionTargets(prisma, secretBox),
+      tunnel: this.tunnel,
+      tracker: this.sessions,
+      recordings: this.recordings,
+      reviews,
+      policies: new PolicyLoader(prisma, secretBox),
+      publicUrl: config.publicUrl,
+      logger: logger.child({ component: 'ssh' }),
+    });
+    this.listeners.push(ssh);
+    return {
+      grpc,
+      postgres: await postgres.listen(),
+      ssh: await ssh.listen(),
+      sshHostKeyFingerprint: hostKey.fingerprint,
+    };
   }
 
   /** Events announce themselves on the bus; metrics read the tunnel's agents at scrape time. */

@@ -18,7 +18,15 @@ const gateway = new Gateway({
   logger,
 });
 const addresses = await gateway.start();
-logger.info({ grpc: addresses.grpc, postgres: addresses.postgres.port }, 'gateway listening');
+logger.info(
+  {
+    grpc: addresses.grpc,
+    postgres: addresses.postgres.port,
+    ssh: addresses.ssh.port,
+    sshHostKey: addresses.sshHostKeyFingerprint,
+  },
+  'gateway listening',
+);
 // Its own /metrics (the API's covers only the API process when they run apart).
 const metrics = config.gatewayMetrics
   ? await serveMetrics(config.gatewayMetrics, { token: config.metricsToken })

@@ -11,7 +11,7 @@ import {
   type CompiledReviewRule,
   type ReviewRequirement,
 } from './rules/reviews.js';
-import { validatePolicyRules, type PolicyRules, type RuleError } from './rules/schemas.js';
+import { validatePolicyRules, type PolicyRules, type RuleError, type SqlGuardrailRule } from './rules/schemas.js';
 
 export const UNPARSEABLE_RULE = 'unparseable';
 export const UNPARSEABLE_MESSAGE = 'Warden could not parse this statement; refusing it (fail closed)';
@@ -112,7 +112,10 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
     readonly version: string,
     options: CompileOptions = {},
   ) {
-    this.guardrails = (rules.guardrails ?? []).filter((r) => r.enabled !== false).map(compileGuardrail);
+    // Shell command rules (deny_commands) are for SSH exec, not statements.
+    this.guardrails = (rules.guardrails ?? [])
+      .filter((r): r is SqlGuardrailRule => r.enabled !== false && r.type !== 'deny_commands')
+      .map(compileGuardrail);
     this.maskingRules = new CompiledMasking(rules.masking);
     this.masking = this.maskingRules.plan;
     const reviews = (rules.reviews ?? []).filter((r) => r.enabled !== false);

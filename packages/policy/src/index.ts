@@ -69,6 +69,11 @@ export {
   DenyKindsRule,
   DenyPatternRule,
   DenyTablesRule,
+  DenyCommandsRule,
+  CommandReviewMatch,
+  RequireCommandReviewRule,
+  SHELL_DETECTORS,
+  SqlGuardrailRule,
   GuardrailRule,
   MaskingRules,
   PolicyRules,
@@ -81,3 +86,11 @@ export {
   validatePolicyRules,
   type RuleError,
 } from './rules/schemas.js';
+export {
+  compileShellPolicy,
+  DEFAULT_SHELL_GUARDRAIL,
+  parseCommandLine,
+  ShellPolicy,
+  type CommandDecision,
+  type SimpleCommand,
+} from './shell/index.js';

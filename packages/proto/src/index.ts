@@ -4,3 +4,4 @@
 export * from './gen/warden/tunnel/v1/tunnel_pb.js';
 export * from './agent-tunnel-service.js';
 export * from './session-open.js';
+export * from './ssh-channel.js';

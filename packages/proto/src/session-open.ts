@@ -1,6 +1,8 @@
 // What the gateway puts in SessionOpen.config for each connection type (JSON). The
 // tunnel treats it as opaque bytes; gateway and agent share these shapes.
 
+import type { SshChannelRequest, SshPty } from './ssh-channel.js';
+
 /**
  * How a secret reaches the agent: a reference the agent resolves from its own
  * environment or filesystem (the control plane never sees the value), or a value
@@ -61,7 +63,36 @@ export interface PostgresCancelOpen {
  */
 export const MASKING_COUNTS_NOTICE = 'WMASK';
 
-export type SessionOpenPayload = PostgresSessionOpen | PostgresCancelOpen;
+/**
+ * An SSH target as the agent reaches it. The host key is verified against the
+ * pinned fingerprint or the known_hosts lines; with neither the agent refuses.
+ */
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  password?: SecretSource;
+  privateKey?: SecretSource;
+  passphrase?: SecretSource;
+  /** `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  hostKeyFingerprint?: string;
+  /** known_hosts lines (plain or hashed host names). */
+  knownHosts?: string;
+}
+
+/** Open one SSH session channel on the target: a shell, a command or a subsystem (ssh-channel.ts). */
+export interface SshSessionOpen {
+  kind: 'ssh';
+  connection: string;
+  target: SshTarget;
+  request: SshChannelRequest;
+  /** The client's pty-req, when it asked for a terminal. */
+  pty?: SshPty;
+  /** Environment the client sent (env requests), already filtered by the gateway. */
+  env?: Record<string, string>;
+}
+
+export type SessionOpenPayload = PostgresSessionOpen | PostgresCancelOpen | SshSessionOpen;
 
 export function encodeSessionOpen(payload: SessionOpenPayload): Uint8Array {
   return Buffer.from(JSON.stringify(payload));

@@ -141,6 +141,71 @@ export interface SessionEndPayload {
   };
 }
 
+// ---- SSH (one session = one SSH connection; `channel` numbers its session channels) ----
+
+/** A shell opened on a session channel; `pty` when the client asked for a terminal. */
+export interface SshShellPayload {
+  channel: number;
+  pty: { term: string; cols: number; rows: number } | null;
+}
+
+/** An exec request: the command line and what policy decided about it. */
+export interface SshExecPayload {
+  channel: number;
+  text: string;
+  decision: RecordedDecision;
+}
+
+/**
+ * Bytes of a channel, decoded as UTF-8 (a character split across chunks is kept
+ * whole). stdout/stderr from the target; stdin from the client, recorded only when
+ * the connection enables it (options.ssh.recordInput), since keystrokes can be passwords.
+ */
+export interface SshDataPayload {
+  channel: number;
+  stream: 'stdout' | 'stderr' | 'stdin';
+  data: string;
+}
+
+/** The client's terminal changed size. */
+export interface SshResizePayload {
+  channel: number;
+  cols: number;
+  rows: number;
+}
+
+/** A signal the client sent to the remote process. */
+export interface SshSignalPayload {
+  channel: number;
+  signal: string;
+}
+
+/** How the channel's command or shell ended: exit status, or the signal that ended it. */
+export interface SshExitPayload {
+  channel: number;
+  code: number | null;
+  signal?: string;
+}
+
+/** A request the gateway refused (port forwarding, agent forwarding, a subsystem...). */
+export interface SshRefusedPayload {
+  channel: number | null;
+  request: string;
+  reason: string;
+}
+
+/** A subsystem (sftp) relayed on a channel because the connection allows it. */
+export interface SshSubsystemPayload {
+  channel: number;
+  name: string;
+}
+
+/** The channel's output past the recording cap is no longer recorded (counts stay exact). */
+export interface SshTruncatedPayload {
+  channel: number;
+  recordedBytes: number;
+}
+
 export interface EventPayloads {
   'session.start': SessionStartPayload;
   query: QueryPayload;
@@ -153,6 +218,15 @@ export interface EventPayloads {
   'review.requested': ReviewRequestedPayload;
   'review.decided': ReviewDecidedPayload;
   'session.end': SessionEndPayload;
+  'ssh.shell': SshShellPayload;
+  'ssh.exec': SshExecPayload;
+  'ssh.data': SshDataPayload;
+  'ssh.resize': SshResizePayload;
+  'ssh.signal': SshSignalPayload;
+  'ssh.exit': SshExitPayload;
+  'ssh.refused': SshRefusedPayload;
+  'ssh.subsystem': SshSubsystemPayload;
+  'ssh.truncated': SshTruncatedPayload;
 }
 
 /** Kinds a reader must understand; readers show unknown kinds generically (later issues add SSH/HTTP/review kinds). */

@@ -32,3 +32,5 @@ export {
 } from './export.js';
 export { renderTranscript, TranscriptRenderer, type TranscriptOptions } from './transcript.js';
 export { replay, type ReplayOptions } from './replay.js';
+export { ASCIICAST_CONTENT_TYPE, AsciicastWriter, toAsciicast, type AsciicastOptions } from './asciicast.js';
+export { stripControl } from './ssh-transcript.js';

@@ -14,6 +14,7 @@ import type {
   SessionEndPayload,
   SessionStartPayload,
 } from './events.js';
+import { renderSshEvent } from './ssh-transcript.js';
 
 export interface TranscriptOptions {
   /** The database-like name in the prompt (`app=>`); by default the session's connection name. */
@@ -74,6 +75,7 @@ export class TranscriptRenderer {
       case 'session.end':
         return this.sessionEnd(event, p);
       default:
+        if (event.kind.startsWith('ssh.')) return renderSshEvent(event, this.offset(event), this.prompt ?? 'warden');
         return `[${event.kind}] ${JSON.stringify(event.payload)}\n`;
     }
   }

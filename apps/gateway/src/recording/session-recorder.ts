@@ -24,7 +24,7 @@ function isoNow(): string {
 }
 
 /** Event kinds whose `payload.text` is a statement, indexed for full-text search. */
-const SEARCHABLE = new Set(['query', 'prepare', 'execute']);
+const SEARCHABLE = new Set(['query', 'prepare', 'execute', 'ssh.exec']);
 
 /**
  * One session's recording: assigns each event its seq and time, links it into the

@@ -7,9 +7,9 @@ import type {
   DenyKindsRule,
   DenyPatternRule,
   DenyTablesRule,
-  GuardrailRule,
   ReadOnlyRule,
   RequireWhereRule,
+  SqlGuardrailRule,
 } from './schemas.js';
 
 /** What a guardrail says about one statement: nothing, or why it blocks. */
@@ -20,7 +20,7 @@ export interface Violation {
 
 export interface CompiledGuardrail {
   name: string;
-  type: GuardrailRule['type'];
+  type: SqlGuardrailRule['type'];
   check(stmt: StatementAnalysis): Violation | undefined;
 }
 
@@ -69,7 +69,7 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'gin_clean_pending_list',
 ];
 
-export function compileGuardrail(rule: GuardrailRule): CompiledGuardrail {
+export function compileGuardrail(rule: SqlGuardrailRule): CompiledGuardrail {
   const base = { name: rule.name, type: rule.type };
   switch (rule.type) {
     case 'deny_kinds':

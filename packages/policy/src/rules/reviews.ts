@@ -1,7 +1,7 @@
 import type { StatementAnalysis } from '../analyze/types.js';
 import { anyGlob } from './glob.js';
 import { label, tableMatcher, writeReason } from './guardrails.js';
-import type { AccessReviewRule, PolicyRules, RequireReviewRule } from './schemas.js';
+import type { AccessReviewRule, PolicyRules, RequireCommandReviewRule, RequireReviewRule } from './schemas.js';
 
 export const DEFAULT_REVIEW_TIMEOUT_SECONDS = 300;
 export const DEFAULT_ACCESS_REVIEW_TIMEOUT_SECONDS = 3600;
@@ -116,6 +116,9 @@ export function accessRequirement(rules: PolicyRules): AccessRequirement | undef
 }
 
 /** The first enabled review rule (either type) of that name: where a notification goes. */
-export function findReviewRule(rules: PolicyRules, name: string): RequireReviewRule | AccessReviewRule | undefined {
+export function findReviewRule(
+  rules: PolicyRules,
+  name: string,
+): RequireReviewRule | AccessReviewRule | RequireCommandReviewRule | undefined {
   return (rules.reviews ?? []).find((r) => r.name === name && r.enabled !== false);
 }

@@ -117,7 +117,45 @@ export const ReadOnlyRule = Type.Object(
   },
 );
 
-export const GuardrailRule = Type.Union([
+/** Built-in shell command detectors (packages/policy/src/shell). */
+export const SHELL_DETECTORS = ['recursive_root_delete', 'pipe_to_shell', 'power_off', 'disk_wipe'] as const;
+
+const CommandMatchFields = {
+  commands: Type.Optional(
+    Type.Array(Glob, {
+      minItems: 1,
+      description:
+        'Program names (globs, matched against the basename of every command of the line, also after sudo/env/xargs and inside $(...))',
+    }),
+  ),
+  pattern: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description: 'JavaScript regular expression over the whole command line',
+    }),
+  ),
+  flags: Type.Optional(Type.String({ pattern: '^[imsu]*$', description: 'Flags of `pattern` (i, m, s, u)' })),
+  detect: Type.Optional(
+    Type.Array(Type.Enum(SHELL_DETECTORS), {
+      minItems: 1,
+      description:
+        'recursive_root_delete: rm -r of / or /*; pipe_to_shell: a download (curl, wget) piped into an interpreter; power_off: shutdown, reboot, halt, poweroff, init 0/6; disk_wipe: mkfs, dd to a device, wipefs',
+    }),
+  ),
+};
+
+export const DenyCommandsRule = Type.Object(
+  { type: Type.Literal('deny_commands'), ...common, ...CommandMatchFields },
+  {
+    additionalProperties: false,
+    description:
+      'SSH: refuse exec commands that match (any of commands, pattern, detect); at least one must be given. SQL ignores it.',
+  },
+);
+
+/** The guardrails SQL statements are checked against (every guardrail type but the shell ones). */
+export const SqlGuardrailRule = Type.Union([
   DenyKindsRule,
   RequireWhereRule,
   DenyTablesRule,
@@ -126,6 +164,8 @@ export const GuardrailRule = Type.Union([
   DenyPatternRule,
   ReadOnlyRule,
 ]);
+
+export const GuardrailRule = Type.Union([...SqlGuardrailRule.anyOf, DenyCommandsRule]);
 
 /** Masking strategies the agent implements (@warden/masking). */
 export const MASKING_STRATEGIES = ['redact', 'last4', 'domain', 'hash'] as const;
@@ -298,7 +338,38 @@ export const AccessReviewRule = Type.Object(
   },
 );
 
-export const ReviewRule = Type.Union([RequireReviewRule, AccessReviewRule]);
+export const CommandReviewMatch = Type.Object(
+  {
+    ...CommandMatchFields,
+    any: Type.Optional(Type.Boolean({ description: 'true: every exec command is held' })),
+  },
+  {
+    additionalProperties: false,
+    description: 'Any criterion given holds (OR); at least one of commands, pattern, detect, any: true',
+  },
+);
+
+export const RequireCommandReviewRule = Type.Object(
+  {
+    type: Type.Literal('require_command_review'),
+    name: common.name,
+    message: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'Shown to the client while the command waits' }),
+    ),
+    enabled: common.enabled,
+    match: CommandReviewMatch,
+    ...approvalSettings,
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 86_400, description: 'How long the command waits (default 300)' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'SSH: hold matching exec commands until approved (one-time approval bound to the exact command)',
+  },
+);
+
+export const ReviewRule = Type.Union([RequireReviewRule, AccessReviewRule, RequireCommandReviewRule]);
 
 export const PolicyRules = Type.Object(
   {
@@ -317,6 +388,10 @@ export type CopyForm = Static<typeof CopyForm>;
 export type DenyCopyRule = Static<typeof DenyCopyRule>;
 export type DenyPatternRule = Static<typeof DenyPatternRule>;
 export type ReadOnlyRule = Static<typeof ReadOnlyRule>;
+export type SqlGuardrailRule = Static<typeof SqlGuardrailRule>;
+export type DenyCommandsRule = Static<typeof DenyCommandsRule>;
+export type CommandReviewMatch = Static<typeof CommandReviewMatch>;
+export type RequireCommandReviewRule = Static<typeof RequireCommandReviewRule>;
 export type GuardrailRule = Static<typeof GuardrailRule>;
 export type ColumnMaskRule = Static<typeof ColumnMaskRule>;
 export type MaskingStrategy = Static<typeof MaskingStrategy>;
@@ -363,10 +438,21 @@ export function validatePolicyRules(
       errors.push({ path, message: (err as Error).message });
     }
   };
+  const commandMatch = (path: string, match: CommandReviewMatch & { any?: boolean }) => {
+    if (match.pattern !== undefined) regex(`${path}/pattern`, match.pattern, match.flags);
+    if (!match.commands && match.pattern === undefined && !match.detect && match.any !== true) {
+      errors.push({
+        path,
+        message: 'needs at least one of commands, pattern, detect' + (path.endsWith('/match') ? ' or any: true' : ''),
+      });
+    }
+  };
   (value.guardrails ?? []).forEach((rule, i) => {
     if (rule.type === 'deny_pattern') regex(`/guardrails/${i}/pattern`, rule.pattern, rule.flags);
+    if (rule.type === 'deny_commands') commandMatch(`/guardrails/${i}`, rule);
   });
   (value.reviews ?? []).forEach((rule, i) => {
+    if (rule.type === 'require_command_review') commandMatch(`/reviews/${i}/match`, rule.match);
     if (rule.type !== 'require_review') return;
     const { kinds, tables, pattern, flags, anyWrite } = rule.match;
     if (pattern !== undefined) regex(`/reviews/${i}/match/pattern`, pattern, flags);

@@ -173,6 +173,7 @@ export function applyConfig(
   if (type === 'ssh' && candidate.passphrase !== undefined && candidate.privateKey === undefined) {
     errors.push({ field: `${base}.passphrase`, message: 'needs a privateKey' });
   }
+  if (type === 'ssh') errors.push(...sshConfigErrors(candidate, base));
   if (type === 'http' && isObject(plain.headers)) {
     for (const name of Object.keys(plain.headers)) {
       if (!HEADER_NAME.test(name)) {
@@ -199,6 +200,33 @@ export function applyConfig(
     );
   }
   return { config, secrets, changes };
+}
+
+/**
+ * What the SSH schema cannot say: the agent needs a credential, and a pinned host key
+ * (fingerprint or known_hosts), since it refuses targets it cannot verify.
+ */
+function sshConfigErrors(candidate: Json, base: string): FieldError[] {
+  const errors: FieldError[] = [];
+  if (candidate.password === undefined && candidate.privateKey === undefined) {
+    errors.push({ field: `${base}.password`, message: 'an ssh connection needs a password or a privateKey' });
+  }
+  if (candidate.hostKeyFingerprint === undefined && candidate.knownHosts === undefined) {
+    errors.push({
+      field: `${base}.hostKeyFingerprint`,
+      message: "an ssh connection needs the target's host key: hostKeyFingerprint (SHA256:...) or knownHosts",
+    });
+  }
+  if (typeof candidate.knownHosts === 'string') {
+    const lines = candidate.knownHosts.split(/\r?\n/).filter((l) => l.trim() && !l.trim().startsWith('#'));
+    if (!lines.length || lines.some((l) => l.trim().split(/\s+/).length < 3 && !l.trim().startsWith('@'))) {
+      errors.push({
+        field: `${base}.knownHosts`,
+        message: 'must be known_hosts lines: "<hosts> <key type> <base64 key>"',
+      });
+    }
+  }
+  return errors;
 }
 
 function isReference(value: string): boolean {

@@ -147,10 +147,35 @@ const NullableAccessOptions = Type.Unsafe<Static<typeof AccessOptions> | null>({
   type: ['object', 'null'],
 });
 
+/**
+ * `options.ssh` (ssh connections): what a session may do besides shells and exec.
+ * Everything is off by default; the gateway refuses what is not enabled.
+ */
+export const SshOptions = Type.Object(
+  {
+    allowSftp: Type.Optional(Type.Boolean({ description: 'relay the sftp subsystem (default false)' })),
+    allowPortForwarding: Type.Optional(
+      Type.Boolean({ description: 'port forwarding; refused today even when true (default false)' }),
+    ),
+    allowAgentForwarding: Type.Optional(
+      Type.Boolean({ description: 'agent forwarding; refused today even when true (default false)' }),
+    ),
+    recordInput: Type.Optional(
+      Type.Boolean({ description: 'record what the client types, as asciicast "i" events (default false)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const NullableSshOptions = Type.Unsafe<Static<typeof SshOptions> | null>({
+  ...SshOptions,
+  type: ['object', 'null'],
+});
+
 /** Connection options: free-form, except the settings declared here, which are validated. */
-const Options = (description: string, recording: TSchema, access: TSchema) =>
+const Options = (description: string, recording: TSchema, access: TSchema, ssh: TSchema) =>
   Type.Object(
-    { recording: Type.Optional(recording), access: Type.Optional(access) },
+    { recording: Type.Optional(recording), access: Type.Optional(access), ssh: Type.Optional(ssh) },
     { additionalProperties: true, description },
   );
 
@@ -173,6 +198,7 @@ export const ConnectionBody = Type.Object(
         'per-connection options (recording: capture caps and retention; access: time-boxed grants required)',
         RecordingOptions,
         AccessOptions,
+        SshOptions,
       ),
     ),
     policies: Type.Optional(
@@ -201,6 +227,7 @@ export const ConnectionPatch = Type.Object(
         'merged into the current options; a key set to null is removed',
         NullableRecordingOptions,
         NullableAccessOptions,
+        NullableSshOptions,
       ),
     ),
     policies: Type.Optional(

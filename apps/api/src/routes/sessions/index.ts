@@ -4,6 +4,7 @@ import { requireRole } from '../../plugins/auth.js';
 import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { auditRead, findReadableSession, presentDetail } from './access.js';
+import { asciicastRoutes } from './asciicast.js';
 import { liveRoutes } from './live.js';
 import { recordingRoutes } from './recording.js';
 import { PurgeResult, RecordingKey, SessionDetail, SessionPage, SessionParams, SessionQuery } from './schemas.js';
@@ -96,4 +97,5 @@ export async function sessionRoutes(app: ApiInstance) {
 
   await app.register(recordingRoutes);
   await app.register(liveRoutes);
+  await app.register(asciicastRoutes);
 }

@@ -1,0 +1,184 @@
+import type { Connection as SshConnection } from 'ssh2';
+import type { Principal } from '@warden/access';
+import type { SessionStatus } from '@warden/db';
+import type { ShellPolicy } from '@warden/policy';
+import type { SshTarget } from '@warden/proto';
+import type { ReviewService } from '@warden/reviews';
+import type { Logger } from '@warden/runtime';
+import type { TunnelServer } from '@warden/tunnel';
+import type { ConnectionWithAgent } from '../connection-targets.js';
+import { recordingOptionsOf } from '../recording/recording-options.js';
+import type { Recordings } from '../recording/recordings.js';
+import type { SessionRecorder } from '../recording/session-recorder.js';
+import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
+import { SshSessionChannel } from './channel.js';
+import type { SessionRequests } from './session-requests.js';
+import type { SshOptions } from './options.js';
+import { SshSessionRecording } from './session-recording.js';
+
+export interface SshSessionDeps {
+  tunnel: TunnelServer;
+  tracker: SessionTracker;
+  recordings: Recordings;
+  reviews: ReviewService;
+  publicUrl: string;
+  logger: Logger;
+}
+
+export interface SshSessionStart {
+  client: SshConnection;
+  /** Session channel opens, including those that arrived before the session was ready. */
+  requests: SessionRequests;
+  clientAddr: string | undefined;
+  username: string;
+  principal: Principal;
+  connection: ConnectionWithAgent;
+  target: SshTarget;
+  policy: ShellPolicy;
+  options: SshOptions;
+  grant?: { id: string; endsAt: Date };
+}
+
+/**
+ * One authenticated SSH connection: one session row and one recording, whatever
+ * channels it opens. Each session channel runs on a tunnel session of its own
+ * (channel.ts). Ends from outside (kill, containment, grant end, shutdown) say why
+ * on every open channel's stderr and disconnect the client.
+ */
+export class SshGatewaySession implements LiveSession {
+  id = '';
+  readonly identityId: string;
+  readonly connectionId: string;
+  readonly viaGrant: boolean;
+  readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
+  readonly connection: ConnectionWithAgent;
+  readonly target: SshTarget;
+  readonly policy: ShellPolicy;
+  readonly options: SshOptions;
+  readonly log: Logger;
+  readonly lifetime = new AbortController();
+  recorder: SessionRecorder | undefined;
+  recording: SshSessionRecording | undefined;
+  private readonly channels = new Set<SshSessionChannel>();
+  private nextChannel = 0;
+  private ended = false;
+  private grantTimer: NodeJS.Timeout | undefined;
+  /** Review waits in progress: the session's end waits for their cancellation to be recorded. */
+  private readonly holds = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly start: SshSessionStart,
+    readonly deps: SshSessionDeps,
+  ) {
+    this.identityId = start.principal.identityId;
+    this.connectionId = start.connection.id;
+    this.viaGrant = start.grant !== undefined;
+    this.connection = start.connection;
+    this.target = start.target;
+    this.policy = start.policy;
+    this.options = start.options;
+    this.log = deps.logger;
+  }
+
+  async run(): Promise<void> {
+    const { client, principal, connection } = this.start;
+    this.id = await this.deps.tracker.begin({
+      identityId: principal.identityId,
+      connectionId: connection.id,
+      agentId: connection.agent.id,
+      protocol: 'ssh',
+      clientAddr: this.start.clientAddr,
+      // The SSH transport is encrypted (the field means "the client's leg is encrypted").
+      clientTls: true,
+      clientUser: this.start.username,
+    });
+    this.startRecording();
+    this.deps.tracker.register(this);
+    this.endWithGrant();
+    this.start.requests.handle((accept, reject) => {
+      if (this.ended) return reject?.();
+      const channel = new SshSessionChannel(this.nextChannel++, this, accept());
+      this.channels.add(channel);
+    });
+    client.on('tcpip', (_accept, reject, info) => {
+      this.recording?.refused(null, 'direct-tcpip', this.forwardingRefusal(`${info.destIP}:${info.destPort}`));
+      reject?.();
+    });
+    client.on('request', (accept, reject, name) => {
+      this.recording?.refused(null, name, this.forwardingRefusal(name));
+      reject?.();
+      void accept;
+    });
+    client.on('close', () => void this.end('closed', 'client disconnected'));
+    client.on('error', () => void this.end('closed', 'client connection error'));
+  }
+
+  private forwardingRefusal(what: string): string {
+    return this.options.allowPortForwarding
+      ? `port forwarding (${what}) is not supported through Warden yet`
+      : `port forwarding (${what}) is not enabled on this connection (options.ssh.allowPortForwarding)`;
+  }
+
+  private startRecording(): void {
+    const { principal, connection } = this.start;
+    if (!recordingOptionsOf(connection.options).enabled) return;
+    this.recorder = this.deps.recordings.open(this.id);
+    this.recorder.record('gateway', 'session.start', {
+      protocol: 'ssh',
+      identity: { id: principal.identityId, name: principal.name, kind: principal.kind },
+      connection: { id: connection.id, name: connection.name },
+      agent: { id: connection.agent.id, name: connection.agent.name },
+      clientAddr: this.start.clientAddr ?? null,
+      clientTls: true,
+      clientUser: this.start.username,
+      signingKeyId: this.deps.recordings.signer.keyId,
+    });
+    this.recording = new SshSessionRecording(this.recorder, this.options.recordInput);
+  }
+
+  /** A session let in by a time-boxed grant ends when the grant does. */
+  private endWithGrant(): void {
+    const grant = this.start.grant;
+    if (!grant) return;
+    const delay = Math.min(Math.max(0, grant.endsAt.getTime() - Date.now()), 2 ** 31 - 1);
+    this.grantTimer = setTimeout(() => {
+      if (Date.now() >= grant.endsAt.getTime())
+        this.terminate('the access window for this connection has ended', 'closed');
+      else this.endWithGrant();
+    }, delay);
+    this.grantTimer.unref();
+  }
+
+  /** Tracks a review wait so the recording is sealed only after its outcome is in it. */
+  hold<T>(wait: Promise<T>): Promise<T> {
+    this.holds.add(wait);
+    void wait.finally(() => this.holds.delete(wait)).catch(() => {});
+    return wait;
+  }
+
+  terminate(reason: string, status: SessionStatus): void {
+    if (this.ended) return;
+    for (const channel of this.channels) channel.finish(`Warden: session ended: ${reason}`, 255);
+    // Give the channels' messages a moment to leave before the transport closes.
+    setTimeout(() => this.start.client.end(), 50).unref();
+    void this.end(status, reason);
+  }
+
+  private async end(status: SessionStatus, reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.grantTimer);
+    this.lifetime.abort();
+    for (const channel of this.channels) channel.finish(`Warden: ${reason}`, 255);
+    await Promise.allSettled([...this.holds]);
+    if (this.id) {
+      await this.deps.tracker.finish(this.id, {
+        status,
+        reason,
+        counters: this.counters,
+        recorder: this.recorder,
+      });
+    }
+    this.log.debug({ sessionId: this.id, status, reason }, 'ssh session ended');
+  }
+}

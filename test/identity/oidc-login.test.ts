@@ -251,6 +251,35 @@ describe('refresh and logout', () => {
   });
 });
 
+describe('sign-ins', () => {
+  it('are listed (users: their own, marked current) and an admin revokes one: its tokens stop at once', async () => {
+    const tokens = await signIn('alice');
+    const own = await dp.api.request('GET', '/api/auth/sign-ins?active=true', { token: tokens.access_token });
+    expect(own.status).toBe(200);
+    expect(own.body.every((s: { identity: { name: string } }) => s.identity.name === 'alice')).toBe(true);
+    const current = own.body.find((s: { current: boolean }) => s.current);
+    expect(current).toMatchObject({ client: 'browser', revokedAt: null });
+    expect(own.text).not.toContain(tokens.refresh_token);
+
+    const root = await signIn('root');
+    const listed = await dp.api.request('GET', '/api/auth/sign-ins?identity=alice&active=true');
+    expect(listed.body.map((s: { id: string }) => s.id)).toContain(current.id);
+    const revoked = await dp.api.request('DELETE', `/api/auth/sign-ins/${current.id}`, { token: root.access_token });
+    expect(revoked.status).toBe(204);
+    expect((await dp.api.request('GET', '/api/users/me', { token: tokens.access_token })).status).toBe(401);
+    expect(await loginCode(tokens.access_token, 'pg-finance')).toBe('28P01');
+    const audit = await dp.api.request('GET', '/api/audit?action=auth.sign_in.revoke');
+    expect(JSON.stringify(audit.body)).toContain(current.id);
+
+    // Someone else's sign-in does not exist for a user.
+    const other = await signIn('bob');
+    const foreign = await dp.api.request('DELETE', `/api/auth/sign-ins/${listed.body[0].id}`, {
+      token: other.access_token,
+    });
+    expect(foreign.status).toBe(404);
+  });
+});
+
 describe('bad tokens', () => {
   let alice: Tokens;
   const bad: Record<string, string> = {};

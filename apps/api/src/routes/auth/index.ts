@@ -4,6 +4,7 @@ import { ApiError, badRequest } from '../../errors.js';
 import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { registerOidcRoutes } from './oidc-routes.js';
+import { registerSignInRoutes } from './sign-ins.js';
 import { AuthConfig, ExchangeBody, Jwks, RefreshBody, TokenResponse } from './schemas.js';
 
 /**
@@ -147,6 +148,7 @@ export async function authRoutes(app: ApiInstance) {
     },
   );
 
+  registerSignInRoutes(app, signIns);
   if (config.oidc) registerOidcRoutes(app, config.oidc, signIns);
   else {
     const disabled = async () => {

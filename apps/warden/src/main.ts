@@ -17,6 +17,7 @@ const lines = [
   `  REST API       ${apiUrl}/api   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs)`,
   `  agent gRPC     ${config.grpc.host}:${config.grpc.port}`,
   `  Postgres       ${config.postgres.host}:${config.postgres.port}`,
+  `  SSH            ${config.ssh.host}:${config.ssh.port}   (ssh -p ${config.ssh.port} <connection>@${config.ssh.host}, token as password)`,
 ];
 if (stack.generatedAdminKey) {
   lines.push(

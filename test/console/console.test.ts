@@ -222,6 +222,28 @@ describe('web console against the real stack', () => {
     expect(policy.body.rules.masking.columns[0].strategy).toBe('redact');
   });
 
+  it('works from the keyboard: sign in, skip to content, focus follows navigation', async () => {
+    const context = await browser.newContext();
+    const kb = await context.newPage();
+    await kb.goto(dp.api.baseUrl + '/');
+    await kb.getByRole('heading', { name: 'Sign in to Warden' }).waitFor();
+    await kb.keyboard.press('Tab');
+    expect(await kb.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('api-key');
+    await kb.keyboard.type(alice.token);
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { name: 'Approvals', level: 1 }).waitFor();
+    await kb.keyboard.press('Tab');
+    expect(await kb.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await kb.keyboard.press('Enter');
+    expect(await kb.evaluate(() => document.activeElement?.id)).toBe('main');
+    // Navigating moves focus to the new page's heading.
+    await nav(kb, 'Policies').focus();
+    await kb.keyboard.press('Enter');
+    await kb.getByRole('heading', { name: 'Policies', level: 1 }).waitFor();
+    await expect.poll(() => kb.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    await context.close();
+  });
+
   it('fits a phone screen', async () => {
     const phone = await signIn(browser, dp.api.baseUrl, alice.token, { width: 390, height: 844 });
     await screenshot(phone.page, 'inbox-phone');

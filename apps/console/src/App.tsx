@@ -86,7 +86,7 @@ export function App() {
           </button>
         </div>
       </header>
-      <main id="main" ref={main}>
+      <main id="main" ref={main} tabIndex={-1}>
         <Page path={path} />
       </main>
     </>

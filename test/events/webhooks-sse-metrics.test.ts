@@ -145,8 +145,10 @@ describe('events, webhooks, SSE and metrics', () => {
     sse = { text: '', abort };
     void (async () => {
       const decoder = new TextDecoder();
+      const reader = res.body!.getReader();
       try {
-        for await (const chunk of res.body!) sse.text += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (let r = await reader.read(); !r.done; r = await reader.read())
+          sse.text += decoder.decode(r.value, { stream: true });
       } catch {
         /* aborted at the end */
       }

@@ -133,7 +133,7 @@ describe('events, webhooks, SSE and metrics', () => {
       body: { name: 'bad', url: receiverUrl, events: ['no.such.event'] },
     });
     expect(bad.status).toBe(400);
-    expect(bad.body.details[0].field).toBe('/events/0');
+    expect(bad.body.details[0].field).toBe('body.events.0');
 
     const abort = new AbortController();
     const res = await fetch(`${dp.api.baseUrl}/api/events/stream?types=${TYPES.join(',')}`, {

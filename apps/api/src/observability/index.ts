@@ -36,6 +36,11 @@ export const observabilityPlugin = fp(async (app: ApiInstance) => {
   app.decorate('eventStream', hub);
   const offPending = registerPendingReviewSource(() => prisma.review.count({ where: { status: 'pending' } }));
 
+  // The id Fastify's request logs carry (reqId), so a caller can quote it when reporting a problem.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (!metricsAuthorized(config.metricsToken, req.headers.authorization)) {
       return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: 'metrics token required' });

@@ -49,7 +49,9 @@ function parseTypes(raw: string | undefined): string[] | null {
     .filter(Boolean);
   const unknown = types.filter((t) => !isEventType(t));
   if (unknown.length)
-    throw badRequest('unknown event type', [{ field: '/types', message: `not in the catalog: ${unknown.join(', ')}` }]);
+    throw badRequest('unknown event type', [
+      { field: 'querystring.types', message: `not in the catalog: ${unknown.join(', ')}` },
+    ]);
   return types;
 }
 

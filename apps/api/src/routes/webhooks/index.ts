@@ -51,7 +51,7 @@ function checkEventTypes(events: string[] | undefined): void {
   if (unknown.length)
     throw badRequest(
       'unknown event type',
-      unknown.map(({ e, i }) => ({ field: `/events/${i}`, message: `"${e}" is not in the event catalog` })),
+      unknown.map(({ e, i }) => ({ field: `body.events.${i}`, message: `"${e}" is not in the event catalog` })),
     );
 }
 

@@ -427,6 +427,15 @@ describe('the CLI', () => {
     const executed = await warden(['connect', 'pg-finance', '--exec', '--', '-X', '-tAc', 'select 6 * 7']);
     expect(executed.stderr).toBe('');
     expect(executed.stdout.trim()).toBe('42');
+    // What psql is handed: the token in its environment, not on its command line.
+    const fakePsql = join(configHome, 'fake-psql');
+    writeFileSync(fakePsql, '#!/bin/sh\necho "argv: $*"\necho "PGPASSWORD=$PGPASSWORD"\n', { mode: 0o755 });
+    const handed = await warden(['connect', 'pg-finance', '--exec', '--', '-X'], { WARDEN_PSQL: fakePsql });
+    expect(handed.stdout).toContain(
+      `argv: host=127.0.0.1 port=${dp.pgPort} dbname=pg-finance user=alice sslmode=prefer -X`,
+    );
+    expect(handed.stdout).toContain(`PGPASSWORD=${accessToken}`);
+    expect(handed.stdout.split('\n')[0]).not.toContain(accessToken);
     const refused = await warden(['connect', 'pg-eng', '--exec', '--', '-X', '-c', 'select 1']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/not allowed to use connection "pg-eng"/);

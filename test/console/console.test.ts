@@ -101,6 +101,7 @@ describe('web console against the real stack', () => {
     await page.getByText('Nothing waits for you').waitFor();
     await page.getByText('Live', { exact: true }).waitFor();
 
+    const started = Date.now();
     const psql: Promise<CommandResult> = dp.psql([
       '-c',
       'SELECT id, name, ssn FROM customers ORDER BY id',
@@ -111,6 +112,7 @@ describe('web console against the real stack', () => {
     // No reload: the card arrives through /api/reviews/stream.
     const card = page.locator('article.review', { hasText: 'DELETE FROM customers' });
     await card.waitFor({ timeout: 30_000 });
+    const shownAfter = Date.now() - started;
     expect(await card.getByTestId('statement').textContent()).toBe(DELETE_SQL);
     await expect.poll(() => card.textContent()).toContain('ticket 42');
     const text = (await card.textContent()) ?? '';
@@ -121,8 +123,12 @@ describe('web console against the real stack', () => {
     await screenshot(page, 'inbox');
 
     await card.getByLabel('Comment (optional, shown to the requester)').fill('looks right, ticket 42');
+    const clicked = Date.now();
     await card.getByRole('button', { name: 'Approve' }).click();
     const done = await psql;
+    console.log(
+      `console timing: psql start → card in the inbox ${shownAfter} ms; approve click → psql done ${Date.now() - clicked} ms`,
+    );
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toContain('DELETE 1');
     expect((await direct('SELECT count(*)::int AS n FROM customers WHERE id = 2')).rows[0].n).toBe(0);
@@ -311,6 +317,21 @@ describe('web console against the real stack', () => {
       bobStream.close();
       await auditor.context.close();
     }
+  });
+
+  it('shows requesters their own requests with how they were decided', async () => {
+    const requester = await signIn(browser, dp.api.baseUrl, dp.adminKey);
+    await requester.page.getByRole('button', { name: 'My requests' }).click();
+    const approved = requester.page.locator('article.review', { hasText: 'WHERE id = 2' });
+    await approved.waitFor();
+    expect(await approved.textContent()).toContain('alice approved');
+    expect(await approved.locator('.badge').first().textContent()).toBe('approved');
+    const denied = requester.page.locator('article.review', { hasText: 'WHERE id = 3' });
+    expect(await denied.textContent()).toContain('alice denied');
+    expect(await denied.textContent()).toContain('not now');
+    expect(await requester.page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    await screenshot(requester.page, 'my-requests');
+    await requester.context.close();
   });
 
   it('streams a live session as it runs, and an admin kills it from its page', async () => {

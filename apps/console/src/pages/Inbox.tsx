@@ -25,8 +25,15 @@ export function Inbox() {
   const { search } = useLocation();
   const canSeeAll = me?.role === 'admin' || me?.role === 'auditor';
   // Auditors decide nothing, so their useful view is everything pending.
-  const all = canSeeAll && (search.get('view') === 'all' || (me?.role === 'auditor' && search.get('view') !== 'mine'));
-  const path = `/api/reviews${query(all ? { all: true, status: 'pending' } : {})}`;
+  const asked = search.get('view');
+  const view: 'decide' | 'all' | 'requests' =
+    asked === 'requests'
+      ? 'requests'
+      : canSeeAll && (asked === 'all' || (me?.role === 'auditor' && asked !== 'mine'))
+        ? 'all'
+        : 'decide';
+  const params = { decide: {}, all: { all: true, status: 'pending' }, requests: { mine: true, limit: 50 } }[view];
+  const path = `/api/reviews${query(params)}`;
   const { data, error, loading, reload } = useApi<Review[]>(path);
   const [flash, setFlash] = useState<string | null>(null);
 
@@ -54,7 +61,8 @@ export function Inbox() {
     onOpen: reload,
   });
 
-  const pending = (data ?? []).filter((r) => r.status === 'pending');
+  // Your own requests keep their history; the other views hold what is still pending.
+  const shown = view === 'requests' ? (data ?? []) : (data ?? []).filter((r) => r.status === 'pending');
   return (
     <section aria-labelledby="inbox-title">
       <div className="page-head">
@@ -65,16 +73,19 @@ export function Inbox() {
           {state === 'open' ? 'Live' : state === 'error' ? 'Live updates unavailable' : 'Connecting…'}
         </span>
       </div>
-      {canSeeAll ? (
-        <div className="tabs" role="group" aria-label="Which reviews">
-          <button type="button" aria-pressed={!all} onClick={() => navigate('/?view=mine')}>
-            Mine to decide
-          </button>
-          <button type="button" aria-pressed={all} onClick={() => navigate('/?view=all')}>
+      <div className="tabs" role="group" aria-label="Which reviews">
+        <button type="button" aria-pressed={view === 'decide'} onClick={() => navigate('/?view=mine')}>
+          Mine to decide
+        </button>
+        {canSeeAll ? (
+          <button type="button" aria-pressed={view === 'all'} onClick={() => navigate('/?view=all')}>
             All pending
           </button>
-        </div>
-      ) : null}
+        ) : null}
+        <button type="button" aria-pressed={view === 'requests'} onClick={() => navigate('/?view=requests')}>
+          My requests
+        </button>
+      </div>
       {me?.role === 'auditor' ? <p className="hint">Auditors see every review but cannot approve or deny.</p> : null}
       {flash ? (
         <p className="ok" role="status" data-testid="flash">
@@ -83,13 +94,17 @@ export function Inbox() {
       ) : null}
       {error ? <ErrorBox error={error} title="Could not load reviews" onRetry={reload} /> : null}
       {loading && !data ? <Loading what="reviews" /> : null}
-      {data && !pending.length ? (
-        <Empty>
-          Nothing waits for you. New requests appear here as they arrive. <Link to="/sessions">Browse sessions</Link>.
-        </Empty>
+      {data && !shown.length ? (
+        view === 'requests' ? (
+          <Empty>You have not asked for any review yet.</Empty>
+        ) : (
+          <Empty>
+            Nothing waits for you. New requests appear here as they arrive. <Link to="/sessions">Browse sessions</Link>.
+          </Empty>
+        )
       ) : null}
       <div className="cards" aria-live="polite" aria-relevant="additions removals" data-testid="inbox">
-        {pending.map((r) => (
+        {shown.map((r) => (
           <ReviewCard
             key={r.id}
             review={r}

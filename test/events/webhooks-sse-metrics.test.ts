@@ -180,6 +180,9 @@ describe('events, webhooks, SSE and metrics', () => {
     expect(again?.answered).toBe(200);
     expect(again?.headers['x-warden-event-id']).toBe(first.headers['x-warden-event-id']);
 
+    // The envelope's fields in the documented order (docs/events.md).
+    for (const e of envelopes)
+      expect(Object.keys(e)).toEqual(['id', 'type', 'version', 'time', 'identity', 'connection', 'session', 'data']);
     const blocked = envelopes.find((e) => e.type === 'statement.blocked');
     expect(blocked).toMatchObject({
       version: 1,

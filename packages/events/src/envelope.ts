@@ -67,3 +67,21 @@ export function createEnvelope<T extends EventType>(
     data,
   };
 }
+
+/**
+ * The envelope with its fields in the documented order. Stored as jsonb, an envelope comes back
+ * with its keys reordered; readers of webhook bodies and JSON lines get the documented order.
+ */
+export function orderedEnvelope(stored: unknown): EventEnvelope {
+  const e = stored as EventEnvelope;
+  return {
+    id: e.id,
+    type: e.type,
+    version: e.version,
+    time: e.time,
+    identity: e.identity,
+    connection: e.connection,
+    session: e.session,
+    data: e.data,
+  };
+}

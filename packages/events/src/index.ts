@@ -1,6 +1,7 @@
 export { EventCatalog, EVENT_TYPES, isEventType, type EventData, type EventType } from './catalog.js';
 export {
   createEnvelope,
+  orderedEnvelope,
   InvalidEventError,
   type EventContext,
   type EventEnvelope,

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '@warden/db';
-import { signWebhook, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '@warden/events';
+import { orderedEnvelope, signWebhook, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '@warden/events';
 import type { SecretBox } from '@warden/runtime';
 import { eventMetrics } from '@warden/runtime/metrics';
 import type { BackgroundJobs, JobsLogger, RetryPolicy } from './background-jobs.js';
@@ -61,7 +61,7 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, deliveryId: stri
   if (delivery.status === 'delivered') return 'already delivered';
   const { subscription } = delivery;
   if (!subscription.enabled) return 'subscription disabled';
-  const body = JSON.stringify(delivery.event.envelope);
+  const body = JSON.stringify(orderedEnvelope(delivery.event.envelope));
   const timestamp = Math.floor(Date.now() / 1000);
   const secret = openWebhookSecret(deps.secretBox, subscription.id, subscription.secret);
   let status: number | null = null;

@@ -1,6 +1,6 @@
 import type { ControlBus } from '@warden/control-bus';
 import type { PrismaClient } from '@warden/db';
-import { onEventStored, type EventEnvelope } from '@warden/events';
+import { onEventStored, orderedEnvelope, type EventEnvelope } from '@warden/events';
 import { eventMetrics } from '@warden/runtime/metrics';
 import type { JobsLogger } from '../jobs/background-jobs.js';
 import type { EventLog } from './event-log.js';
@@ -131,7 +131,7 @@ export class EventDispatcher {
     );
     for (const event of result.events) {
       eventMetrics.stored.inc({ type: event.type });
-      this.deps.log.write(event.envelope);
+      this.deps.log.write(orderedEnvelope(event.envelope));
     }
     for (const id of result.deliveries) {
       await this.deps

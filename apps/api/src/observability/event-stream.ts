@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { ControlBus } from '@warden/control-bus';
 import type { PrismaClient } from '@warden/db';
-import { onEventStored, type EventEnvelope } from '@warden/events';
+import { onEventStored, orderedEnvelope, type EventEnvelope } from '@warden/events';
 import { eventMetrics } from '@warden/runtime/metrics';
 import type { JobsLogger } from '../jobs/background-jobs.js';
 
@@ -28,7 +28,7 @@ interface StreamClient {
 
 /** `event: <type>`, `id: <event id>`, `data: <envelope JSON>` (one line: JSON has no raw newlines). */
 export function sseFrame(event: StoredEvent): string {
-  return `event: ${event.type}\nid: ${event.envelope.id}\ndata: ${JSON.stringify(event.envelope)}\n\n`;
+  return `event: ${event.type}\nid: ${event.envelope.id}\ndata: ${JSON.stringify(orderedEnvelope(event.envelope))}\n\n`;
 }
 
 /**

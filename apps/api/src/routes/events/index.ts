@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import type { Prisma } from '@warden/db';
-import { EVENT_TYPES, isEventType, type EventEnvelope } from '@warden/events';
+import { EVENT_TYPES, isEventType, orderedEnvelope } from '@warden/events';
 import { badRequest } from '../../errors.js';
 import { requireRole } from '../../plugins/auth.js';
 import { errors } from '../../schemas.js';
@@ -92,7 +92,7 @@ export async function eventRoutes(app: ApiInstance) {
       const rows = await prisma.event.findMany({ where, orderBy: { seq: 'desc' }, take: limit + 1 });
       const page = rows.slice(0, limit);
       return {
-        events: page.map((r) => r.envelope as unknown as EventEnvelope),
+        events: page.map((r) => orderedEnvelope(r.envelope)),
         nextCursor: rows.length > limit ? String(page.at(-1)!.seq) : null,
       };
     },

@@ -9,6 +9,7 @@ import { AgentDirectory } from './agent-directory.js';
 import { Containment } from './containment.js';
 import { ConnectionTargets } from './connection-targets.js';
 import { PolicyLoader } from './policy-loader.js';
+import { PolicyRefresh } from './policy-refresh.js';
 import { PostgresListener } from './postgres/listener.js';
 import type { ProtocolListener } from './protocol-listener.js';
 import { Recordings } from './recording/recordings.js';
@@ -52,6 +53,7 @@ export class Gateway {
   private bus: ControlBus | undefined;
   private ownsBus = false;
   private containment: Containment | undefined;
+  private policyRefresh: PolicyRefresh | undefined;
   private unregisterAgentMetrics: () => void = () => {};
 
   constructor(private readonly options: GatewayOptions) {
@@ -117,6 +119,11 @@ export class Gateway {
       logger.child({ component: 'containment' }),
     );
     await this.containment.start();
+    // One loader for every listener: a compiled policy (and its decision cache) is shared by all
+    // sessions on the same policy versions.
+    const policies = new PolicyLoader(prisma, secretBox);
+    this.policyRefresh = new PolicyRefresh(this.bus, this.sessions, policies, logger.child({ component: 'policy' }));
+    this.policyRefresh.start();
     const grpc = await this.tunnel.listen();
     const tls = await loadTlsIdentity({
       dataDir: config.dataDir,
@@ -133,7 +140,7 @@ export class Gateway {
       reviews,
       publicUrl: config.publicUrl,
       tls,
-      policies: new PolicyLoader(prisma, secretBox),
+      policies,
       logger: logger.child({ component: 'postgres' }),
     });
     this.listeners.push(postgres);
@@ -147,7 +154,7 @@ export class Gateway {
       tracker: this.sessions,
       recordings: this.recordings,
       reviews,
-      policies: new PolicyLoader(prisma, secretBox),
+      policies,
       publicUrl: config.publicUrl,
       logger: logger.child({ component: 'ssh' }),
     });
@@ -173,6 +180,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.containment?.stop();
+    this.policyRefresh?.stop();
     await this.sessions.terminateAll('the gateway is shutting down');
     this.unregisterAgentMetrics();
     this.sessions.close();

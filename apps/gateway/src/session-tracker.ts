@@ -2,6 +2,7 @@ import type { ConnectionType, PrismaClient, SessionStatus } from '@warden/db';
 import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
 import { registerSessionSource, type SessionTotals } from '@warden/runtime/metrics';
+import type { SessionPolicy } from './policy-loader.js';
 import type { SessionRecorder } from './recording/session-recorder.js';
 
 /** Counters a protocol session keeps while it runs; written to its row at the end. */
@@ -37,6 +38,12 @@ export interface LiveSession {
   readonly counters: SessionCounters;
   /** Ends the session from outside (kill, containment, shutdown). */
   terminate(reason: string, status: SessionStatus): void;
+  /**
+   * The connection's policies changed (PolicyRefresh): the session enforces `next` from its next
+   * statement on, or ends itself when it cannot switch safely. Absent: the protocol keeps the
+   * policy it started with.
+   */
+  applyPolicy?(next: SessionPolicy): void;
 }
 
 /**
@@ -99,6 +106,12 @@ export class SessionTracker {
 
   forIdentity(identityId: string): LiveSession[] {
     return [...this.live.values()].filter((s) => s.identityId === identityId);
+  }
+
+  /** Live sessions on any of the connections; all of them when `connectionIds` is absent. */
+  forConnections(connectionIds?: readonly string[]): LiveSession[] {
+    const all = [...this.live.values()];
+    return connectionIds ? all.filter((s) => connectionIds.includes(s.connectionId)) : all;
   }
 
   get size(): number {

@@ -87,6 +87,11 @@ export class PostgresProxySession implements LiveSession {
   /** The review wait in progress, so the session's end waits for its cancellation to be written. */
   private pendingHold: Promise<void> | null = null;
   private readonly log: Logger;
+  /**
+   * Whether the client prepared a named statement: those were judged at their Parse under the
+   * policy of that moment, so a policy change cannot be applied to them (applyPolicy).
+   */
+  private preparedNamed = false;
   /** When client statements were forwarded and no response has come back yet; 0 otherwise. */
   private relaySentAt = 0;
 
@@ -309,6 +314,7 @@ export class PostgresProxySession implements LiveSession {
             break;
           }
           case 'parse': {
+            if (message.name) this.preparedNamed = true;
             const judged = this.guard?.parse(message);
             frames.push(judged ? judged.frame : message.frame);
             if (judged) this.extended.parse(message, judged.review);
@@ -481,6 +487,27 @@ export class PostgresProxySession implements LiveSession {
     });
     cancelStream.resume();
     cancelStream.end();
+  }
+
+  /**
+   * Switches to the connection's changed policies from the next statement on. The session ends
+   * instead (57P01, the client reconnects under the new policies) when switching in place would
+   * leave a gap: the masking plan lives at the agent for the session's life, an unguarded session
+   * parses nothing it could judge, and named prepared statements were judged when prepared.
+   */
+  applyPolicy(next: SessionPolicy): void {
+    if (this.ended) return;
+    const current = this.start.policy;
+    if (current.policy.version === next.policy.version) return;
+    const maskingChanged = JSON.stringify(current.masking ?? null) !== JSON.stringify(next.masking ?? null);
+    const cannotSwitch = maskingChanged || (!this.guard && next.policy.guarded) || (this.guard && this.preparedNamed);
+    if (cannotSwitch) {
+      this.log.info({ sessionId: this.id, policies: next.names }, 'policies changed: ending the session');
+      this.terminate('the connection’s policies changed; reconnect to continue under them', 'killed');
+      return;
+    }
+    this.guard?.replacePolicy(next.policy);
+    this.start.policy = next;
   }
 
   terminate(reason: string, status: SessionStatus): void {

@@ -53,9 +53,14 @@ export class StatementGuard {
   readonly masked: Record<string, number> = {};
 
   constructor(
-    private readonly policy: CompiledPolicy<Decision>,
+    private policy: CompiledPolicy<Decision>,
     private readonly onBlocked: (blocked: BlockedStatement) => void = () => {},
   ) {}
+
+  /** The connection's policies changed: statements from now on are judged by `next`. */
+  replacePolicy(next: CompiledPolicy<Decision>): void {
+    this.policy = next;
+  }
 
   /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
   query(message: QueryMessage): Judged {

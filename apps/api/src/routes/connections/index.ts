@@ -223,6 +223,12 @@ export async function connectionRoutes(app: ApiInstance) {
           policies: policies?.map((p) => p.name),
         },
       );
+      // A different set of policies applies to the live sessions too (the gateway's PolicyRefresh).
+      if (policies) {
+        await app.services.bus.publish('policy.changed', { connectionIds: [connection.id] }).catch((err: unknown) => {
+          req.log.warn({ err }, 'could not announce a policy change to the gateways');
+        });
+      }
       return present(connection);
     },
   );

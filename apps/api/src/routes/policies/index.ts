@@ -43,7 +43,8 @@ export function resolveConnections(prisma: PrismaClient, refs: string[], field: 
 /**
  * Guardrail, masking and review policies. A policy applies to the connections it is
  * attached to; every change bumps its version, which keys the gateway's decision
- * cache, so a changed rule takes effect for new sessions at once.
+ * cache, so a changed rule takes effect for new sessions at once and, announced on the bus, for
+ * live ones from their next statement.
  */
 export async function policyRoutes(app: ApiInstance) {
   const { prisma, audit, bus, secretBox } = app.services;

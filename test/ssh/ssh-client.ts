@@ -14,6 +14,8 @@ export interface SshClient {
   knownHosts: string;
   /** Everything every run printed (stdout and stderr), for leak checks. */
   outputs: string[];
+  /** `sftp -b -` with a registered key (sftp's batch mode allows no password prompt). */
+  sftp(user: string, batch: string, key: string): Promise<CommandResult>;
   run(
     user: string,
     args: string[],
@@ -32,6 +34,34 @@ export async function sshClient(port: number): Promise<SshClient> {
     dir,
     knownHosts,
     outputs,
+    sftp(user, batch, key) {
+      return spawnCollect(
+        'sftp',
+        [
+          '-F',
+          '/dev/null',
+          '-P',
+          String(port),
+          '-o',
+          'StrictHostKeyChecking=accept-new',
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'LogLevel=ERROR',
+          '-i',
+          key,
+          '-o',
+          'IdentitiesOnly=yes',
+          '-b',
+          '-',
+          `${user}@127.0.0.1`,
+        ],
+        { PATH: process.env.PATH, HOME: dir },
+        batch,
+        60_000,
+        outputs,
+      );
+    },
     run(user, args, options = {}) {
       const auth = options.key
         ? ['-i', options.key, '-o', 'IdentitiesOnly=yes', '-o', 'PreferredAuthentications=publickey']
@@ -89,4 +119,30 @@ export async function sshClient(port: number): Promise<SshClient> {
       });
     },
   };
+}
+
+function spawnCollect(
+  command: string,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  input: string,
+  timeoutMs: number,
+  outputs: string[],
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      outputs.push(stdout, stderr);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
 }

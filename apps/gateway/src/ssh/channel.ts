@@ -31,6 +31,8 @@ export class SshSessionChannel {
   private started = false;
   private closed = false;
   private exit: SshExit | undefined;
+  /** Subsystem channels (sftp) carry a binary protocol: counted, not recorded byte by byte. */
+  private recordData = true;
 
   constructor(
     readonly number: number,
@@ -104,6 +106,7 @@ export class SshSessionChannel {
       return reject?.();
     }
     this.started = true;
+    this.recordData = false;
     this.client = accept();
     this.session.recording?.subsystem(this.number, name);
     void this.open({ type: 'subsystem', name });
@@ -184,7 +187,8 @@ export class SshSessionChannel {
   }
 
   private relay(tunnel: TunnelStream, client: ServerChannel): void {
-    const { recording, counters } = this.session;
+    const { counters } = this.session;
+    const recording = this.recordData ? this.session.recording : undefined;
     // Client → target.
     client.on('data', (chunk: Buffer) => {
       counters.bytesIn += chunk.length;

@@ -51,7 +51,7 @@ export class SshSessionRecording {
     const key = `${channel}:${stream}`;
     let decoder = this.decoders.get(key);
     if (!decoder) this.decoders.set(key, (decoder = new StringDecoder('utf8')));
-    const data = decoder.write(chunk);
+    const data = printable(decoder.write(chunk));
     if (data) this.recorder.record(stream === 'stdin' ? 'client' : 'server', 'ssh.data', { channel, stream, data });
   }
 
@@ -65,7 +65,7 @@ export class SshSessionRecording {
 
   exit(channel: number, exit: { code: number } | { signal: string }): void {
     for (const stream of ['stdout', 'stderr', 'stdin'] as const) {
-      const rest = this.decoders.get(`${channel}:${stream}`)?.end();
+      const rest = printable(this.decoders.get(`${channel}:${stream}`)?.end() ?? '');
       if (rest) this.recorder.record('server', 'ssh.data', { channel, stream, data: rest });
     }
     this.recorder.record(
@@ -78,4 +78,13 @@ export class SshSessionRecording {
   refused(channel: number | null, request: string, reason: string): void {
     this.recorder.record('gateway', 'ssh.refused', { channel, request, reason });
   }
+}
+
+/**
+ * NUL cannot be stored in a JSON column (Postgres jsonb refuses \u0000), and one
+ * unstorable event would hold back the shared recording writer: binary output keeps
+ * its length and shape with U+FFFD in place of each NUL.
+ */
+function printable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\ufffd') : text;
 }

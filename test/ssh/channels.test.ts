@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { ClientChannel } from 'ssh2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDataPath, type DataPath } from '../support/data-path.js';
+import { sshClient, type SshClient } from './ssh-client.js';
+import { keygen, startTargetSshd, type TargetSshd } from './target-sshd.js';
+
+// What an SSH session carries besides a plain exec: terminal resizes and signals
+// (driven with the ssh2 client library, which can send them without a terminal),
+// SFTP when the connection allows it (real sftp client), and search by command.
+let dp: DataPath;
+let target: TargetSshd;
+let ssh: SshClient;
+let key: string;
+
+beforeAll(async () => {
+  target = await startTargetSshd();
+  dp = await startDataPath({ policies: [], redisPrefix: `warden-test-${randomBytes(4).toString('hex')}` });
+  ssh = await sshClient(dp.sshPort);
+  for (const [name, allowSftp] of [
+    ['files', true],
+    ['nofiles', false],
+  ] as const) {
+    const created = await dp.api.request('POST', '/api/connections', {
+      body: {
+        name,
+        type: 'ssh',
+        agent: 'edge',
+        config: {
+          host: '127.0.0.1',
+          port: target.port,
+          user: target.user,
+          privateKey: target.privateKey,
+          knownHosts: target.knownHostsLine,
+        },
+        options: { ssh: { allowSftp } },
+        policies: [],
+      },
+    });
+    expect(created.status, created.text).toBe(201);
+  }
+  key = path.join(ssh.dir, 'admin_key');
+  const { publicKey } = await keygen(key, 'admin@ci');
+  expect((await dp.api.request('POST', '/api/ssh-keys', { body: { name: 'ci', publicKey } })).status).toBe(201);
+}, 180_000);
+
+afterAll(async () => {
+  await dp?.close();
+  await target?.stop();
+});
+
+function connect(): Promise<ssh2.Client> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    client.once('ready', () => resolve(client));
+    client.once('error', reject);
+    client.connect({ host: '127.0.0.1', port: dp.sshPort, username: 'files', password: dp.adminKey });
+  });
+}
+
+/** Collects a channel's stdout until `pattern` shows up. */
+function waitFor(channel: ClientChannel, pattern: RegExp, seen: { text: string }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; got ${seen.text}`)), 20_000);
+    const check = () => {
+      if (pattern.test(seen.text)) {
+        clearTimeout(timer);
+        channel.off('data', onData);
+        resolve();
+      }
+    };
+    const onData = (d: Buffer) => {
+      seen.text += d.toString();
+      check();
+    };
+    channel.on('data', onData);
+    check();
+  });
+}
+
+describe('ssh channels through the gateway', () => {
+  it('relays window changes to the PTY and records them for the asciicast', async () => {
+    const since = new Date();
+    const client = await connect();
+    const shell = await new Promise<ClientChannel>((resolve, reject) =>
+      client.shell({ term: 'xterm', rows: 24, cols: 80 }, (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
+    const seen = { text: '' };
+    shell.write('stty size\n');
+    await waitFor(shell, /24 80/, seen);
+    shell.setWindow(30, 100, 0, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    shell.write('stty size\n');
+    await waitFor(shell, /30 100/, seen);
+    const exited = new Promise((resolve) => shell.on('exit', (code: number) => resolve(code)));
+    shell.write('exit 5\n');
+    expect(await exited).toBe(5);
+    client.end();
+
+    let session;
+    for (let i = 0; i < 200 && !session; i++) {
+      session = await dp.api.db.prisma.session.findFirst({
+        where: { startedAt: { gte: since }, protocol: 'ssh', finalHash: { not: null } },
+      });
+      if (!session) await new Promise((r) => setTimeout(r, 100));
+    }
+    const cast = await dp.api.request('GET', `/api/sessions/${session!.id}/asciicast`);
+    expect(cast.status).toBe(200);
+    const lines = cast.text.trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ version: 2, width: 80, height: 24, env: { TERM: 'xterm' } });
+    expect(lines).toContainEqual(expect.stringMatching(/^\[[\d.]+,"r","100x30"\]$/));
+  });
+
+  it('relays a signal to the target and records it', async () => {
+    const since = new Date();
+    const client = await connect();
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      client.exec('echo ready; exec sleep 2', (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
+    const seen = { text: '' };
+    await waitFor(channel, /ready/, seen);
+    const exit = new Promise<number | null>((resolve) => channel.on('exit', (code: number | null) => resolve(code)));
+    channel.signal('TERM');
+    // This sshd refuses to deliver signals ("session signalling requires privilege
+    // separation"), so it is the request reaching the target that is checked here.
+    await expect.poll(() => target.output(), { timeout: 10_000 }).toMatch(/session_signal_req/);
+    expect(await exit).toBe(0);
+    client.end();
+    let events: { kind: string; payload: Record<string, unknown> }[] = [];
+    for (let i = 0; i < 100 && !events.some((e) => e.kind === 'ssh.signal'); i++) {
+      const session = await dp.api.db.prisma.session.findFirst({
+        where: { startedAt: { gte: since }, protocol: 'ssh', finalHash: { not: null } },
+      });
+      if (session) events = (await dp.api.request('GET', `/api/sessions/${session.id}/events`)).body.events;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(events.find((e) => e.kind === 'ssh.signal')?.payload).toEqual({ channel: 0, signal: 'TERM' });
+  });
+
+  it('relays SFTP when the connection allows it and refuses it otherwise', async () => {
+    const listed = await ssh.sftp('files', `ls -1 ${target.dir}\nbye\n`, key);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('sshd_config');
+    const refused = await ssh.sftp('nofiles', `ls -1 ${target.dir}\nbye\n`, key);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).not.toContain('sshd_config');
+    let event;
+    for (let i = 0; i < 100 && !event; i++) {
+      const sessions = await dp.api.db.prisma.session.findMany({
+        where: { protocol: 'ssh', connection: { name: 'nofiles' }, finalHash: { not: null } },
+        select: { id: true },
+      });
+      for (const s of sessions) {
+        const events = await dp.api.request('GET', `/api/sessions/${s.id}/events`);
+        event ??= events.body.events.find((e: { kind: string }) => e.kind === 'ssh.refused');
+      }
+      if (!event) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(event?.payload).toMatchObject({
+      request: 'subsystem sftp',
+      reason: 'SFTP is not enabled on this connection (options.ssh.allowSftp)',
+    });
+  });
+
+  it('finds sessions by the commands they ran', async () => {
+    const marker = `needle${randomBytes(3).toString('hex')}`;
+    const res = await ssh.run('files', [`echo ${marker}`], { key });
+    expect(res.stdout).toBe(`${marker}\n`);
+    let items: { id: string; protocol: string }[] = [];
+    for (let i = 0; i < 100 && !items.length; i++) {
+      items = (await dp.api.request('GET', `/api/sessions?q=${marker}`)).body.items;
+      if (!items.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(items).toHaveLength(1);
+    expect(items[0]!.protocol).toBe('ssh');
+  });
+
+  it('relays binary output byte for byte and still records the session', async () => {
+    const since = new Date();
+    const res = await ssh.run('files', ["printf 'a\\000b\\377c'"], { key });
+    // The client got the NUL as it is (the \\377 byte shows as U+FFFD only because the test decodes UTF-8).
+    expect(res.stdout).toBe('a\u0000b\ufffdc');
+    let events: { kind: string; payload: Record<string, unknown> }[] = [];
+    for (let i = 0; i < 100 && !events.length; i++) {
+      const session = await dp.api.db.prisma.session.findFirst({
+        where: { startedAt: { gte: since }, protocol: 'ssh', finalHash: { not: null } },
+      });
+      if (session) events = (await dp.api.request('GET', `/api/sessions/${session.id}/events`)).body.events;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(events.find((e) => e.kind === 'ssh.data')?.payload).toEqual({
+      channel: 0,
+      stream: 'stdout',
+      data: 'a\ufffdb\ufffdc',
+    });
+  });
+});

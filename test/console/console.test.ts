@@ -258,6 +258,11 @@ describe('web console against the real stack', () => {
     const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow).toBeLessThanOrEqual(390);
     await screenshot(phone.page, 'sessions-phone');
+    await phone.page.locator(`a[href="/sessions/${sessionId}"]`).click();
+    await phone.page.getByTestId('integrity').waitFor({ timeout: 30_000 });
+    await phone.page.getByTestId('timeline').getByText(DELETE_SQL).waitFor();
+    expect(await phone.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await screenshot(phone.page, 'session-phone');
     await phone.context.close();
   });
 

@@ -4,8 +4,9 @@ import path from 'node:path';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_DIST, consolePlugin } from '../../apps/api/src/console/index.js';
+import { REVIEW_STREAM_KEEPALIVE_MS } from '../../apps/api/src/routes/reviews/stream.js';
 import type { ApiInstance } from '../../apps/api/src/types.js';
-import { startTestApi, type TestApi } from '../support/api.js';
+import { createIdentity, startTestApi, type TestApi } from '../support/api.js';
 import { run } from '../support/data-path.js';
 
 // How the API serves the built console: same origin, deep links answered with the page, hashed
@@ -67,10 +68,23 @@ describe('the console on the API origin', () => {
     }
   });
 
-  it('the review stream needs a token', async () => {
-    const res = await get('/api/reviews/stream');
-    expect(res.status).toBe(401);
-  });
+  it('the review stream needs a token, and ends once the token stops working', async () => {
+    expect((await get('/api/reviews/stream')).status).toBe(401);
+    const bob = await createIdentity(api, 'bob', { role: 'user' });
+    const stream = await fetch(api.baseUrl + '/api/reviews/stream', {
+      headers: { authorization: `Bearer ${bob.token}` },
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(stream.headers.get('cache-control')).toBe('no-cache, no-transform');
+    const blocked = await api.request('POST', '/api/identities/bob/block', { body: { reason: 'test' } });
+    expect(blocked.status, blocked.text).toBe(200);
+    // Re-checked at the next keep-alive (15 s): the stream then closes instead of going on.
+    const started = Date.now();
+    const body = await stream.text();
+    expect(Date.now() - started).toBeLessThan(REVIEW_STREAM_KEEPALIVE_MS + 5_000);
+    expect(body).toContain('event: ready');
+  }, 40_000);
 
   it('shows a clear page when the console has not been built', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'warden-console-'));

@@ -53,6 +53,8 @@ export interface WardenConfig {
   /** Webhook deliveries: tries in all, and the first retry's delay (doubled each time). */
   webhookAttempts: number;
   webhookRetryDelayMs: number;
+  /** Catalog events (and their webhook deliveries) older than this many days are deleted; unset → kept. */
+  eventRetentionDays: number | undefined;
   /** Lifetime of the access tokens (JWTs) minted at sign-in (WARDEN_ACCESS_TOKEN_TTL, default 8 h). */
   accessTokenTtlSeconds: number;
   /** Absolute lifetime of a sign-in: its refresh tokens stop working after this (default 30 days). */
@@ -173,6 +175,9 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     eventsLog: nonEmpty(env.WARDEN_EVENTS_LOG),
     webhookAttempts: positiveInteger(env, 'WARDEN_WEBHOOK_ATTEMPTS', 8),
     webhookRetryDelayMs: positiveInteger(env, 'WARDEN_WEBHOOK_RETRY_DELAY_MS', 10_000),
+    eventRetentionDays: env.WARDEN_EVENT_RETENTION_DAYS?.trim()
+      ? positiveInteger(env, 'WARDEN_EVENT_RETENTION_DAYS', 1)
+      : undefined,
     accessTokenTtlSeconds: duration(env, 'WARDEN_ACCESS_TOKEN_TTL', 8 * 3600),
     refreshTokenTtlSeconds: duration(env, 'WARDEN_REFRESH_TOKEN_TTL', 30 * 86400),
     oidc: oidcConfig(env),

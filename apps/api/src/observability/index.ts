@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { metricsAuthorized, metricsRegistry, registerPendingReviewSource } from '@warden/runtime/metrics';
+import { scheduleEventRetention } from '../jobs/event-retention.js';
 import { queueDelivery, startWebhookDeliveries, webhookRetry } from '../jobs/webhook-delivery.js';
 import type { ApiInstance } from '../types.js';
 import { EventDispatcher } from './dispatcher.js';
@@ -53,6 +54,10 @@ export const observabilityPlugin = fp(async (app: ApiInstance) => {
     startWebhookDeliveries({ prisma, secretBox, jobs: app.jobs, retry, logger });
     await hub.start();
     dispatcher.start();
+    // In the background: an unreachable Redis delays the schedule (logged), not the API.
+    void scheduleEventRetention(app.jobs, { prisma, days: config.eventRetentionDays, logger }).catch((err: unknown) =>
+      logger.error({ err }, 'could not schedule event retention'),
+    );
   });
   // Before the server closes: open streams would otherwise keep it waiting.
   app.addHook('preClose', async () => {

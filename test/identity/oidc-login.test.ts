@@ -448,8 +448,14 @@ describe('the CLI', () => {
     const before = JSON.parse(readFileSync(credentials(), 'utf8'));
     before[apiUrl].expires_at = Date.now() + 5_000;
     writeFileSync(credentials(), JSON.stringify(before), { mode: 0o600 });
-    const token = (await warden(['token'])).stdout.trim();
+    // Four at once (parallel scripts): one refreshes, the others wait and reuse its result,
+    // so no spent refresh token is presented twice (which would end the sign-in).
+    const parallel = await Promise.all([1, 2, 3, 4].map(() => warden(['token'])));
+    expect(parallel.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    const token = parallel[0]!.stdout.trim();
+    expect(new Set(parallel.map((r) => r.stdout.trim())).size).toBe(1);
     expect(token).not.toBe(before[apiUrl].access_token);
+    expect((await dp.api.request('GET', '/api/users/me', { token })).status).toBe(200);
     const after = JSON.parse(readFileSync(credentials(), 'utf8'))[apiUrl];
     expect(after.refresh_token).not.toBe(before[apiUrl].refresh_token);
     expect(after.access_token).toBe(token);

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ApiClient, DEFAULT_API_URL } from './api-client.js';
@@ -56,6 +56,35 @@ async function writeAll(env: Env, all: Record<string, SavedLogin>): Promise<void
   await rename(temporary, file);
 }
 
+/**
+ * Serialises refreshes between CLI processes (`warden token` in parallel scripts): a
+ * refresh token is single use, and the API ends the sign-in when one comes back twice.
+ * A lock older than 30 s is a crashed process's and is taken over.
+ */
+async function withRefreshLock<T>(env: Env, work: () => Promise<T>): Promise<T> {
+  const lock = `${credentialsPath(env)}.lock`;
+  await mkdir(dirname(lock), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age > 30_000 || attempt > 300) await unlink(lock).catch(() => {});
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
+}
+
 export async function loadLogin(env: Env): Promise<SavedLogin | undefined> {
   return (await readAll(env))[apiUrl(env)];
 }
@@ -100,6 +129,16 @@ export async function currentToken(env: Env, fetchImpl: typeof fetch): Promise<R
   if (!login) {
     throw new CliError(`not signed in to ${apiUrl(env)}: run \`warden login\` (or set WARDEN_TOKEN)`);
   }
+  if (login.expires_at - Date.now() > REFRESH_MARGIN_MS) {
+    return { token: login.access_token, source: 'your saved login', login };
+  }
+  return withRefreshLock(env, () => refreshLogin(env, fetchImpl));
+}
+
+async function refreshLogin(env: Env, fetchImpl: typeof fetch): Promise<ResolvedToken> {
+  // Another process may have refreshed while this one waited for the lock.
+  const login = await loadLogin(env);
+  if (!login) throw new CliError(`not signed in to ${apiUrl(env)}: run \`warden login\``);
   if (login.expires_at - Date.now() > REFRESH_MARGIN_MS) {
     return { token: login.access_token, source: 'your saved login', login };
   }

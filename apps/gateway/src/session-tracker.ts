@@ -60,7 +60,9 @@ export class SessionTracker {
   private readonly started = new Map<string, { start: SessionStart; at: number }>();
   /** Counters of ended sessions per connection+protocol, so the metrics stay monotonic. */
   private readonly ended = new Map<string, SessionTotals>();
-  private readonly connectionNames = new Map<string, string>();
+  /** Connection id → name for metric labels, re-read every minute (connections get renamed). */
+  private connectionNames = new Map<string, string>();
+  private connectionNamesAt = 0;
   private readonly unregisterMetrics: () => void;
 
   constructor(
@@ -201,6 +203,10 @@ export class SessionTracker {
       totals.started += 1;
       const live = this.live.get(id);
       if (live) addCounters(totals, live.counters);
+    }
+    if (Date.now() - this.connectionNamesAt > 60_000) {
+      this.connectionNames = new Map();
+      this.connectionNamesAt = Date.now();
     }
     const unknown = [...new Set([...byKey.values()].map((t) => t.connection))].filter(
       (cid) => !this.connectionNames.has(cid),

@@ -113,6 +113,10 @@ describe('web console against the real stack', () => {
     const card = page.locator('article.review', { hasText: 'DELETE FROM customers' });
     await card.waitFor({ timeout: 30_000 });
     const shownAfter = Date.now() - started;
+    // Screen readers hear it too (one polite live region).
+    await expect
+      .poll(() => page.getByTestId('announcer').textContent())
+      .toBe('New review: admin on pg-test is waiting for approval.');
     expect(await card.getByTestId('statement').textContent()).toBe(DELETE_SQL);
     await expect.poll(() => card.textContent()).toContain('ticket 42');
     const text = (await card.textContent()) ?? '';
@@ -149,6 +153,16 @@ describe('web console against the real stack', () => {
     await page.getByRole('heading', { name: 'Sessions', level: 1 }).waitFor();
     const link = page.locator(`a[href="/sessions/${sessionId}"]`);
     await link.waitFor();
+    // Full-text search over statements, kept in the URL.
+    await page.getByLabel('Statements containing').fill('nothing-like-this');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('No session matches these filters.').waitFor();
+    await page.getByLabel('Statements containing').fill('customers');
+    await page.getByLabel('Status').selectOption('closed');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await link.waitFor();
+    expect(new URL(page.url()).search).toContain('q=customers');
+    expect(new URL(page.url()).search).toContain('status=closed');
     await screenshot(page, 'sessions');
     await link.click();
 
@@ -206,6 +220,15 @@ describe('web console against the real stack', () => {
     expect(created.body.config).toMatchObject({ host: '127.0.0.1', database: 'app', user: 'app' });
     expect(created.body.secrets.password).toEqual({ source: 'env', ref: 'env:APP_DB_PASSWORD' });
     await screenshot(page, 'connection');
+
+    // Edit: the secret stays as it was when its field is left empty.
+    await page.getByLabel('Description').fill('the console test');
+    await page.getByLabel('Port').fill('6543');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Connection pg-console saved.').waitFor();
+    const edited = await dp.api.request('GET', '/api/connections/pg-console');
+    expect(edited.body).toMatchObject({ description: 'the console test', config: { port: 6543 } });
+    expect(edited.body.secrets.password).toEqual({ source: 'env', ref: 'env:APP_DB_PASSWORD' });
   });
 
   it('edits policy rules as JSON and shows the policy engine’s validation messages', async () => {
@@ -226,6 +249,18 @@ describe('web console against the real stack', () => {
     // Nothing changed on the server.
     const policy = await dp.api.request('GET', '/api/policies/mask-ssn');
     expect(policy.body.rules.masking.columns[0].strategy).toBe('redact');
+
+    // A new guardrail from the kind's template, attached to a connection.
+    await nav(page, 'Policies').click();
+    await page.getByRole('link', { name: 'New policy' }).click();
+    await page.getByLabel('Name').fill('no-drop');
+    await page.getByLabel('Kind').selectOption('guardrail');
+    await page.getByRole('checkbox', { name: 'pg-console' }).check();
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('heading', { name: 'Policy no-drop' }).waitFor();
+    const created = await dp.api.request('GET', '/api/policies/no-drop');
+    expect(created.body).toMatchObject({ kind: 'guardrail', connections: [{ name: 'pg-console' }] });
+    expect(created.body.rules.guardrails[0]).toMatchObject({ type: 'deny_kinds', name: 'no-drop' });
   });
 
   it('works from the keyboard: sign in, skip to content, focus follows navigation', async () => {

@@ -81,6 +81,8 @@ export class PostgresProxySession implements LiveSession {
   private grantTimer: NodeJS.Timeout | undefined;
   /** Set while a statement waits for approval: nothing after it is read from the client. */
   private holding = false;
+  /** Set while the recording writer's backlog is full: reading from the client waits for it. */
+  private awaitingRecorder = false;
   /** Aborted when the session ends, so a review held by it is cancelled, not left pending. */
   private readonly lifetime = new AbortController();
   private readonly extended = new ExtendedReviewTracker();
@@ -279,10 +281,21 @@ export class PostgresProxySession implements LiveSession {
     });
 
     // Client → target, one batch per socket read, whole messages only.
+    const writer = this.recording ? this.deps.recordings.writer : undefined;
     const forward = (chunk: Buffer): void => {
       counters.bytesIn += chunk.length;
       parser.push(chunk);
       this.drainClientMessages(stream);
+      // The recording's backlog is full (its database is slow or away): the client waits rather
+      // than its statements running unrecorded or the backlog growing without bound.
+      if (writer?.overloaded && !this.awaitingRecorder) {
+        this.awaitingRecorder = true;
+        socket.pause();
+        void writer.whenRelieved().then(() => {
+          this.awaitingRecorder = false;
+          this.resumeClient();
+        });
+      }
     };
     socket.on('data', forward);
     this.drainClientMessages(stream);
@@ -378,9 +391,7 @@ export class PostgresProxySession implements LiveSession {
     const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
     if (!stream.write(batch)) {
       this.start.socket.pause();
-      stream.once('drain', () => {
-        if (!this.holding) this.start.socket.resume();
-      });
+      stream.once('drain', () => this.resumeClient());
     }
   }
 
@@ -390,6 +401,11 @@ export class PostgresProxySession implements LiveSession {
    * then runs, or fails with 42501 naming the decision. The server sees nothing of it
    * meanwhile, so earlier statements' results keep flowing.
    */
+  /** Reads from the client again unless a review hold or the recording's backlog still stops it. */
+  private resumeClient(): void {
+    if (!this.holding && !this.awaitingRecorder && !this.ended) this.start.socket.resume();
+  }
+
   private async hold(stream: TunnelStream, held: HeldStatement): Promise<void> {
     this.holding = true;
     this.start.socket.pause();
@@ -405,7 +421,7 @@ export class PostgresProxySession implements LiveSession {
     this.holding = false;
     this.send(stream, [frame]);
     this.drainClientMessages(stream);
-    if (!this.holding) this.start.socket.resume();
+    this.resumeClient();
   }
 
   private async awaitReview(held: HeldStatement): Promise<Buffer> {

@@ -8,10 +8,16 @@ export interface RecordingWriterOptions {
   flushIntervalMs?: number;
   /** A batch is written at once when it holds this many events. */
   maxBatch?: number;
+  /**
+   * Encoded bytes waiting (queued and in flight) above which sessions stop reading their clients
+   * until the backlog is back under half of it (see `overloaded`).
+   */
+  maxBacklogBytes?: number;
 }
 
 const DEFAULT_FLUSH_INTERVAL_MS = 200;
 const DEFAULT_MAX_BATCH = 5000;
+const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
 const INSERT_CHUNKS = `
   INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText")
   SELECT x.s, x.f, x.l, x.fa, x.la, x.e, x.x
@@ -32,6 +38,11 @@ interface Queued {
  * JSON parameter, built from the payload JSON the hash chain already encoded. A
  * failed batch is kept and retried with backoff (the database may be restarting);
  * events are not dropped while the gateway runs.
+ *
+ * Keeping every event must not mean growing without bound: past `maxBacklogBytes` the writer is
+ * `overloaded` and sessions pause their clients (whenRelieved) until it is back under half. A
+ * database outage then holds clients where they are instead of filling the gateway's memory or
+ * letting statements run unrecorded.
  */
 export class RecordingWriter {
   private queue: Queued[] = [];
@@ -40,6 +51,12 @@ export class RecordingWriter {
   private closed = false;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
+  private readonly maxBacklogBytes: number;
+  /** Encoded bytes pushed and not yet written (queued plus the batch in flight). */
+  private backlogBytes = 0;
+  private relieved: (() => void)[] = [];
+  /** True from crossing maxBacklogBytes until the backlog is under half of it. */
+  overloaded = false;
 
   constructor(
     private readonly execute: RawExecute,
@@ -48,10 +65,25 @@ export class RecordingWriter {
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+    this.maxBacklogBytes = options.maxBacklogBytes ?? DEFAULT_MAX_BACKLOG_BYTES;
+  }
+
+  /** Resolves once the writer is not overloaded (at once when it is not). */
+  whenRelieved(): Promise<void> {
+    if (!this.overloaded) return Promise.resolve();
+    return new Promise((resolve) => this.relieved.push(resolve));
   }
 
   push(encoded: EncodedEvent, searchText?: string): void {
     this.queue.push({ encoded, text: searchText });
+    this.backlogBytes += encoded.json.length;
+    if (!this.overloaded && this.backlogBytes > this.maxBacklogBytes) {
+      this.overloaded = true;
+      this.logger.warn(
+        { backlogBytes: this.backlogBytes },
+        'recording backlog is full: pausing clients until it drains',
+      );
+    }
     if (this.queue.length >= this.maxBatch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushIntervalMs);
   }
@@ -85,16 +117,27 @@ export class RecordingWriter {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.insert(rows);
+        this.written(batch);
         return;
       } catch (err) {
         const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
         this.logger.error({ err, events: batch.length, attempt }, 'could not write recorded events; retrying');
         if (this.closed && attempt >= 3) {
           this.logger.error({ lost: batch.length }, 'recorded events could not be written before shutdown');
+          this.written(batch);
           return;
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
+    }
+  }
+
+  private written(batch: Queued[]): void {
+    for (const { encoded } of batch) this.backlogBytes -= encoded.json.length;
+    if (this.overloaded && this.backlogBytes <= this.maxBacklogBytes / 2) {
+      this.overloaded = false;
+      this.logger.info({ backlogBytes: this.backlogBytes }, 'recording backlog drained: clients resume');
+      for (const resolve of this.relieved.splice(0)) resolve();
     }
   }
 

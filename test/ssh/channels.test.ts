@@ -196,4 +196,39 @@ describe('ssh channels through the gateway', () => {
       data: 'a\ufffdb\ufffdc',
     });
   });
+
+  it('judges the next exec of a live SSH connection by policies changed meanwhile', async () => {
+    const client = await connect();
+    const exec = (command: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve, reject) =>
+        client.exec(command, (err, ch) => {
+          if (err) return reject(err);
+          let stderr = '';
+          let code: number | null = null;
+          ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          ch.on('exit', (c: number | null) => (code = c));
+          ch.on('close', () => resolve({ code, stderr }));
+          ch.resume();
+        }),
+      );
+    expect((await exec('touch /dev/null')).code).toBe(0);
+    const policy = await dp.api.request('POST', '/api/policies', {
+      body: {
+        name: 'no-touch',
+        kind: 'guardrail',
+        rules: { guardrails: [{ type: 'deny_commands', name: 'no-touch', commands: ['touch'] }] },
+      },
+    });
+    expect(policy.status, policy.text).toBe(201);
+    const attached = await dp.api.request('PATCH', '/api/connections/files', { body: { policies: ['no-touch'] } });
+    expect(attached.status, attached.text).toBe(200);
+    let refused = { code: 0 as number | null, stderr: '' };
+    for (let i = 0; i < 50 && refused.code === 0; i++) {
+      refused = await exec('touch /dev/null');
+      if (refused.code === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(refused.code).toBe(126);
+    expect(refused.stderr).toContain('command refused by rule "no-touch"');
+    client.end();
+  });
 });

@@ -299,7 +299,17 @@ describe('ssh through the gateway', () => {
       if (!live) await new Promise((r) => setTimeout(r, 50));
     }
     expect(live).toBeTruthy();
-    await new Promise((r) => setTimeout(r, 500));
+    // Kill once the command runs on the target (its first output is in the recording).
+    await expect
+      .poll(
+        async () =>
+          (await dp.api.request('GET', `/api/sessions/${live!.id}/events`)).body.events.some(
+            (e: { kind: string; payload: { data?: string } }) =>
+              e.kind === 'ssh.data' && e.payload.data?.includes('started'),
+          ),
+        { timeout: 20_000, interval: 100 },
+      )
+      .toBe(true);
     const killed = await dp.api.request('POST', `/api/sessions/${live!.id}/kill`, { body: { reason: 'drill' } });
     expect(killed.status, killed.text).toBeLessThan(300);
     const started = Date.now();

@@ -1,12 +1,13 @@
 import type { Connection as SshConnection } from 'ssh2';
 import type { Principal } from '@warden/access';
 import type { SessionStatus } from '@warden/db';
-import type { ShellPolicy } from '@warden/policy';
+import { ShellPolicy } from '@warden/policy';
 import type { SshTarget } from '@warden/proto';
 import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
 import type { ConnectionWithAgent } from '../connection-targets.js';
+import type { SessionPolicy } from '../policy-loader.js';
 import { recordingOptionsOf } from '../recording/recording-options.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
@@ -53,7 +54,8 @@ export class SshGatewaySession implements LiveSession {
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   readonly connection: ConnectionWithAgent;
   readonly target: SshTarget;
-  readonly policy: ShellPolicy;
+  /** Replaced when the connection's policies change (applyPolicy): the next exec is judged by the new one. */
+  policy: ShellPolicy;
   readonly options: SshOptions;
   readonly log: Logger;
   readonly lifetime = new AbortController();
@@ -147,6 +149,11 @@ export class SshGatewaySession implements LiveSession {
       else this.endWithGrant();
     }, delay);
     this.grantTimer.unref();
+  }
+
+  /** The connection's policies changed: exec commands from now on are judged by the new rules. */
+  applyPolicy(next: SessionPolicy): void {
+    this.policy = new ShellPolicy(next.policy.rules);
   }
 
   /** Tracks a review wait so the recording is sealed only after its outcome is in it. */

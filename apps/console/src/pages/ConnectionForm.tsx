@@ -95,7 +95,12 @@ export function ConnectionForm({ ref_ }: { ref_?: string }) {
     const cfg: Record<string, unknown> = {};
     for (const f of CONFIG_FIELDS[type]) {
       const v = config[f.key]?.trim() ?? '';
-      if (v === '') continue;
+      if (v === '') {
+        // PATCH merges config: a setting emptied in the form is removed with null. An empty
+        // secret field means "keep it" (secrets are write-only and never shown).
+        if (editing && f.type !== 'secret' && existing.data?.config[f.key] !== undefined) cfg[f.key] = null;
+        continue;
+      }
       cfg[f.key] = f.type === 'number' && /^\d+$/.test(v) ? Number(v) : v;
     }
     const body: Record<string, unknown> = {

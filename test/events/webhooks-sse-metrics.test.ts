@@ -29,6 +29,7 @@ let receiver: Server;
 let receiverUrl: string;
 const received: Received[] = [];
 let gatewayMetricsPort: number;
+let agentMetricsPort: number;
 let eventsLog: string;
 let logDir: string;
 let sse: { text: string; abort: AbortController };
@@ -79,11 +80,13 @@ beforeAll(async () => {
   logDir = mkdtempSync(join(tmpdir(), 'warden-events-'));
   eventsLog = join(logDir, 'events.jsonl');
   gatewayMetricsPort = await freePort();
+  agentMetricsPort = await freePort();
   dp = await startDataPath({
     redisPrefix: uniqueName('wevents'),
     connectionConfig: undefined,
     apiConfig: { webhookAttempts: 3, webhookRetryDelayMs: 300, eventsLog },
     gatewayEnv: { WARDEN_GATEWAY_METRICS_PORT: `127.0.0.1:${gatewayMetricsPort}` },
+    agentEnv: { WARDEN_AGENT_METRICS_PORT: `127.0.0.1:${agentMetricsPort}` },
   });
   const direct = new pg.Client({ connectionString: dp.directUrl });
   await direct.connect();
@@ -261,6 +264,10 @@ describe('events, webhooks, SSE and metrics', () => {
     expect(metric(after, 'warden_policy_decide_seconds_count')).toBeGreaterThan(0);
     expect(metric(after, 'warden_relay_seconds_count')).toBeGreaterThan(0);
     expect(after).toContain('# TYPE warden_sessions_active gauge');
+
+    const agent = await scrape(`http://127.0.0.1:${agentMetricsPort}/metrics`);
+    expect(metric(agent, 'warden_agent_gateway_streams', { state: 'connected' })).toBe(1);
+    expect(agent).toContain('# TYPE warden_process_cpu_seconds_total counter');
 
     const api = await scrape(`${dp.api.baseUrl}/metrics`);
     expect(metric(api, 'warden_events_total', { type: 'statement.blocked' })).toBeGreaterThanOrEqual(1);

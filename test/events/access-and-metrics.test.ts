@@ -36,6 +36,12 @@ describe('roles', () => {
     expect(res.status).toBe(400);
     const fields = res.body.details.map((d: { field: string }) => d.field);
     expect(fields).toEqual(expect.arrayContaining(['body.url', 'body.secret']));
+    const withCredentials = await api.request('POST', '/api/webhooks', {
+      body: { name: 'creds', url: 'https://user:pa55word@siem.example.com/hook' },
+    });
+    expect(withCredentials.status).toBe(400);
+    expect(withCredentials.text).not.toContain('pa55word');
+    expect(withCredentials.body.details[0].field).toBe('body.url');
     const missing = await api.request(
       'POST',
       '/api/webhooks/deliveries/00000000-0000-0000-0000-000000000000/redeliver',

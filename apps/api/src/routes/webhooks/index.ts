@@ -55,6 +55,21 @@ function checkEventTypes(events: string[] | undefined): void {
     );
 }
 
+/** A parsable http(s) URL without user:password (it would be shown back on every read). */
+function checkUrl(url: string | undefined): void {
+  if (url === undefined) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw badRequest('invalid webhook URL', [{ field: 'body.url', message: 'not a URL' }]);
+  }
+  if (parsed.username || parsed.password)
+    throw badRequest('invalid webhook URL', [
+      { field: 'body.url', message: 'no credentials in the URL: the signature authenticates Warden' },
+    ]);
+}
+
 /**
  * Webhook subscriptions to the event catalog (admins only). The signing secret is write-only:
  * stored sealed, never returned except once when Warden generated it. Deliveries are listed per
@@ -104,6 +119,7 @@ export async function webhookRoutes(app: ApiInstance) {
     },
     async (req, reply) => {
       const { secret: given, ...body } = req.body;
+      checkUrl(body.url);
       checkEventTypes(body.events);
       const secret = given ?? `whsec_${randomBytes(24).toString('base64url')}`;
       const created = await uniqueName(
@@ -136,6 +152,7 @@ export async function webhookRoutes(app: ApiInstance) {
     async (req) => {
       const current = await find(req.params.ref);
       const { secret, ...body } = req.body;
+      checkUrl(body.url);
       checkEventTypes(body.events);
       const updated = await uniqueName(
         () =>

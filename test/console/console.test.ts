@@ -207,6 +207,7 @@ describe('web console against the real stack', () => {
     await page.getByRole('button', { name: 'Create connection' }).click();
     const host = page.getByLabel('Host');
     await expect.poll(() => host.getAttribute('aria-invalid')).toBe('true');
+    expect(await host.evaluate((el) => el === document.activeElement)).toBe(true);
     const hostError = page.locator('.field', { has: page.getByLabel('Host') }).locator('.field-error');
     expect(await hostError.textContent()).toMatch(/pattern/);
     await screenshot(page, 'connection-form-error');

@@ -70,6 +70,11 @@ export function ConnectionForm({ ref_ }: { ref_?: string }) {
   const [busy, setBusy] = useState(false);
   const readOnly = me?.role !== 'admin';
 
+  // After a refused save, put the keyboard on the first field the API named.
+  useEffect(() => {
+    if (Object.keys(errors).length) document.querySelector<HTMLElement>('form [aria-invalid="true"]')?.focus();
+  }, [errors]);
+
   useEffect(() => {
     const c = existing.data;
     if (!c) return;

@@ -49,6 +49,11 @@ export function PolicyForm({ ref_ }: { ref_?: string }) {
   const [busy, setBusy] = useState(false);
   const readOnly = me?.role !== 'admin';
 
+  // After a refused save, put the keyboard on the first field the API named.
+  useEffect(() => {
+    if (Object.keys(errors).length) document.querySelector<HTMLElement>('form [aria-invalid="true"]')?.focus();
+  }, [errors]);
+
   useEffect(() => {
     const p = existing.data;
     if (!p) return;

@@ -7,7 +7,7 @@
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# 1. Everything installed, generated code (Prisma client, protobuf) produced.
+# 1. Everything installed, generated code (Prisma client, protobuf, the console's build) produced.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV PNPM_VERSION=10.34.8
@@ -25,6 +25,8 @@ RUN pnpm install --frozen-lockfile --prod --filter @warden/api... --filter @ward
  && rm -rf test bench .ci
 COPY --from=build /app/packages/db/src/generated packages/db/src/generated
 COPY --from=build /app/packages/proto/src/gen packages/proto/src/gen
+# The web console's built files (pnpm generate builds them), served by the API.
+COPY --from=build /app/apps/console/dist apps/console/dist
 
 # 3. The runtime: Node, the app and its production dependencies, tsx (global) to run TypeScript.
 FROM ${NODE_IMAGE}

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
@@ -231,4 +231,57 @@ describe('ssh channels through the gateway', () => {
     expect(refused.stderr).toContain('command refused by rule "no-touch"');
     client.end();
   });
+
+  it('streams large output intact under flow control, and measures it against direct ssh', async () => {
+    const file = path.join(target.dir, 'big.bin');
+    const size = 48 * 1024 * 1024;
+    const made = await ssh.run('nofiles', [`head -c ${size} /dev/urandom > ${file} && sha256sum ${file}`], { key });
+    const expected = made.stdout.split(' ')[0];
+    const read = async (client: ssh2.Client) => {
+      const started = performance.now();
+      const hash = createHash('sha256');
+      let bytes = 0;
+      await new Promise<void>((resolve, reject) =>
+        client.exec(`cat ${file}`, (err, ch) => {
+          if (err) return reject(err);
+          ch.on('data', (d: Buffer) => {
+            bytes += d.length;
+            hash.update(d);
+          });
+          ch.on('close', () => resolve());
+        }),
+      );
+      return { ms: performance.now() - started, bytes, sha: hash.digest('hex') };
+    };
+    const direct = await new Promise<ssh2.Client>((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.once('ready', () => resolve(c)).once('error', reject);
+      c.connect({ host: '127.0.0.1', port: target.port, username: target.user, privateKey: target.privateKey });
+    });
+    const viaGateway = await connect();
+    const execMs = async (client: ssh2.Client) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await new Promise<void>((resolve, reject) =>
+          client.exec('true', (err, ch) => (err ? reject(err) : ch.on('close', () => resolve()).resume())),
+        );
+        times.push(performance.now() - t0);
+      }
+      return times.sort((a, b) => a - b)[2]!;
+    };
+    const through = await read(viaGateway);
+    const baseline = await read(direct);
+    const execThrough = await execMs(viaGateway);
+    const execDirect = await execMs(direct);
+    viaGateway.end();
+    direct.end();
+    expect(through.bytes).toBe(size);
+    expect(through.sha).toBe(expected);
+    const mbps = (r: { ms: number }) => (size / 1024 / 1024 / (r.ms / 1000)).toFixed(1);
+    console.log(
+      `ssh cat ${size / 1024 / 1024} MiB: gateway ${mbps(through)} MiB/s, direct ${mbps(baseline)} MiB/s; ` +
+        `exec 'true' median: gateway ${execThrough.toFixed(0)} ms, direct ${execDirect.toFixed(0)} ms`,
+    );
+  }, 180_000);
 });

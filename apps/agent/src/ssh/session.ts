@@ -63,6 +63,16 @@ export async function serveSshSession(open: SshSessionOpen, stream: TunnelStream
       username: target.user,
       ...auth,
       readyTimeout: CONNECT_TIMEOUT_MS,
+      // AES runs in Node's native crypto; ssh2's chacha20 is JavaScript without its optional addon.
+      algorithms: {
+        cipher: [
+          'aes128-gcm@openssh.com',
+          'aes256-gcm@openssh.com',
+          'aes128-ctr',
+          'aes256-ctr',
+          'chacha20-poly1305@openssh.com',
+        ],
+      },
       hostVerifier: (key: Buffer) => {
         const check = checkHostKey(key, target, target);
         if (!check.ok) hostKeyRefusal = check.reason;

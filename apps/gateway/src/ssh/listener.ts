@@ -24,6 +24,18 @@ import { SessionRequests } from './session-requests.js';
 import { SshGatewaySession } from './ssh-session.js';
 
 const AUTH_TIMEOUT_MS = 30_000;
+/**
+ * Ciphers Node's own crypto runs (AES-GCM, AES-CTR). ssh2 does chacha20-poly1305 in
+ * JavaScript when its optional native module is not built; clients that prefer
+ * chacha20 (OpenSSH) settle on AES instead.
+ */
+const NATIVE_CIPHERS = [
+  'aes128-gcm@openssh.com',
+  'aes256-gcm@openssh.com',
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+] as const;
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
 
 export interface SshListenerDeps {
@@ -54,8 +66,9 @@ export class SshListener implements ProtocolListener {
   private readonly shellPolicies = new WeakMap<CompiledPolicy<Decision>, ShellPolicy>();
 
   constructor(private readonly deps: SshListenerDeps) {
-    this.server = new ssh2.Server({ hostKeys: [deps.hostKey.privateKey], ident: 'Warden' }, (client, info) =>
-      this.accept(client, info.ip),
+    this.server = new ssh2.Server(
+      { hostKeys: [deps.hostKey.privateKey], ident: 'Warden', algorithms: { cipher: [...NATIVE_CIPHERS] } },
+      (client, info) => this.accept(client, info.ip),
     );
   }
 

@@ -35,8 +35,11 @@ export interface BackgroundJobs {
    * with `retry` when it throws. Registering the same name again updates the schedule.
    */
   repeat(name: string, everyMs: number, handler: JobHandler<Record<string, never>>, retry?: RetryPolicy): Promise<void>;
-  /** Handles one-off jobs of `name`; jobs enqueued before a handler exists wait for it. */
-  process<T>(name: string, handler: JobHandler<T>): void;
+  /**
+   * Handles one-off jobs of `name`; jobs enqueued before a handler exists wait for it. With Redis,
+   * `concurrency` jobs run at once per replica (default 1); in-process jobs are not limited.
+   */
+  process<T>(name: string, handler: JobHandler<T>, options?: { concurrency?: number }): void;
   /**
    * Queues one job (data must be JSON), retried with `retry` when its handler throws. A `jobId`
    * makes it idempotent: while a job with that id is queued, running or kept, another is dropped.

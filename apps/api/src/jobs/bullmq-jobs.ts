@@ -44,13 +44,13 @@ export class BullJobs implements BackgroundJobs {
     );
   }
 
-  process<T>(name: string, handler: JobHandler<T>): void {
+  process<T>(name: string, handler: JobHandler<T>, options: { concurrency?: number } = {}): void {
     if (this.closed) throw new Error(`background jobs are closed; no worker for "${name}"`);
     if (this.workers.has(name)) throw new Error(`"${name}" already has a handler`);
     const worker = new Worker(name, (job: Job) => handler(job.data as T, { name, attempt: job.attemptsMade + 1 }), {
       connection: { url: this.redisUrl },
       prefix: this.prefix,
-      concurrency: 1,
+      concurrency: options.concurrency ?? 1,
     });
     worker.on('failed', (job, err) => {
       // attemptsMade already counts this try; BullMQ retries while it is below the job's attempts.

@@ -16,6 +16,8 @@ export const WEBHOOK_DELIVERY_JOB = 'webhook-delivery';
 const DELIVERY_TIMEOUT_MS = 10_000;
 /** Kept of a failing receiver's answer in lastError: enough to debug, not a data dump. */
 const MAX_ERROR_CHARS = 300;
+/** Deliveries in flight per API replica: one slow or unreachable receiver must not hold up the others. */
+const DELIVERY_CONCURRENCY = 16;
 
 export interface WebhookDeliveryJob {
   deliveryId: string;
@@ -107,7 +109,9 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, deliveryId: stri
 }
 
 export function startWebhookDeliveries(deps: WebhookDeliveryDeps): void {
-  deps.jobs.process<WebhookDeliveryJob>(WEBHOOK_DELIVERY_JOB, async ({ deliveryId }, { attempt }) =>
-    deliverWebhook(deps, deliveryId, attempt),
+  deps.jobs.process<WebhookDeliveryJob>(
+    WEBHOOK_DELIVERY_JOB,
+    async ({ deliveryId }, { attempt }) => deliverWebhook(deps, deliveryId, attempt),
+    { concurrency: DELIVERY_CONCURRENCY },
   );
 }

@@ -19,7 +19,15 @@ export interface SshClient {
   run(
     user: string,
     args: string[],
-    options?: { token?: string; key?: string; input?: string; tty?: boolean; timeoutMs?: number },
+    options?: {
+      token?: string;
+      key?: string;
+      input?: string;
+      tty?: boolean;
+      timeoutMs?: number;
+      /** The token answers a keyboard-interactive prompt instead of the password request. */
+      keyboardInteractive?: boolean;
+    },
   ): Promise<CommandResult>;
 }
 
@@ -69,7 +77,7 @@ export async function sshClient(port: number): Promise<SshClient> {
             '-o',
             'PubkeyAuthentication=no',
             '-o',
-            'PreferredAuthentications=password',
+            `PreferredAuthentications=${options.keyboardInteractive ? 'keyboard-interactive' : 'password'}`,
             '-o',
             'NumberOfPasswordPrompts=1',
           ];

@@ -144,6 +144,12 @@ describe('ssh through the gateway', () => {
     expect(wrongName.stderr).toContain('names identity "carl"');
   });
 
+  it('takes the token as a keyboard-interactive answer too', async () => {
+    const res = await ssh.run('box', ['echo kbd-ok'], { token: dp.adminKey, keyboardInteractive: true });
+    expect(res.stdout, res.stderr).toBe('kbd-ok\n');
+    expect(res.code).toBe(0);
+  });
+
   it('refuses a wrong token', async () => {
     const res = await ssh.run('box', ['echo should-not-run'], { token: 'wdn_not-a-real-token' });
     expect(res.code).toBe(255);
@@ -250,6 +256,12 @@ describe('ssh through the gateway', () => {
       env: { ...process.env, HOME: ssh.dir },
     });
     expect(played.stdout).toContain('interactive-23');
+
+    // Same read rules as the other session reads: a user reads only their own sessions.
+    const others = await dp.api.request('GET', `/api/sessions/${session!.id}/asciicast`, { token: approver.token });
+    expect(others.status).toBe(403);
+    const unknown = await dp.api.request('GET', `/api/sessions/00000000-0000-4000-8000-000000000000/asciicast`);
+    expect(unknown.status).toBe(404);
 
     const verify = await dp.api.request('GET', `/api/sessions/${session!.id}/verify`);
     expect(verify.body.ok).toBe(true);

@@ -10,6 +10,12 @@ const HEARTBEAT_MS = 15_000;
 const PAGE = 500;
 /** Replayed after a Last-Event-ID at most; older gaps are for GET /api/events. */
 const MAX_REPLAY = 5000;
+/**
+ * Sequence numbers are taken at insert but become visible at commit, so a lower one can appear
+ * after a higher one. The tail waits this long at a gap before going past it (a gap that stays is
+ * a failed insert: sequences are not cached, so that is the only other cause).
+ */
+const GAP_WAIT_MS = 2000;
 
 interface StoredEvent {
   seq: bigint;
@@ -43,6 +49,8 @@ export class EventStreamHub {
   private timer: NodeJS.Timeout | undefined;
   private tailing: Promise<void> | null = null;
   private again = false;
+  /** When the tail first stopped at the current gap; 0 when there is none. */
+  private gapSince = 0;
   private readonly offs: (() => void)[] = [];
 
   constructor(
@@ -139,6 +147,12 @@ export class EventStreamHub {
       const page = await this.prisma.$queryRaw<StoredEvent[]>`
         SELECT seq, type, envelope FROM "Event" WHERE seq > ${this.lastSeq!} ORDER BY seq LIMIT ${PAGE}`;
       for (const event of page) {
+        if (event.seq !== this.lastSeq! + 1n) {
+          if (this.gapSince === 0) this.gapSince = Date.now();
+          // The poll comes back within a second; events after the gap wait for it to fill.
+          if (Date.now() - this.gapSince < GAP_WAIT_MS) return;
+        }
+        this.gapSince = 0;
         this.lastSeq = event.seq;
         for (const client of this.clients) {
           if (client.buffered) client.buffered.push(event);

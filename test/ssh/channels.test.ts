@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
@@ -140,9 +141,27 @@ describe('ssh channels through the gateway', () => {
   });
 
   it('relays SFTP when the connection allows it and refuses it otherwise', async () => {
-    const listed = await ssh.sftp('files', `ls -1 ${target.dir}\nbye\n`, key);
+    const since = new Date();
+    const local = path.join(ssh.dir, 'upload.txt');
+    await writeFile(local, 'uploaded through warden\n');
+    const remote = path.join(target.dir, 'uploaded.txt');
+    const listed = await ssh.sftp('files', `put ${local} ${remote}\nls -1 ${target.dir}\nbye\n`, key);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain('sshd_config');
+    expect(await readFile(remote, 'utf8')).toBe('uploaded through warden\n');
+    // File names are recorded (contents are not).
+    let ops: { op: string; path: string; write?: boolean }[] = [];
+    for (let i = 0; i < 100 && !ops.length; i++) {
+      const session = await dp.api.db.prisma.session.findFirst({
+        where: { startedAt: { gte: since }, protocol: 'ssh', connection: { name: 'files' }, finalHash: { not: null } },
+      });
+      if (session) {
+        const events = (await dp.api.request('GET', `/api/sessions/${session.id}/events`)).body.events;
+        ops = events.filter((e: { kind: string }) => e.kind === 'ssh.sftp').map((e: { payload: never }) => e.payload);
+      } else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ops).toContainEqual({ channel: 0, op: 'open', path: remote, write: true });
+    expect(ops.find((o) => o.op === 'opendir')?.path).toMatch(new RegExp(`^${target.dir}/?$`));
     const refused = await ssh.sftp('nofiles', `ls -1 ${target.dir}\nbye\n`, key);
     expect(refused.code).not.toBe(0);
     expect(refused.stdout).not.toContain('sshd_config');

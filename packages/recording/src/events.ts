@@ -200,6 +200,15 @@ export interface SshSubsystemPayload {
   name: string;
 }
 
+/** A file operation a relayed SFTP client asked for (names only; file contents are not recorded). */
+export interface SshSftpPayload {
+  channel: number;
+  op: string;
+  path: string;
+  to?: string;
+  write?: boolean;
+}
+
 /** The channel's output past the recording cap is no longer recorded (counts stay exact). */
 export interface SshTruncatedPayload {
   channel: number;
@@ -227,6 +236,7 @@ export interface EventPayloads {
   'ssh.refused': SshRefusedPayload;
   'ssh.subsystem': SshSubsystemPayload;
   'ssh.truncated': SshTruncatedPayload;
+  'ssh.sftp': SshSftpPayload;
 }
 
 /** Kinds a reader must understand; readers show unknown kinds generically (later issues add SSH/HTTP/review kinds). */

@@ -7,6 +7,7 @@ import type {
   SshRefusedPayload,
   SshResizePayload,
   SshShellPayload,
+  SshSftpPayload,
   SshSignalPayload,
   SshSubsystemPayload,
   SshTruncatedPayload,
@@ -54,6 +55,11 @@ export function renderSshEvent(event: RecordedEvent, offset: string, prompt: str
     case 'ssh.subsystem': {
       const s = p as SshSubsystemPayload;
       return `${offset} -- channel ${s.channel}: subsystem ${s.name}\n`;
+    }
+    case 'ssh.sftp': {
+      const f = p as SshSftpPayload;
+      const mode = f.write === undefined ? '' : f.write ? ' (write)' : ' (read)';
+      return `${offset} -- channel ${f.channel}: sftp ${f.op} ${f.path}${f.to ? ` -> ${f.to}` : ''}${mode}\n`;
     }
     case 'ssh.truncated': {
       const t = p as SshTruncatedPayload;

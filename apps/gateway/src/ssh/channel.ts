@@ -10,6 +10,7 @@ import {
 } from '@warden/proto';
 import { isTunnelError, type TunnelStream } from '@warden/tunnel';
 import { guardCommand, recordedDecision, REFUSED_EXIT_STATUS } from './command-guard.js';
+import { SftpRequestReader } from './sftp-requests.js';
 import type { SshGatewaySession } from './ssh-session.js';
 
 /** Environment a client may pass (as sshd's usual AcceptEnv); the rest is ignored. */
@@ -33,6 +34,8 @@ export class SshSessionChannel {
   private exit: SshExit | undefined;
   /** Subsystem channels (sftp) carry a binary protocol: counted, not recorded byte by byte. */
   private recordData = true;
+  /** SFTP channels: the file operations the client asks for are recorded by name. */
+  private sftp: SftpRequestReader | undefined;
 
   constructor(
     readonly number: number,
@@ -107,6 +110,7 @@ export class SshSessionChannel {
     }
     this.started = true;
     this.recordData = false;
+    this.sftp = new SftpRequestReader();
     this.client = accept();
     this.session.recording?.subsystem(this.number, name);
     void this.open({ type: 'subsystem', name });
@@ -193,6 +197,7 @@ export class SshSessionChannel {
     client.on('data', (chunk: Buffer) => {
       counters.bytesIn += chunk.length;
       recording?.data(this.number, 'stdin', chunk);
+      if (this.sftp) for (const op of this.sftp.push(chunk)) this.session.recording?.sftp(this.number, op);
       if (!tunnel.write(encodeSshFrame.data(chunk))) {
         client.pause();
         tunnel.once('drain', () => client.resume());

@@ -1,6 +1,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { RecordedDecision } from '@warden/recording';
 import type { SessionRecorder } from '../recording/session-recorder.js';
+import type { SftpFileOp } from './sftp-requests.js';
 
 /** Output recorded per channel; beyond it only counts are kept (a `cat` of a large file must not fill the database). */
 export const SSH_RECORDED_BYTES_PER_CHANNEL = 8 * 1024 * 1024;
@@ -53,6 +54,10 @@ export class SshSessionRecording {
     if (!decoder) this.decoders.set(key, (decoder = new StringDecoder('utf8')));
     const data = printable(decoder.write(chunk));
     if (data) this.recorder.record(stream === 'stdin' ? 'client' : 'server', 'ssh.data', { channel, stream, data });
+  }
+
+  sftp(channel: number, op: SftpFileOp): void {
+    this.recorder.record('client', 'ssh.sftp', { channel, ...op });
   }
 
   resize(channel: number, cols: number, rows: number): void {

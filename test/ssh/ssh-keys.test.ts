@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentity, startTestApi, type TestApi } from '../support/api.js';
+import { createAgent, createIdentity, startTestApi, type TestApi } from '../support/api.js';
 
 // The SSH public key registration API (keys log identities in to the gateway's SSH listener).
 let api: TestApi;
@@ -61,5 +61,50 @@ describe('/api/ssh-keys', () => {
     expect((await api.request('GET', `/api/ssh-keys/${created.body.id}`)).status).toBe(404);
     const audit = await api.db.prisma.auditEntry.findMany({ where: { action: { startsWith: 'ssh_key.' } } });
     expect(audit.map((a) => a.action).sort()).toEqual(['ssh_key.create', 'ssh_key.create', 'ssh_key.delete']);
+  });
+});
+
+describe('ssh connection settings', () => {
+  const fields = (res: { body: { details?: { field: string }[] } }) =>
+    (res.body.details ?? []).map((d) => d.field).sort();
+
+  it('needs a credential and a pinned host key, and validates options.ssh', async () => {
+    await createAgent(api, 'edge');
+    const base = { name: 'box', type: 'ssh', agent: 'edge' };
+    const bare = await api.request('POST', '/api/connections', { body: { ...base, config: { host: 'h', user: 'u' } } });
+    expect(bare.status).toBe(400);
+    expect(fields(bare)).toEqual(['body.config.hostKeyFingerprint', 'body.config.password']);
+
+    const badKnownHosts = await api.request('POST', '/api/connections', {
+      body: { ...base, config: { host: 'h', user: 'u', password: 'env:BOX_PASSWORD', knownHosts: 'just-a-host' } },
+    });
+    expect(badKnownHosts.status).toBe(400);
+    expect(fields(badKnownHosts)).toEqual(['body.config.knownHosts']);
+
+    const badOptions = await api.request('POST', '/api/connections', {
+      body: {
+        ...base,
+        config: { host: 'h', user: 'u', password: 'env:BOX_PASSWORD', hostKeyFingerprint: 'SHA256:' + 'C'.repeat(43) },
+        options: { ssh: { allowSftp: 'yes', shell: true } },
+      },
+    });
+    expect(badOptions.status).toBe(400);
+    expect(fields(badOptions)).toEqual(expect.arrayContaining(['body.options.ssh.allowSftp']));
+
+    const ok = await api.request('POST', '/api/connections', {
+      body: {
+        ...base,
+        config: {
+          host: 'h',
+          user: 'u',
+          password: 'env:BOX_PASSWORD',
+          knownHosts: 'h ssh-ed25519 AAAAC3NzaC1lZDI1NTE5',
+        },
+        options: { ssh: { allowSftp: true } },
+      },
+    });
+    expect(ok.status, ok.text).toBe(201);
+    expect(ok.body.options).toEqual({ ssh: { allowSftp: true } });
+    expect(ok.body.secrets).toEqual({ password: { source: 'env', ref: 'env:BOX_PASSWORD' } });
   });
 });

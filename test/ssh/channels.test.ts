@@ -303,4 +303,23 @@ describe('ssh channels through the gateway', () => {
         `exec 'true' median: gateway ${execThrough.toFixed(0)} ms, direct ${execDirect.toFixed(0)} ms`,
     );
   }, 180_000);
+
+  it('refuses interactive shells when a rule says interactive: true, exec still runs', async () => {
+    const policy = await dp.api.request('POST', '/api/policies', {
+      body: {
+        name: 'no-shells',
+        kind: 'guardrail',
+        rules: { guardrails: [{ type: 'deny_commands', name: 'no-shells', interactive: true }] },
+      },
+    });
+    expect(policy.status, policy.text).toBe(201);
+    const attached = await dp.api.request('PATCH', '/api/connections/nofiles', { body: { policies: ['no-shells'] } });
+    expect(attached.status, attached.text).toBe(200);
+    const shell = await ssh.run('nofiles', [], { key, tty: true, input: 'echo should-not-run\nexit\n' });
+    expect(shell.code).toBe(126);
+    expect(shell.stderr).toContain('interactive shells are refused by rule "no-shells"');
+    expect(shell.stdout).not.toContain('should-not-run');
+    const exec = await ssh.run('nofiles', ['echo exec-ok'], { key });
+    expect(exec.stdout).toBe('exec-ok\n');
+  });
 });

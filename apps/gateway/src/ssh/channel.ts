@@ -8,10 +8,14 @@ import {
   type SshExit,
   type SshPty,
 } from '@warden/proto';
+import type { CommandDecision } from '@warden/policy';
 import { isTunnelError, type TunnelStream } from '@warden/tunnel';
 import { guardCommand, recordedDecision, REFUSED_EXIT_STATUS } from './command-guard.js';
 import { SftpRequestReader } from './sftp-requests.js';
 import type { SshGatewaySession } from './ssh-session.js';
+
+/** What a held or refused interactive shell is called in reviews and the recording. */
+const INTERACTIVE_SHELL = '(interactive shell)';
 
 /** Environment a client may pass (as sshd's usual AcceptEnv); the rest is ignored. */
 const ACCEPTED_ENV = /^(LANG|LC_[A-Z]+|TZ|COLORTERM)$/;
@@ -74,8 +78,11 @@ export class SshSessionChannel {
       if (this.started) return reject?.();
       this.started = true;
       this.client = accept();
-      this.session.recording?.shell(this.number, this.pty);
-      void this.open({ type: 'shell' });
+      const decision = this.session.policy.decideShell();
+      if (decision.action === 'allow') {
+        this.session.recording?.shell(this.number, this.pty);
+        void this.open({ type: 'shell' });
+      } else void this.guarded(INTERACTIVE_SHELL, decision, { type: 'shell' });
     });
     ssh.on('exec', (accept, reject, info) => {
       if (this.started) return reject?.();
@@ -122,10 +129,14 @@ export class SshSessionChannel {
   }
 
   /** An exec request: decided by policy, maybe held for review, then run or refused. */
-  private async exec(command: string): Promise<void> {
+  private exec(command: string): Promise<void> {
+    return this.guarded(command, this.session.policy.decide(command), { type: 'exec', command });
+  }
+
+  /** Runs the request once policy lets it: refused, held for review, or straight away. */
+  private async guarded(command: string, decision: CommandDecision, request: SshChannelRequest): Promise<void> {
     const session = this.session;
     session.counters.statements += 1;
-    const decision = session.policy.decide(command);
     const ref = session.recording?.exec(this.number, command, recordedDecision(decision));
     if (decision.action === 'block')
       session.log.info({ sessionId: session.id, rule: decision.rule }, 'command blocked by policy');
@@ -158,7 +169,8 @@ export class SshSessionChannel {
       return;
     }
     client.resume();
-    await this.open({ type: 'exec', command });
+    if (request.type === 'shell') session.recording?.shell(this.number, this.pty);
+    await this.open(request);
   }
 
   private async open(request: SshChannelRequest): Promise<void> {

@@ -143,6 +143,12 @@ const CommandMatchFields = {
         'recursive_root_delete: rm -r of / or /*; pipe_to_shell: a download (curl, wget) piped into an interpreter; power_off: shutdown, reboot, halt, poweroff, init 0/6; disk_wipe: mkfs, dd to a device, wipefs',
     }),
   ),
+  interactive: Type.Optional(
+    Type.Boolean({
+      description:
+        'true: the rule also applies to opening an interactive shell (whose keystrokes no rule can read): refused, or held for review',
+    }),
+  ),
 };
 
 export const DenyCommandsRule = Type.Object(
@@ -440,10 +446,18 @@ export function validatePolicyRules(
   };
   const commandMatch = (path: string, match: CommandReviewMatch & { any?: boolean }) => {
     if (match.pattern !== undefined) regex(`${path}/pattern`, match.pattern, match.flags);
-    if (!match.commands && match.pattern === undefined && !match.detect && match.any !== true) {
+    if (
+      !match.commands &&
+      match.pattern === undefined &&
+      !match.detect &&
+      match.any !== true &&
+      match.interactive !== true
+    ) {
       errors.push({
         path,
-        message: 'needs at least one of commands, pattern, detect' + (path.endsWith('/match') ? ' or any: true' : ''),
+        message:
+          'needs at least one of commands, pattern, detect, interactive: true' +
+          (path.endsWith('/match') ? ' or any: true' : ''),
       });
     }
   };

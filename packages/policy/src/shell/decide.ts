@@ -89,6 +89,32 @@ export class ShellPolicy {
     return this.denies.length > 0 || this.reviews.length > 0;
   }
 
+  /**
+   * Opening an interactive shell: refused by a deny_commands rule, or held by a
+   * require_command_review rule, that says `interactive: true` (a guardrail wins).
+   */
+  decideShell(): CommandDecision {
+    const deny = this.denies.find(({ rule }) => rule.interactive === true);
+    if (deny) {
+      const { rule } = deny;
+      return {
+        action: 'block',
+        rule: rule.name,
+        message: rule.message ?? `interactive shells are refused by rule "${rule.name}"; run commands with exec`,
+      };
+    }
+    const review = this.reviews.find(({ rule }) => rule.match.interactive === true);
+    if (review) {
+      return {
+        action: 'review',
+        rule: review.rule.name,
+        message: review.rule.message ?? `an interactive shell is held by rule "${review.rule.name}"`,
+        review: review.requirement,
+      };
+    }
+    return { action: 'allow' };
+  }
+
   decide(command: string): CommandDecision {
     if (!this.guarded) return { action: 'allow' };
     const commands = parseCommandLine(command);

@@ -109,4 +109,17 @@ describe('ShellPolicy', () => {
     if (!bad2.ok)
       expect(bad2.errors.map((e) => e.path)).toEqual(['/guardrails/0', '/guardrails/1/pattern', '/reviews/0/match']);
   });
+
+  it('decides on interactive shells only with rules that say interactive: true', () => {
+    expect(policy.decideShell()).toEqual({ action: 'allow' });
+    const held = compileShellPolicy({
+      reviews: [
+        { type: 'require_command_review', name: 'shells', match: { interactive: true }, approverGroups: ['sre'] },
+      ],
+    });
+    expect(held.decideShell()).toMatchObject({ action: 'review', rule: 'shells' });
+    expect(held.decide('ls')).toEqual({ action: 'allow' });
+    const refused = compileShellPolicy({ guardrails: [{ type: 'deny_commands', name: 'no', interactive: true }] });
+    expect(refused.decideShell()).toMatchObject({ action: 'block', rule: 'no' });
+  });
 });

@@ -7,21 +7,34 @@ import { RecordingWriter } from './recording-writer.js';
 // made to fail (down) and recover.
 const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
-function event(seq: number, size = 100) {
+const SESSION_A = '00000000-0000-4000-8000-000000000001';
+const SESSION_B = '00000000-0000-4000-8000-000000000002';
+
+function event(seq: number, size = 100, sessionId = SESSION_A) {
   const json = JSON.stringify({ seq, pad: 'x'.repeat(size) });
-  return { sessionId: '00000000-0000-4000-8000-000000000001', seq, t: new Date().toISOString(), kind: 'query', json };
+  return { sessionId, seq, t: new Date().toISOString(), kind: 'query', json };
 }
 
 function fakeDatabase() {
   const written: number[] = [];
+  const bySession: Record<string, number[]> = {};
   let down = false;
   return {
     written,
+    bySession,
     setDown: (value: boolean) => (down = value),
     execute: async (_sql: string, params: unknown[]) => {
       if (down) throw new Error('connection refused');
-      const rows = JSON.parse(params[0] as string) as { e: { seq: number }[] }[];
-      for (const row of rows) for (const e of row.e) written.push(e.seq);
+      const rows = JSON.parse(params[0] as string) as { s: string; e: { seq: number; poison?: boolean }[] }[];
+      // Like Postgres refusing a value jsonb cannot hold: the whole statement fails with 22P05.
+      if (rows.some((row) => row.e.some((e) => e.poison))) {
+        throw Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
+      }
+      for (const row of rows)
+        for (const e of row.e) {
+          written.push(e.seq);
+          (bySession[row.s] ??= []).push(e.seq);
+        }
     },
   };
 }
@@ -65,6 +78,25 @@ describe('RecordingWriter backlog', () => {
     await writer.whenRelieved();
     await writer.flush();
     expect(db.written).toHaveLength(100);
+    await writer.close();
+  });
+
+  it('a batch the database refuses for its content costs only its own session, not every session behind it', async () => {
+    const db = fakeDatabase();
+    const writer = new RecordingWriter(db.execute, quiet, { flushIntervalMs: 1000 });
+    for (let seq = 1; seq <= 3; seq++) writer.push(event(seq, 10, SESSION_A));
+    writer.push({ ...event(1, 10, SESSION_B), json: JSON.stringify({ seq: 1, poison: true }) });
+    writer.push(event(2, 10, SESSION_B));
+    await writer.flush();
+    expect(db.bySession[SESSION_A]).toEqual([1, 2, 3]);
+    expect(db.bySession[SESSION_B]).toBeUndefined();
+    // The writer goes on: later events of both sessions are written.
+    writer.push(event(4, 10, SESSION_A));
+    writer.push(event(3, 10, SESSION_B));
+    await writer.flush();
+    expect(db.bySession[SESSION_A]).toEqual([1, 2, 3, 4]);
+    expect(db.bySession[SESSION_B]).toEqual([3]);
+    expect(writer.overloaded).toBe(false);
     await writer.close();
   });
 });

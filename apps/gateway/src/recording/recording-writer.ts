@@ -120,6 +120,7 @@ export class RecordingWriter {
         this.written(batch);
         return;
       } catch (err) {
+        if (isRefusedData(err)) return this.writeRefused(batch, err);
         const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
         this.logger.error({ err, events: batch.length, attempt }, 'could not write recorded events; retrying');
         if (this.closed && attempt >= 3) {
@@ -130,6 +131,25 @@ export class RecordingWriter {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  /**
+   * The database refused the batch's content (not its availability): retrying it would stall every
+   * session's recording behind it. Each session's events are written on their own, so only the
+   * session whose events cannot be stored loses them; its chain then shows the gap to `verify`.
+   */
+  private async writeRefused(batch: Queued[], err: unknown): Promise<void> {
+    const bySession = groupBySession(batch);
+    if (bySession.size > 1) {
+      for (const events of bySession.values()) await this.writeWithRetry(events);
+      return;
+    }
+    const first = batch[0]!.encoded;
+    this.logger.error(
+      { err, sessionId: first.sessionId, firstSeq: first.seq, lost: batch.length },
+      'the database refused these recorded events; they are lost and verify will show the gap',
+    );
+    this.written(batch);
   }
 
   private written(batch: Queued[]): void {
@@ -150,16 +170,26 @@ export class RecordingWriter {
   }
 }
 
-/** The batch as one JSON array of chunk rows, one per session, events in seq order. */
-function chunkRows(batch: Queued[]): string {
+/** Data exceptions, integrity violations: the statement is wrong for this data, not the database away. */
+function isRefusedData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23)/.test(code);
+}
+
+function groupBySession(batch: Queued[]): Map<string, Queued[]> {
   const bySession = new Map<string, Queued[]>();
   for (const queued of batch) {
     const list = bySession.get(queued.encoded.sessionId);
     if (list) list.push(queued);
     else bySession.set(queued.encoded.sessionId, [queued]);
   }
+  return bySession;
+}
+
+/** The batch as one JSON array of chunk rows, one per session, events in seq order. */
+function chunkRows(batch: Queued[]): string {
   const rows: string[] = [];
-  for (const [sessionId, events] of bySession) {
+  for (const [sessionId, events] of groupBySession(batch)) {
     const first = events[0]!.encoded;
     const last = events.at(-1)!.encoded;
     const texts = new Set<string>();

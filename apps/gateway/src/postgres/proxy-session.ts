@@ -18,6 +18,7 @@ import { reviewUrl, type ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
+import { endWithGrant } from '../access-window.js';
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
 import type { CancelKeys } from './cancel-keys.js';
@@ -78,7 +79,7 @@ export class PostgresProxySession implements LiveSession {
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
   private ended = false;
-  private grantTimer: NodeJS.Timeout | undefined;
+  private cancelGrantEnd: () => void = () => {};
   /** Set while a statement waits for approval: nothing after it is read from the client. */
   private holding = false;
   /** Set while the recording writer's backlog is full: reading from the client waits for it. */
@@ -143,7 +144,9 @@ export class PostgresProxySession implements LiveSession {
     });
     this.startRecording();
     this.deps.tracker.register(this);
-    this.endWithGrant();
+    this.cancelGrantEnd = endWithGrant(this.start.grant, () =>
+      this.terminate('the access window for this connection has ended', 'closed'),
+    );
     socket.on('error', () => this.end('closed', 'client connection error'));
     socket.on('close', () => this.end('closed', 'client disconnected'));
 
@@ -175,34 +178,15 @@ export class PostgresProxySession implements LiveSession {
     await this.completeStartup(this.stream);
   }
 
-  /** A session let in by a time-boxed grant ends when the grant does. */
-  private endWithGrant(): void {
-    const grant = this.start.grant;
-    if (!grant) return;
-    // setTimeout holds at most ~24.8 days; longer windows are re-armed when that fires.
-    const delay = Math.min(Math.max(0, grant.endsAt.getTime() - Date.now()), 2 ** 31 - 1);
-    this.grantTimer = setTimeout(() => {
-      if (Date.now() >= grant.endsAt.getTime())
-        this.terminate('the access window for this connection has ended', 'closed');
-      else this.endWithGrant();
-    }, delay);
-    this.grantTimer.unref();
-  }
-
   private startRecording(): void {
     const { principal, connection, socket } = this.start;
     const options = recordingOptionsOf(connection.options);
     if (!options.enabled) return;
-    this.recorder = this.deps.recordings.open(this.id);
-    this.recorder.record('gateway', 'session.start', {
+    this.recorder = this.deps.recordings.begin(this.id, {
       protocol: 'postgres',
-      identity: { id: principal.identityId, name: principal.name, kind: principal.kind },
-      connection: { id: connection.id, name: connection.name },
-      agent: { id: connection.agent.id, name: connection.agent.name },
-      clientAddr: socket.remoteAddress ?? null,
-      clientTls: this.start.tls,
-      clientUser: this.start.startup.user ?? null,
-      signingKeyId: this.deps.recordings.signer.keyId,
+      principal,
+      connection,
+      client: { addr: socket.remoteAddress, tls: this.start.tls, user: this.start.startup.user },
     });
     this.recording = new PostgresSessionRecording(this.recorder, options);
   }
@@ -538,7 +522,7 @@ export class PostgresProxySession implements LiveSession {
   private async end(status: SessionStatus, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.grantTimer);
+    this.cancelGrantEnd();
     this.lifetime.abort();
     this.releaseCancelKey?.();
     this.stream?.destroy();

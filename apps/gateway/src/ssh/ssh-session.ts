@@ -6,6 +6,7 @@ import type { SshTarget } from '@warden/proto';
 import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
+import { endWithGrant } from '../access-window.js';
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { SessionPolicy } from '../policy-loader.js';
 import { recordingOptionsOf } from '../recording/recording-options.js';
@@ -64,7 +65,7 @@ export class SshGatewaySession implements LiveSession {
   private readonly channels = new Set<SshSessionChannel>();
   private nextChannel = 0;
   private ended = false;
-  private grantTimer: NodeJS.Timeout | undefined;
+  private cancelGrantEnd: () => void = () => {};
   /** Review waits in progress: the session's end waits for their cancellation to be recorded. */
   private readonly holds = new Set<Promise<unknown>>();
 
@@ -96,7 +97,9 @@ export class SshGatewaySession implements LiveSession {
     });
     this.startRecording();
     this.deps.tracker.register(this);
-    this.endWithGrant();
+    this.cancelGrantEnd = endWithGrant(this.start.grant, () =>
+      this.terminate('the access window for this connection has ended', 'closed'),
+    );
     this.start.requests.handle((accept, reject) => {
       if (this.ended) return reject?.();
       const channel = new SshSessionChannel(this.nextChannel++, this, accept());
@@ -124,31 +127,13 @@ export class SshGatewaySession implements LiveSession {
   private startRecording(): void {
     const { principal, connection } = this.start;
     if (!recordingOptionsOf(connection.options).enabled) return;
-    this.recorder = this.deps.recordings.open(this.id);
-    this.recorder.record('gateway', 'session.start', {
+    this.recorder = this.deps.recordings.begin(this.id, {
       protocol: 'ssh',
-      identity: { id: principal.identityId, name: principal.name, kind: principal.kind },
-      connection: { id: connection.id, name: connection.name },
-      agent: { id: connection.agent.id, name: connection.agent.name },
-      clientAddr: this.start.clientAddr ?? null,
-      clientTls: true,
-      clientUser: this.start.username,
-      signingKeyId: this.deps.recordings.signer.keyId,
+      principal,
+      connection,
+      client: { addr: this.start.clientAddr, tls: true, user: this.start.username },
     });
     this.recording = new SshSessionRecording(this.recorder, this.options.recordInput);
-  }
-
-  /** A session let in by a time-boxed grant ends when the grant does. */
-  private endWithGrant(): void {
-    const grant = this.start.grant;
-    if (!grant) return;
-    const delay = Math.min(Math.max(0, grant.endsAt.getTime() - Date.now()), 2 ** 31 - 1);
-    this.grantTimer = setTimeout(() => {
-      if (Date.now() >= grant.endsAt.getTime())
-        this.terminate('the access window for this connection has ended', 'closed');
-      else this.endWithGrant();
-    }, delay);
-    this.grantTimer.unref();
   }
 
   /** The connection's policies changed: exec commands from now on are judged by the new rules. */
@@ -174,7 +159,7 @@ export class SshGatewaySession implements LiveSession {
   private async end(status: SessionStatus, reason: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.grantTimer);
+    this.cancelGrantEnd();
     this.lifetime.abort();
     for (const channel of this.channels) channel.finish(`Warden: ${reason}`, 255);
     await Promise.allSettled([...this.holds]);

@@ -286,7 +286,7 @@ try {
     SELECT pg_total_relation_size('"RecordingChunk"') AS bytes,
            count(*) FILTER (WHERE e->>'kind' IN ('query', 'execute')) AS statements,
            count(*) AS events
-    FROM "RecordingChunk", jsonb_array_elements(events) e`;
+    FROM "RecordingChunk", json_array_elements(events) e`;
   const statements = Number(storage!.statements);
   console.log(
     `recording storage: ${statements} statements in ${Number(storage!.events)} events, ${(Number(storage!.bytes) / 1024 / 1024).toFixed(1)} MiB → ${(((Number(storage!.bytes) / statements) * 1000) / 1024).toFixed(0)} KiB per 1,000 statements (pgbench -S: statement + one-row result)`,

@@ -161,7 +161,7 @@ describe('GET /api/sessions/:id/verify', () => {
     await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
     try {
       const updated = await sql(
-        `UPDATE "RecordingChunk" SET events = jsonb_set(events, '{1,payload,text}', '"SELECT 1"')
+        `UPDATE "RecordingChunk" SET events = jsonb_set(events::jsonb, '{1,payload,text}', '"SELECT 1"')::json
          WHERE "sessionId" = $1 AND "firstSeq" = 5`,
         [victim.id],
       );

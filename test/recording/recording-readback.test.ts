@@ -82,8 +82,8 @@ describe('a recorded psql session, read back', () => {
       await admin.query(
         `UPDATE "RecordingChunk" SET events = (
            SELECT jsonb_agg(CASE WHEN e->>'kind' = 'result' AND e->'payload'->'rows' = '[["zanzibar"]]'
-                                 THEN jsonb_set(e, '{payload,rows}', '[["nothing"]]') ELSE e END ORDER BY i)
-           FROM jsonb_array_elements(events) WITH ORDINALITY AS x(e, i))
+                                 THEN jsonb_set(e, '{payload,rows}', '[["nothing"]]') ELSE e END ORDER BY i)::json
+           FROM jsonb_array_elements(events::jsonb) WITH ORDINALITY AS x(e, i))
          WHERE "sessionId" = $1`,
         [sessionId],
       );

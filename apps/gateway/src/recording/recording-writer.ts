@@ -21,8 +21,8 @@ const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
 const INSERT_CHUNKS = `
   INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText")
   SELECT x.s, x.f, x.l, x.fa, x.la, x.e, x.x
-  FROM jsonb_to_recordset($1::jsonb)
-    AS x(s uuid, f int, l int, fa timestamp(3), la timestamp(3), e jsonb, x text)`;
+  FROM json_to_recordset($1::json)
+    AS x(s uuid, f int, l int, fa timestamp(3), la timestamp(3), e json, x text)`;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
 
 /** A queued event and, for statements, the text the search index gets. */

@@ -1,13 +1,39 @@
-import type { IdentityStatus, PrismaClient } from '@warden/db';
+import type { Identity, IdentityStatus, PrismaClient } from '@warden/db';
 import { looksLikeJwt, verifyAccessToken } from './access-token.js';
-import type { AuthFailureReason, AuthResult } from './principal.js';
+import type { AuthFailureReason, AuthResult, Principal } from './principal.js';
 import { hashToken } from './secret-token.js';
 
 // lastUsedAt is informational; writing it on every request would put a write on
 // every API call and every gateway connect.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-const withGroups = { memberships: { include: { group: { select: { name: true } } } } } as const;
+/** Prisma `include` that loads an identity with what a Principal needs: its groups' names. */
+export const withGroups = { memberships: { include: { group: { select: { name: true } } } } } as const;
+
+export type IdentityWithGroups = Identity & { memberships: { group: { name: string } }[] };
+
+/**
+ * The one place an identity, once its credential checked out (API key, access token, or an SSH
+ * key its listener verified), becomes a Principal: unless its status refuses it.
+ */
+export function principalOf(
+  identity: IdentityWithGroups,
+  via: Pick<Principal, 'apiKeyId' | 'authSessionId'> = {},
+): AuthResult {
+  const failure = statusFailure(identity.status);
+  if (failure) return { ok: false, reason: failure };
+  return {
+    ok: true,
+    principal: {
+      identityId: identity.id,
+      name: identity.name,
+      kind: identity.kind,
+      role: identity.role,
+      groups: identity.memberships.map((m) => m.group.name).sort(),
+      ...via,
+    },
+  };
+}
 
 /**
  * The one place a bearer token becomes a Principal: the API, the Postgres listener
@@ -39,23 +65,11 @@ async function authenticateApiKey(prisma: PrismaClient, token: string, now: Date
   if (!key) return { ok: false, reason: 'unknown' };
   if (key.revokedAt) return { ok: false, reason: 'revoked' };
   if (key.expiresAt && key.expiresAt <= now) return { ok: false, reason: 'expired' };
-  const { identity } = key;
-  const failure = statusFailure(identity.status);
-  if (failure) return { ok: false, reason: failure };
-  if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+  const result = principalOf(key.identity, { apiKeyId: key.id });
+  if (result.ok && (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS)) {
     await prisma.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: now } });
   }
-  return {
-    ok: true,
-    principal: {
-      identityId: identity.id,
-      name: identity.name,
-      kind: identity.kind,
-      role: identity.role,
-      groups: identity.memberships.map((m) => m.group.name).sort(),
-      apiKeyId: key.id,
-    },
-  };
+  return result;
 }
 
 async function authenticateAccessToken(prisma: PrismaClient, token: string, now: Date): Promise<AuthResult> {
@@ -69,18 +83,5 @@ async function authenticateAccessToken(prisma: PrismaClient, token: string, now:
   // A validly signed token naming someone else's sign-in was not minted by Warden.
   if (!session || session.identityId !== verified.identityId) return { ok: false, reason: 'forged' };
   if (session.revokedAt) return { ok: false, reason: 'revoked' };
-  const { identity } = session;
-  const failure = statusFailure(identity.status);
-  if (failure) return { ok: false, reason: failure };
-  return {
-    ok: true,
-    principal: {
-      identityId: identity.id,
-      name: identity.name,
-      kind: identity.kind,
-      role: identity.role,
-      groups: identity.memberships.map((m) => m.group.name).sort(),
-      authSessionId: session.id,
-    },
-  };
+  return principalOf(session.identity, { authSessionId: session.id });
 }

@@ -1,4 +1,4 @@
-export { authenticateToken } from './authenticate.js';
+export { authenticateToken, principalOf, withGroups, type IdentityWithGroups } from './authenticate.js';
 export { canUseConnection } from './authorize.js';
 export {
   ACCESS_TOKEN_ALGORITHM,

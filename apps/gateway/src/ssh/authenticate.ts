@@ -1,6 +1,13 @@
 import ssh2 from 'ssh2';
 import type { AuthContext } from 'ssh2';
-import { authenticateToken, authFailureMessages, canUseConnection, type Principal } from '@warden/access';
+import {
+  authenticateToken,
+  authFailureMessages,
+  canUseConnection,
+  principalOf,
+  withGroups,
+  type Principal,
+} from '@warden/access';
 import type { PrismaClient } from '@warden/db';
 import { activeGrant, connectionRequiresGrant } from '@warden/reviews';
 import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targets.js';
@@ -43,7 +50,7 @@ export async function authenticateWithKey(
   const fingerprint = sha256Fingerprint(ctx.key.data);
   const registered = await prisma.sshPublicKey.findUnique({
     where: { fingerprint },
-    include: { identity: { include: { memberships: { include: { group: { select: { name: true } } } } } } },
+    include: { identity: { include: withGroups } },
   });
   if (!registered) return { kind: 'rejected', reason: 'the key is not registered to any identity' };
   const parsed = ssh2.utils.parseKey(registered.publicKey);
@@ -54,20 +61,9 @@ export async function authenticateWithKey(
   if (!ctx.blob || parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
     return { kind: 'rejected', reason: 'the key signature is not valid' };
   }
-  const { identity } = registered;
-  if (identity.status === 'disabled') return { kind: 'rejected', reason: authFailureMessages.identity_disabled };
-  if (identity.status === 'blocked') return { kind: 'rejected', reason: authFailureMessages.identity_blocked };
-  return {
-    kind: 'accepted',
-    method: 'publickey',
-    principal: {
-      identityId: identity.id,
-      name: identity.name,
-      kind: identity.kind,
-      role: identity.role,
-      groups: identity.memberships.map((m) => m.group.name).sort(),
-    },
-  };
+  const result = principalOf(registered.identity);
+  if (!result.ok) return { kind: 'rejected', reason: authFailureMessages[result.reason] };
+  return { kind: 'accepted', method: 'publickey', principal: result.principal };
 }
 
 export type SshAuthorization =

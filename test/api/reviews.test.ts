@@ -204,6 +204,10 @@ describe('the inbox and one review', () => {
     expect((await api.request('GET', `/api/reviews/${review.id}`, as('audrey'))).status).toBe(200);
     expect((await api.request('GET', `/api/reviews/${review.id}`)).status).toBe(200); // admin
     expect((await api.request('GET', `/api/reviews/${review.id}`, as('olga'))).status).toBe(403);
+    // Deciding is refused the same way, without naming the approver groups to someone outside them.
+    const outsider = await approve(review.id, 'olga');
+    expect(outsider.status).toBe(403);
+    expect(outsider.body.message).not.toMatch(/dba|sre/);
     expect((await api.request('GET', '/api/reviews/00000000-0000-0000-0000-000000000000', as('bob'))).status).toBe(404);
     expect((await api.request('GET', '/api/reviews/nope', as('bob'))).status).toBe(404);
   });

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Prisma } from '@warden/db';
+import { ReviewError } from '@warden/reviews';
 import { ApiError, notFound } from '../../errors.js';
 import { isUuid } from '../../lookup.js';
 import { errors } from '../../schemas.js';
@@ -105,11 +106,19 @@ export async function reviewRoutes(app: ApiInstance) {
         },
       },
       async (req) => {
-        const review = await find(req, req.params.id);
         const comment = req.body?.comment;
+        // The decision goes first: the gateway holding the statement hears of it before anything
+        // else is read. A refusal is answered as a read would be when the caller may not even see
+        // the review (so it learns nothing of its approvers).
         const result = await reviewCall(() =>
-          reviews.decide({ reviewId: review.id, decider: req.principal, decision, comment: comment ?? null }),
+          reviews
+            .decide({ reviewId: req.params.id, decider: req.principal, decision, comment: comment ?? null })
+            .catch(async (err: unknown) => {
+              if (err instanceof ReviewError && err.status === 403) await find(req, req.params.id);
+              throw err;
+            }),
         );
+        const review = result.review;
         await audit.record(
           req,
           `review.${decision}`,
@@ -121,7 +130,7 @@ export async function reviewRoutes(app: ApiInstance) {
             requester: review.requester.name,
             connection: review.connection.name,
             statementHash: review.statementHash,
-            grant: result.review.accessGrant?.id,
+            grant: review.accessGrant?.id,
           },
         );
         const updated = await prisma.review.findUniqueOrThrow({ where: { id: review.id }, include: reviewWithGroups });

@@ -1,6 +1,6 @@
 // The SSH sub-protocol carried inside one tunnel session. The gateway terminates the
 // client's SSH connection and opens one tunnel session per session channel (shell,
-// exec or subsystem); the agent runs that channel on its own SSH connection to the
+// exec or subsystem) and per forwarded TCP connection (direct-tcpip); the agent runs that channel on its own SSH connection to the
 // target. The tunnel carries bytes with per-session credit flow control, so the
 // channel's streams and control messages travel as small frames inside it:
 //
@@ -11,7 +11,21 @@
 
 /** What a tunnel session for an SSH channel runs, chosen before it is opened. */
 export type SshChannelRequest =
-  { type: 'shell' } | { type: 'exec'; command: string } | { type: 'subsystem'; name: string };
+  { type: 'shell' } | { type: 'exec'; command: string } | { type: 'subsystem'; name: string } | SshDirectTcpip;
+
+/**
+ * A local port forward (`ssh -L`, a direct-tcpip channel): the agent asks the target
+ * to connect to host:port (ssh2 forwardOut), so the connection is made from the target
+ * as with plain OpenSSH, and relays its bytes as Data/Eof frames. The origin is what
+ * the client reported about the connection it forwards (its local peer).
+ */
+export interface SshDirectTcpip {
+  type: 'direct-tcpip';
+  host: string;
+  port: number;
+  originAddr: string;
+  originPort: number;
+}
 
 /** The client's pty-req, relayed to the target as asked. */
 export interface SshPty {

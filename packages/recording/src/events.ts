@@ -215,6 +215,20 @@ export interface SshTruncatedPayload {
   recordedBytes: number;
 }
 
+/**
+ * One forwarded TCP connection (`ssh -L`, a direct-tcpip channel) when it ends: the
+ * destination the target connected to and the bytes each way (client → target is
+ * `bytesIn`); the bytes themselves are not recorded. `error` when it could not be opened.
+ */
+export interface SshForwardPayload {
+  channel: number;
+  host: string;
+  port: number;
+  bytesIn: number;
+  bytesOut: number;
+  error?: string;
+}
+
 export interface EventPayloads {
   'session.start': SessionStartPayload;
   query: QueryPayload;
@@ -237,6 +251,7 @@ export interface EventPayloads {
   'ssh.subsystem': SshSubsystemPayload;
   'ssh.truncated': SshTruncatedPayload;
   'ssh.sftp': SshSftpPayload;
+  'ssh.forward': SshForwardPayload;
 }
 
 /** Kinds a reader must understand; readers show unknown kinds generically (later issues add SSH/HTTP/review kinds). */

@@ -4,6 +4,7 @@ import type {
   SshDataPayload,
   SshExecPayload,
   SshExitPayload,
+  SshForwardPayload,
   SshRefusedPayload,
   SshResizePayload,
   SshShellPayload,
@@ -60,6 +61,11 @@ export function renderSshEvent(event: RecordedEvent, offset: string, prompt: str
       const f = p as SshSftpPayload;
       const mode = f.write === undefined ? '' : f.write ? ' (write)' : ' (read)';
       return `${offset} -- channel ${f.channel}: sftp ${f.op} ${f.path}${f.to ? ` -> ${f.to}` : ''}${mode}\n`;
+    }
+    case 'ssh.forward': {
+      const f = p as SshForwardPayload;
+      const how = f.error ? `failed: ${f.error}` : `${f.bytesIn} bytes in, ${f.bytesOut} bytes out`;
+      return `${offset} -- channel ${f.channel}: port forward to ${f.host}:${f.port} ${how}\n`;
     }
     case 'ssh.truncated': {
       const t = p as SshTruncatedPayload;

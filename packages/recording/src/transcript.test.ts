@@ -114,4 +114,13 @@ describe('renderTranscript', () => {
     expect(out).toContain('[ssh.data] {"stream":"stdout","text":"hi"}\n');
     expect(out).not.toContain('Time:');
   });
+
+  it('shows SSH port forwards by destination and byte counts', () => {
+    const b = new RecordingBuilder();
+    b.add('ssh.forward', { channel: 0, host: '127.0.0.1', port: 5432, bytesIn: 120, bytesOut: 480 });
+    b.add('ssh.forward', { channel: 1, host: 'db', port: 5433, bytesIn: 0, bytesOut: 0, error: 'refused' });
+    const out = renderTranscript(b.events, { timing: false });
+    expect(out).toContain('-- channel 0: port forward to 127.0.0.1:5432 120 bytes in, 480 bytes out\n');
+    expect(out).toContain('-- channel 1: port forward to db:5433 failed: refused\n');
+  });
 });

@@ -20,7 +20,8 @@ class SshOpenError extends Error {
 /**
  * Serves one SSH session channel for the gateway: logs in to the target with the
  * credentials resolved here (they never cross back), verifies the target's host key
- * against the connection's pin, runs the shell, command or subsystem, and relays the
+ * against the connection's pin, runs the shell, command or subsystem (or opens the
+ * forwarded TCP connection of an `ssh -L` from the target), and relays the
  * channel as frames (packages/proto ssh-channel.ts) in both directions with
  * backpressure: a full tunnel window pauses the target channel and vice versa.
  */
@@ -90,6 +91,8 @@ export async function serveSshSession(open: SshSessionOpen, stream: TunnelStream
     channel = await openChannel(client, open);
   } catch {
     client.end();
+    if (open.request.type === 'direct-tcpip')
+      throw new SshOpenError('the target could not open the forwarded connection', 'FORWARD_FAILED');
     throw new SshOpenError(`the target refused the ${open.request.type} request`, 'CHANNEL_REFUSED');
   }
   relay(channel, stream, () => client.end());
@@ -107,8 +110,11 @@ function openChannel(client: ssh2.Client, open: SshSessionOpen): Promise<ClientC
       else client.shell(false, env ? { env } : {}, done);
     } else if (request.type === 'exec') {
       client.exec(request.command, { ...(window ? { pty: window } : {}), ...(env ? { env } : {}) }, done);
-    } else {
+    } else if (request.type === 'subsystem') {
       client.subsys(request.name, done);
+    } else {
+      // ssh -L semantics: the target host makes the connection (its sshd's AllowTcpForwarding applies).
+      client.forwardOut(request.originAddr, request.originPort, request.host, request.port, done);
     }
   });
 }

@@ -223,6 +223,6 @@ export class SshListener implements ProtocolListener {
       session.on('exec', (accept) => answer(accept()));
       session.on('subsystem', (accept) => answer(accept()));
     });
-    client.on('tcpip', (_accept, reject) => reject?.());
+    requests.handleTcpip((_accept, reject) => reject());
   }
 }

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { RecordedDecision } from '@warden/recording';
+import type { RecordedDecision, SshForwardPayload } from '@warden/recording';
 import type { SessionRecorder } from '../recording/session-recorder.js';
 import type { SftpFileOp } from './sftp-requests.js';
 
@@ -58,6 +58,11 @@ export class SshSessionRecording {
 
   sftp(channel: number, op: SftpFileOp): void {
     this.recorder.record('client', 'ssh.sftp', { channel, ...op });
+  }
+
+  /** A forwarded TCP connection (`ssh -L`) at its end: where it went and how many bytes, never what. */
+  forward(channel: number, forward: Omit<SshForwardPayload, 'channel'>): void {
+    this.recorder.record('gateway', 'ssh.forward', { channel, ...forward });
   }
 
   resize(channel: number, cols: number, rows: number): void {

@@ -14,6 +14,7 @@ import type { Recordings } from '../recording/recordings.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
 import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
 import { SshSessionChannel } from './channel.js';
+import { SshForwardChannel } from './forward-channel.js';
 import type { SessionRequests } from './session-requests.js';
 import type { SshOptions } from './options.js';
 import { SshSessionRecording } from './session-recording.js';
@@ -63,6 +64,8 @@ export class SshGatewaySession implements LiveSession {
   recorder: SessionRecorder | undefined;
   recording: SshSessionRecording | undefined;
   private readonly channels = new Set<SshSessionChannel>();
+  /** Open local port forwards (ssh -L): numbered with the session channels, ended with the session. */
+  private readonly forwards = new Set<SshForwardChannel>();
   private nextChannel = 0;
   private ended = false;
   private cancelGrantEnd: () => void = () => {};
@@ -105,23 +108,30 @@ export class SshGatewaySession implements LiveSession {
       const channel = new SshSessionChannel(this.nextChannel++, this, accept());
       this.channels.add(channel);
     });
-    client.on('tcpip', (_accept, reject, info) => {
-      this.recording?.refused(null, 'direct-tcpip', this.forwardingRefusal(`${info.destIP}:${info.destPort}`));
-      reject?.();
+    this.start.requests.handleTcpip((accept, reject, info) => {
+      if (this.ended) return reject();
+      if (!this.options.allowPortForwarding) {
+        this.recording?.refused(null, 'direct-tcpip', forwardingDisabled(`${info.destIP}:${info.destPort}`));
+        return reject();
+      }
+      const forward = new SshForwardChannel(this.nextChannel++, this, info, (done) => this.forwards.delete(done));
+      this.forwards.add(forward);
+      void forward.open(accept, reject);
     });
+    // Global requests: remote forwarding (-R) and stream-local forwards, all refused.
     client.on('request', (accept, reject, name) => {
-      this.recording?.refused(null, name, this.forwardingRefusal(name));
+      this.recording?.refused(
+        null,
+        name,
+        this.options.allowPortForwarding
+          ? `remote port forwarding (${name}) is not supported through Warden yet; local forwarding (ssh -L) is`
+          : forwardingDisabled(name),
+      );
       reject?.();
       void accept;
     });
     client.on('close', () => void this.end('closed', 'client disconnected'));
     client.on('error', () => void this.end('closed', 'client connection error'));
-  }
-
-  private forwardingRefusal(what: string): string {
-    return this.options.allowPortForwarding
-      ? `port forwarding (${what}) is not supported through Warden yet`
-      : `port forwarding (${what}) is not enabled on this connection (options.ssh.allowPortForwarding)`;
   }
 
   private startRecording(): void {
@@ -162,6 +172,7 @@ export class SshGatewaySession implements LiveSession {
     this.cancelGrantEnd();
     this.lifetime.abort();
     for (const channel of this.channels) channel.finish(`Warden: ${reason}`, 255);
+    for (const forward of this.forwards) forward.finish(reason);
     await Promise.allSettled([...this.holds]);
     if (this.id) {
       await this.deps.tracker.finish(this.id, {
@@ -173,4 +184,8 @@ export class SshGatewaySession implements LiveSession {
     }
     this.log.debug({ sessionId: this.id, status, reason }, 'ssh session ended');
   }
+}
+
+function forwardingDisabled(what: string): string {
+  return `port forwarding (${what}) is not enabled on this connection (options.ssh.allowPortForwarding)`;
 }

@@ -178,6 +178,22 @@ export function readDecided(prisma: PrismaClient, reviewId: string): Promise<Rev
   return prisma.review.findUniqueOrThrow({ where: { id: reviewId }, include: reviewInclude });
 }
 
+/** The review row as recordDecision reads it once it holds the row's lock. */
+interface LockedReview {
+  id: string;
+  kind: 'statement' | 'access';
+  status: string;
+  expiresAt: Date;
+  requesterId: string;
+  connectionId: string;
+  approverGroups: string[];
+  allowSameGroup: boolean;
+  requiredApprovals: number;
+  accessSeconds: number | null;
+  decisions: { identityId: string; decision: string }[];
+  requesterGroups: string[];
+}
+
 /**
  * decideReview's transaction alone: the outcome is known at commit, so a caller that must tell the
  * holding gateway (ReviewService) can publish before reading the review back for its answer.
@@ -190,42 +206,44 @@ export async function recordDecision(
   const now = input.now ?? new Date();
   const { decider } = input;
   return prisma.$transaction(async (tx) => {
+    // Lock first, then read in a statement of its own: a read in the locking statement would see the
+    // decisions as of before it waited for the lock (READ COMMITTED takes the snapshot at its start),
+    // and two concurrent approvals could each miss the other's.
     const locked = await tx.$queryRaw<{ id: string }[]>`
       SELECT id::text AS id FROM "Review" WHERE id = ${input.reviewId}::uuid FOR UPDATE`;
     if (!locked.length) throw notFound(input.reviewId);
-    const review = await tx.review.findUniqueOrThrow({
-      where: { id: input.reviewId },
-      include: {
-        decisions: { select: { identityId: true, decision: true } },
-        requester: { select: { memberships: { select: { group: { select: { name: true } } } } } },
-      },
-    });
+    const [review] = await tx.$queryRaw<LockedReview[]>`
+      SELECT r.id::text AS id, r.kind::text AS kind, r.status::text AS status, r."expiresAt",
+             r."requesterId"::text AS "requesterId", r."connectionId"::text AS "connectionId",
+             r."approverGroups", r."allowSameGroup", r."requiredApprovals", r."accessSeconds",
+             coalesce((SELECT json_agg(json_build_object('identityId', d."identityId"::text, 'decision', d.decision))
+                       FROM "ReviewDecision" d WHERE d."reviewId" = r.id), '[]') AS decisions,
+             coalesce((SELECT array_agg(g.name) FROM "GroupMembership" m JOIN "Group" g ON g.id = m."groupId"
+                       WHERE m."identityId" = r."requesterId"), '{}') AS "requesterGroups"
+      FROM "Review" r WHERE r.id = ${input.reviewId}::uuid`;
+    if (!review) throw notFound(input.reviewId);
     if (review.status !== 'pending') throw new ReviewError('not_pending', `the review is already ${review.status}`);
     if (review.expiresAt <= now) throw new ReviewError('expired', 'the review has expired');
-    const refusal = decisionRefusal(
-      review,
-      decider,
-      review.requester.memberships.map((m) => m.group.name),
-    );
+    const refusal = decisionRefusal(review, decider, review.requesterGroups);
     if (refusal) throw refusal;
     if (review.decisions.some((d) => d.identityId === decider.identityId)) {
       throw new ReviewError('already_decided', 'you have already decided this review');
     }
-    await tx.reviewDecision.create({
-      data: {
-        reviewId: review.id,
-        identityId: decider.identityId,
-        decision: input.decision,
-        comment: input.comment?.trim() || null,
-        createdAt: now,
-      },
-    });
     const approvals =
       review.decisions.filter((d) => d.decision === 'approve').length + (input.decision === 'approve' ? 1 : 0);
     const outcome =
       input.decision === 'deny' ? 'denied' : approvals >= review.requiredApprovals ? 'approved' : 'pending';
+    // The decision and, when it settles the review, the new status: one statement.
+    const comment = input.comment?.trim() || null;
+    await tx.$executeRaw`
+      WITH decided AS (
+        INSERT INTO "ReviewDecision" (id, "reviewId", "identityId", decision, comment, "createdAt")
+        VALUES (gen_random_uuid(), ${review.id}::uuid, ${decider.identityId}::uuid, ${input.decision}, ${comment},
+                ${now}::timestamp(3))
+        RETURNING "reviewId")
+      UPDATE "Review" SET status = ${outcome}::"ReviewStatus", "decidedAt" = ${now}::timestamp(3)
+      WHERE id = (SELECT "reviewId" FROM decided) AND ${outcome} <> 'pending'`;
     if (outcome !== 'pending') {
-      await tx.review.update({ where: { id: review.id }, data: { status: outcome, decidedAt: now } });
       if (outcome === 'approved' && review.kind === 'access') {
         await tx.accessGrant.create({
           data: {

@@ -23,6 +23,8 @@ export interface RunningStack {
  * single-process, which is why the embedded mode cannot be split into processes.
  */
 export async function startStack(config: WardenConfig): Promise<RunningStack> {
+  // Lines say which of the separately deployable processes wrote them (`process`); each part's
+  // own children add `component` (a second `component` here would repeat the key in the JSON).
   const logger = createLogger({ level: config.logLevel, name: 'warden' });
   const secretBox = loadSecretBox(config);
   const db = await openDatabase(config);
@@ -48,7 +50,7 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
       prisma: db.prisma,
       secretBox,
       config,
-      logger: logger.child({ component: 'api' }),
+      logger: logger.child({ process: 'api' }),
       bus,
     });
     await api.listen({ host: config.api.host, port: config.api.port });
@@ -59,7 +61,7 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
       execute: db.execute,
       secretBox,
       config,
-      logger: logger.child({ component: 'gateway' }),
+      logger: logger.child({ process: 'gateway' }),
       bus,
     });
     const { grpc } = await gateway.start();
@@ -68,7 +70,7 @@ export async function startStack(config: WardenConfig): Promise<RunningStack> {
     const agent = new Agent({
       gatewayAddress: `${config.grpc.host}:${grpc}`,
       agentKey,
-      logger: logger.child({ component: 'agent' }),
+      logger: logger.child({ process: 'agent' }),
     });
     agent.start();
     stops.push(() => agent.stop());

@@ -1,6 +1,5 @@
 import type { ServerChannel, Session } from 'ssh2';
 import {
-  encodeSessionOpen,
   encodeSshFrame,
   SshFrameDecoder,
   SshFrameType,
@@ -178,17 +177,9 @@ export class SshSessionChannel {
     const { connection } = session;
     let tunnel: TunnelStream;
     try {
-      tunnel = await session.deps.tunnel.openSession(connection.agent.name, {
-        type: 'ssh',
-        sessionId: `${session.id}:${this.number}`,
-        config: encodeSessionOpen({
-          kind: 'ssh',
-          connection: connection.name,
-          target: session.target,
-          request,
-          ...(this.pty ? { pty: this.pty } : {}),
-          ...(Object.keys(this.env).length ? { env: { ...this.env } } : {}),
-        }),
+      tunnel = await session.openChannelTunnel(this.number, request, {
+        ...(this.pty ? { pty: this.pty } : {}),
+        ...(Object.keys(this.env).length ? { env: { ...this.env } } : {}),
       });
     } catch (error) {
       this.finish(`Warden: ${describeOpenFailure(error, connection)}`, 255);

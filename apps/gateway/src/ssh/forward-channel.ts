@@ -1,5 +1,5 @@
 import type { ServerChannel, TcpipRequestInfo } from 'ssh2';
-import { encodeSessionOpen, encodeSshFrame, SshFrameDecoder, SshFrameType } from '@warden/proto';
+import { encodeSshFrame, SshFrameDecoder, SshFrameType } from '@warden/proto';
 import { isTunnelError, type TunnelStream } from '@warden/tunnel';
 import type { SshGatewaySession } from './ssh-session.js';
 
@@ -36,21 +36,12 @@ export class SshForwardChannel {
     const { connection } = session;
     let tunnel: TunnelStream;
     try {
-      tunnel = await session.deps.tunnel.openSession(connection.agent.name, {
-        type: 'ssh',
-        sessionId: `${session.id}:${this.number}`,
-        config: encodeSessionOpen({
-          kind: 'ssh',
-          connection: connection.name,
-          target: session.target,
-          request: {
-            type: 'direct-tcpip',
-            host: info.destIP,
-            port: info.destPort,
-            originAddr: info.srcIP,
-            originPort: info.srcPort,
-          },
-        }),
+      tunnel = await session.openChannelTunnel(this.number, {
+        type: 'direct-tcpip',
+        host: info.destIP,
+        port: info.destPort,
+        originAddr: info.srcIP,
+        originPort: info.srcPort,
       });
     } catch (error) {
       reject();

@@ -2,10 +2,10 @@ import type { Connection as SshConnection } from 'ssh2';
 import type { Principal } from '@warden/access';
 import type { SessionStatus } from '@warden/db';
 import { ShellPolicy } from '@warden/policy';
-import type { SshTarget } from '@warden/proto';
+import { encodeSessionOpen, type SshChannelRequest, type SshSessionOpen, type SshTarget } from '@warden/proto';
 import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
-import type { TunnelServer } from '@warden/tunnel';
+import type { TunnelServer, TunnelStream } from '@warden/tunnel';
 import { endWithGrant } from '../access-window.js';
 import type { ConnectionWithAgent } from '../connection-targets.js';
 import type { SessionPolicy } from '../policy-loader.js';
@@ -146,6 +146,25 @@ export class SshGatewaySession implements LiveSession {
     this.recording = new SshSessionRecording(this.recorder, this.options.recordInput);
   }
 
+  /** The tunnel session one SSH channel of this session runs over (a shell, exec, subsystem or forward). */
+  openChannelTunnel(
+    channel: number,
+    request: SshChannelRequest,
+    extras: Pick<SshSessionOpen, 'pty' | 'env'> = {},
+  ): Promise<TunnelStream> {
+    const { connection } = this;
+    return this.deps.tunnel.openSession(connection.agent.name, {
+      type: 'ssh',
+      sessionId: `${this.id}:${channel}`,
+      config: encodeSessionOpen({
+        kind: 'ssh',
+        connection: connection.name,
+        target: this.target,
+        request,
+        ...extras,
+      }),
+    });
+  }
   /** The connection's policies changed: exec commands from now on are judged by the new rules. */
   applyPolicy(next: SessionPolicy): void {
     this.policy = new ShellPolicy(next.policy.rules);

@@ -4,9 +4,10 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDataPath, type DataPath } from '../support/data-path.js';
-import { sshClient, type SshClient } from './ssh-client.js';
-import { keygen, startTargetSshd, type TargetSshd } from './target-sshd.js';
+import type { DataPath } from '../support/data-path.js';
+import type { SshClient } from './ssh-client.js';
+import type { TargetSshd } from './target-sshd.js';
+import { startSshTestbed } from './testbed.js';
 
 // What an SSH session carries besides a plain exec: terminal resizes and signals
 // (driven with the ssh2 client library, which can send them without a terminal),
@@ -17,34 +18,7 @@ let ssh: SshClient;
 let key: string;
 
 beforeAll(async () => {
-  target = await startTargetSshd();
-  dp = await startDataPath({ policies: [], redisPrefix: `warden-test-${randomBytes(4).toString('hex')}` });
-  ssh = await sshClient(dp.sshPort);
-  for (const [name, allowSftp] of [
-    ['files', true],
-    ['nofiles', false],
-  ] as const) {
-    const created = await dp.api.request('POST', '/api/connections', {
-      body: {
-        name,
-        type: 'ssh',
-        agent: 'edge',
-        config: {
-          host: '127.0.0.1',
-          port: target.port,
-          user: target.user,
-          privateKey: target.privateKey,
-          knownHosts: target.knownHostsLine,
-        },
-        options: { ssh: { allowSftp } },
-        policies: [],
-      },
-    });
-    expect(created.status, created.text).toBe(201);
-  }
-  key = path.join(ssh.dir, 'admin_key');
-  const { publicKey } = await keygen(key, 'admin@ci');
-  expect((await dp.api.request('POST', '/api/ssh-keys', { body: { name: 'ci', publicKey } })).status).toBe(201);
+  ({ target, dp, ssh, key } = await startSshTestbed({ files: { allowSftp: true }, nofiles: { allowSftp: false } }));
 }, 180_000);
 
 afterAll(async () => {

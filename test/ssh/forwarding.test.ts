@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, startDataPath, type DataPath } from '../support/data-path.js';
+import { run, type DataPath } from '../support/data-path.js';
 import { freePort } from '../support/ports.js';
-import { sshClient, type SshClient } from './ssh-client.js';
-import { keygen, startTargetSshd, type TargetSshd } from './target-sshd.js';
+import type { SshClient } from './ssh-client.js';
+import type { TargetSshd } from './target-sshd.js';
+import { startSshTestbed } from './testbed.js';
 
 // Local port forwarding (`ssh -L`) through the gateway: the real OpenSSH client
 // forwards a local port to the local Postgres as seen from the target host, a real
@@ -18,34 +18,10 @@ let key: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
-  target = await startTargetSshd();
-  dp = await startDataPath({ policies: [], redisPrefix: `warden-test-${randomBytes(4).toString('hex')}` });
-  ssh = await sshClient(dp.sshPort);
-  for (const [name, allowPortForwarding] of [
-    ['tunnel', true],
-    ['notunnel', false],
-  ] as const) {
-    const created = await dp.api.request('POST', '/api/connections', {
-      body: {
-        name,
-        type: 'ssh',
-        agent: 'edge',
-        config: {
-          host: '127.0.0.1',
-          port: target.port,
-          user: target.user,
-          privateKey: target.privateKey,
-          knownHosts: target.knownHostsLine,
-        },
-        options: { ssh: { allowPortForwarding } },
-        policies: [],
-      },
-    });
-    expect(created.status, created.text).toBe(201);
-  }
-  key = path.join(ssh.dir, 'admin_key');
-  const { publicKey } = await keygen(key, 'admin@ci');
-  expect((await dp.api.request('POST', '/api/ssh-keys', { body: { name: 'ci', publicKey } })).status).toBe(201);
+  ({ target, dp, ssh, key } = await startSshTestbed({
+    tunnel: { allowPortForwarding: true },
+    notunnel: { allowPortForwarding: false },
+  }));
 }, 180_000);
 
 afterAll(async () => {

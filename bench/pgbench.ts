@@ -7,7 +7,8 @@
 //
 //   node --import tsx bench/pgbench.ts            (BENCH_SECONDS=10 BENCH_COPY_MB=1024)
 //   BENCH_PATHS=warden,warden-rec BENCH_MODES=prepared BENCH_COPY_MB=0 runs a subset;
-//   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway.
+//   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
+//   (BENCH_AGENT_NODE_ARGS the agent); BENCH_CLIENTS sets pgbench's client count (default 8).
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { startProcess, type RunningProcess } from '../test/support/processes.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const copyMb = Number(process.env.BENCH_COPY_MB ?? 1024);
-const clients = 8;
+const clients = Number(process.env.BENCH_CLIENTS ?? 8);
 /** BENCH_PATHS=warden,warden-rec runs only those paths (direct and pgbouncer always run, as references). */
 const only = process.env.BENCH_PATHS?.split(',');
 const wanted = (label: string) => !only || label === 'direct' || label === 'pgbouncer' || only.includes(label);
@@ -45,6 +46,12 @@ function run(
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
+}
+
+/** System (kernel) CPU time a process has used, in ms: on this path mostly socket syscalls. */
+function sysMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[12]) * 1000) / 100;
 }
 
 /** CPU time used so far by every process with this command name (e.g. all Postgres backends), in ms. */
@@ -95,7 +102,10 @@ async function pgbench(
     '-n',
     db,
   ];
-  const { out } = await run('pgbench', args, password ? { PGPASSWORD: password } : {});
+  const { out } = await run('pgbench', args, {
+    PGSSLMODE: process.env.BENCH_SSLMODE ?? 'disable',
+    ...(password ? { PGPASSWORD: password } : {}),
+  });
   const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
   const latency = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1] ?? NaN);
   if (!Number.isFinite(tps)) console.error(`${label} ${mode} failed:\n${out}`);
@@ -103,6 +113,16 @@ async function pgbench(
 }
 
 class SkipCopy extends Error {}
+
+/**
+ * The memory settings the container images run the gateway and agent with (ENV in
+ * deploy/docker/*.Dockerfile): a 1 MiB young-generation semi-space and two malloc
+ * arenas. BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override them for experiments.
+ */
+const processTuning = {
+  NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '--max-semi-space-size=1',
+  MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2',
+};
 
 const target = uniqueName('bench_target');
 const control = uniqueName('bench_control');
@@ -197,22 +217,29 @@ try {
       WARDEN_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
       WARDEN_DATA_DIR: work,
       LOG_LEVEL: 'info',
-      NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '',
+      WARDEN_GATEWAY_METRICS_PORT: process.env.BENCH_GATEWAY_METRICS_PORT,
+      ...processTuning,
     },
     process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean),
   );
   processes.push(gateway);
   await gateway.waitFor(/gateway listening/);
-  const agentProc = startProcess('apps/agent/src/main.ts', {
-    WARDEN_AGENT_KEY: agentKey.token,
-    WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,
-    LOG_LEVEL: 'info',
-  });
+  const agentProc = startProcess(
+    'apps/agent/src/main.ts',
+    {
+      WARDEN_AGENT_KEY: agentKey.token,
+      WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,
+      LOG_LEVEL: 'info',
+      ...processTuning,
+    },
+    process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean),
+  );
   processes.push(agentProc);
   await agentProc.waitFor(/connected to gateway/);
+  const startedRss = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
 
   const results: (Awaited<ReturnType<typeof pgbench>> & {
-    cpu?: { gateway: number; agent: number; postgres: number };
+    cpu?: { gateway: number; agent: number; postgres: number; gatewaySys: number; agentSys: number };
   })[] = [];
   for (const mode of modes) {
     results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
@@ -228,6 +255,8 @@ try {
         gateway: cpuMs(gateway.child.pid!),
         agent: cpuMs(agentProc.child.pid!),
         postgres: cpuMsOfCommand('postgres'),
+        gatewaySys: sysMs(gateway.child.pid!),
+        agentSys: sysMs(agentProc.child.pid!),
       };
       const r = await pgbench(label, '127.0.0.1', pgPort, 'bench', connection, mode, adminToken.token);
       const txns = r.tps * seconds;
@@ -237,6 +266,8 @@ try {
           gateway: ((cpuMs(gateway.child.pid!) - before.gateway) * 1000) / txns,
           agent: ((cpuMs(agentProc.child.pid!) - before.agent) * 1000) / txns,
           postgres: ((cpuMsOfCommand('postgres') - before.postgres) * 1000) / txns,
+          gatewaySys: ((sysMs(gateway.child.pid!) - before.gatewaySys) * 1000) / txns,
+          agentSys: ((sysMs(agentProc.child.pid!) - before.agentSys) * 1000) / txns,
         },
       });
     }
@@ -244,13 +275,13 @@ try {
   console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
   console.log('(warden-rec = recording off; warden = recording on, the default; warden+pol = recording + policy)');
   console.log(
-    'mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway, agent, postgres',
+    'mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway (kernel), agent (kernel)',
   );
   for (const r of results) {
     const direct = results.find((x) => x.mode === r.mode && x.label === 'direct')!;
     const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
     console.log(
-      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)}, ${r.cpu.agent.toFixed(0).padStart(5)}, ${r.cpu.postgres.toFixed(0).padStart(5)}` : ''}`,
+      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)} (${r.cpu.gatewaySys.toFixed(0)}), ${r.cpu.agent.toFixed(0).padStart(5)} (${r.cpu.agentSys.toFixed(0)})` : ''}`,
     );
   }
 
@@ -313,7 +344,7 @@ try {
     `\nCOPY TO STDOUT through Warden: ${(bytes / 1024 / 1024).toFixed(0)} MiB in ${secs.toFixed(1)} s (${(bytes / 1024 / 1024 / secs).toFixed(0)} MiB/s)`,
   );
   console.log(
-    `RSS before → peak: gateway ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB, agent ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
+    `RSS at start, before the COPY → its peak: gateway ${startedRss.gateway.toFixed(0)}, ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB; agent ${startedRss.agent.toFixed(0)}, ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
   );
 
   await db.close();

@@ -1,5 +1,6 @@
 // The agent as its own process (what the Helm chart runs inside a customer network):
 //   WARDEN_GATEWAY_ADDR=gateway:8010 WARDEN_AGENT_KEY=wda_... node --import tsx apps/agent/src/main.ts
+import '@warden/runtime/lean-wasm';
 import { readFileSync } from 'node:fs';
 import { Gauge } from 'prom-client';
 import { createLogger, loadConfig } from '@warden/runtime';

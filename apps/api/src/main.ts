@@ -1,4 +1,5 @@
 // The API as its own process; needs a shared control-plane Postgres (DATABASE_URL).
+import '@warden/runtime/lean-wasm';
 import { applyMigrations, openDatabase } from '@warden/db';
 import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
 import { buildApi } from './app.js';

@@ -1,5 +1,6 @@
 // The gateway as its own process; needs a shared control-plane Postgres
 // (DATABASE_URL) because PGlite is single-process.
+import '@warden/runtime/lean-wasm';
 import { openDatabase } from '@warden/db';
 import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
 import { serveMetrics } from '@warden/runtime/metrics';

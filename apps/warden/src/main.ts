@@ -1,4 +1,5 @@
 // `pnpm start`: the whole Warden stack in one process, on embedded defaults.
+import '@warden/runtime/lean-wasm';
 import { loadConfig } from '@warden/runtime';
 import { startStack } from './stack.js';
 

@@ -10,7 +10,8 @@ export default tseslint.config(
       '.data/**',
       'test-artifacts/**',
       'deploy/**',
-      'apps/console/dist/**',
+      // built output: the console (Vite) and the processes' bundles (scripts/build.ts)
+      'apps/*/dist/**',
     ],
   },
   js.configs.recommended,

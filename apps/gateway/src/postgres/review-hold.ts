@@ -46,7 +46,7 @@ export class ExtendedReviewTracker {
       if (value === null) return null;
       return formatCode(message.paramFormats, i) === 1 ? new Uint8Array(value) : value.toString('utf8');
     });
-    this.portals.set(message.portal, { ...statement, params });
+    this.portals.set(message.portal, { text: statement.text, review: statement.review, params });
   }
 
   close(target: 'S' | 'P', name: string): void {

@@ -19,17 +19,25 @@ function fakeDatabase() {
   const written: number[] = [];
   const bySession: Record<string, number[]> = {};
   let down = false;
+  const statements: number[] = [];
   return {
     written,
     bySession,
+    /** Chunk rows per INSERT statement, in the order run. */
+    statements,
     setDown: (value: boolean) => (down = value),
     execute: async (_sql: string, params: unknown[]) => {
       if (down) throw new Error('connection refused');
-      const rows = JSON.parse(params[0] as string) as { s: string; e: { seq: number; poison?: boolean }[] }[];
+      // Seven parameters per chunk row: session, first and last seq, first and last time, events, text.
+      const rows: { s: string; e: { seq: number; poison?: boolean }[] }[] = [];
+      for (let i = 0; i < params.length; i += 7) {
+        rows.push({ s: params[i] as string, e: JSON.parse(params[i + 5] as string) as { seq: number }[] });
+      }
       // Like Postgres refusing a value jsonb cannot hold: the whole statement fails with 22P05.
       if (rows.some((row) => row.e.some((e) => e.poison))) {
         throw Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
       }
+      statements.push(rows.length);
       for (const row of rows)
         for (const e of row.e) {
           written.push(e.seq);
@@ -97,6 +105,17 @@ describe('RecordingWriter backlog', () => {
     expect(db.bySession[SESSION_A]).toEqual([1, 2, 3, 4]);
     expect(db.bySession[SESSION_B]).toEqual([3]);
     expect(writer.overloaded).toBe(false);
+    await writer.close();
+  });
+
+  it('writes a flush with more sessions than one statement may carry as several statements, none lost', async () => {
+    const db = fakeDatabase();
+    const writer = new RecordingWriter(db.execute, quiet, { flushIntervalMs: 1000 });
+    const sessions = Array.from({ length: 2500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    for (const sessionId of sessions) writer.push(event(1, 10, sessionId));
+    await writer.flush();
+    expect(db.statements).toEqual([1000, 1000, 500]);
+    expect(Object.keys(db.bySession)).toHaveLength(2500);
     await writer.close();
   });
 });

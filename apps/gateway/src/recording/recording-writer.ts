@@ -18,11 +18,10 @@ export interface RecordingWriterOptions {
 const DEFAULT_FLUSH_INTERVAL_MS = 200;
 const DEFAULT_MAX_BATCH = 5000;
 const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
-const INSERT_CHUNKS = `
-  INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText")
-  SELECT x.s, x.f, x.l, x.fa, x.la, x.e, x.x
-  FROM json_to_recordset($1::json)
-    AS x(s uuid, f int, l int, fa timestamp(3), la timestamp(3), e json, x text)`;
+const INSERT_CHUNKS = `INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText") VALUES `;
+/** Columns per chunk row; a statement carries at most MAX_ROWS rows (Postgres allows 65,535 parameters). */
+const COLUMNS = 7;
+const MAX_ROWS = 1000;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
 
 /** A queued event and, for statements, the text the search index gets. */
@@ -113,10 +112,18 @@ export class RecordingWriter {
   }
 
   private async writeWithRetry(batch: Queued[]): Promise<void> {
-    const rows = chunkRows(batch);
+    const bySession = groupBySession(batch);
+    if (bySession.size > MAX_ROWS) {
+      // One statement per MAX_ROWS sessions, each retried on its own: a statement is all or nothing.
+      const sessions = [...bySession.values()];
+      for (let i = 0; i < sessions.length; i += MAX_ROWS)
+        await this.writeWithRetry(sessions.slice(i, i + MAX_ROWS).flat());
+      return;
+    }
+    const params = chunkParams(bySession);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.insert(rows);
+        await this.insert(params);
         this.written(batch);
         return;
       } catch (err) {
@@ -161,11 +168,11 @@ export class RecordingWriter {
     }
   }
 
-  private async insert(rows: string): Promise<void> {
+  private async insert(params: (string | number)[]): Promise<void> {
     // Times are ISO strings in UTC; the columns are timestamps without zone holding
-    // UTC, as Prisma writes them, and the cast ignores the `Z`.
+    // UTC, as Prisma writes them, and the input ignores the `Z`.
     const began = performance.now();
-    await this.execute(INSERT_CHUNKS, [rows]);
+    await this.execute(insertStatement(params.length / COLUMNS), params);
     latency.record.observe((performance.now() - began) / 1000);
   }
 }
@@ -186,10 +193,32 @@ function groupBySession(batch: Queued[]): Map<string, Queued[]> {
   return bySession;
 }
 
-/** The batch as one JSON array of chunk rows, one per session, events in seq order. */
-function chunkRows(batch: Queued[]): string {
-  const rows: string[] = [];
-  for (const [sessionId, events] of groupBySession(batch)) {
+const statements = new Map<number, string>();
+
+/** INSERT … VALUES ($1, …, $7), ($8, …) for `rows` chunk rows (the few distinct counts are kept). */
+function insertStatement(rows: number): string {
+  let sql = statements.get(rows);
+  if (!sql) {
+    const tuples: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      const p = r * COLUMNS;
+      tuples.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6}, $${p + 7})`);
+    }
+    sql = INSERT_CHUNKS + tuples.join(', ');
+    if (statements.size < 256) statements.set(rows, sql);
+  }
+  return sql;
+}
+
+/**
+ * One chunk row per session, events in seq order, as plain text parameters. Postgres reads
+ * each column straight from its parameter: the events array is the JSON the hash chain already
+ * encoded, joined, and is only validated, not taken apart (unpacking all rows from one JSON
+ * parameter with json_to_recordset cost Postgres ~4.5 µs more per event, measured).
+ */
+function chunkParams(bySession: Map<string, Queued[]>): (string | number)[] {
+  const params: (string | number)[] = [];
+  for (const [sessionId, events] of bySession) {
     const first = events[0]!.encoded;
     const last = events.at(-1)!.encoded;
     const texts = new Set<string>();
@@ -198,9 +227,7 @@ function chunkRows(batch: Queued[]): string {
       if (text !== undefined) texts.add(text);
       parts.push(encoded.json);
     }
-    rows.push(
-      `{"s":"${sessionId}","f":${first.seq},"l":${last.seq},"fa":"${first.t}","la":"${last.t}","e":[${parts.join(',')}],"x":${JSON.stringify([...texts].join('\n'))}}`,
-    );
+    params.push(sessionId, first.seq, last.seq, first.t, last.t, `[${parts.join(',')}]`, [...texts].join('\n'));
   }
-  return `[${rows.join(',')}]`;
+  return params;
 }

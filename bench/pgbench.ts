@@ -6,6 +6,8 @@
 // sampling each process's RSS.
 //
 //   node --import tsx bench/pgbench.ts            (BENCH_SECONDS=10 BENCH_COPY_MB=1024)
+//   The gateway and agent run as built bundles (scripts/build.ts), as in production;
+//   BENCH_SOURCES=1 runs their TypeScript through tsx instead.
 //   BENCH_PATHS=warden,warden-rec BENCH_MODES=prepared BENCH_COPY_MB=0 runs a subset;
 //   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
 //   (BENCH_AGENT_NODE_ARGS the agent); BENCH_CLIENTS sets pgbench's client count (default 8).
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { issueToken } from '@warden/access';
 import { applyMigrations, openDatabase } from '@warden/db';
 import { defaultPolicyRules } from '@warden/policy';
+import { buildApp } from '../scripts/build.js';
 import { freePort } from '../test/support/ports.js';
 import { adminQuery, databaseUrl, dropDatabase, uniqueName } from '../test/support/postgres.js';
 import { startProcess, type RunningProcess } from '../test/support/processes.js';
@@ -210,8 +213,13 @@ try {
   });
   const pgPort = await freePort();
   const grpcPort = await freePort();
+  // The gateway and agent as production runs them: esbuild bundles (scripts/build.ts), no tsx.
+  // BENCH_SOURCES=1 runs the TypeScript sources through tsx instead.
+  const fromSources = process.env.BENCH_SOURCES === '1';
+  if (!fromSources) for (const app of ['gateway', 'agent'] as const) await buildApp(app);
+  const entry = (app: 'gateway' | 'agent') => (fromSources ? `apps/${app}/src/main.ts` : `apps/${app}/dist/main.js`);
   const gateway = startProcess(
-    'apps/gateway/src/main.ts',
+    entry('gateway'),
     {
       DATABASE_URL: databaseUrl(control),
       WARDEN_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
@@ -227,7 +235,7 @@ try {
   processes.push(gateway);
   await gateway.waitFor(/gateway listening/);
   const agentProc = startProcess(
-    'apps/agent/src/main.ts',
+    entry('agent'),
     {
       WARDEN_AGENT_KEY: agentKey.token,
       WARDEN_GATEWAY_ADDR: `127.0.0.1:${grpcPort}`,

@@ -14,14 +14,18 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
-/** Starts one of the project's entry points as a real child process (TypeScript via tsx). */
+/**
+ * Starts one of the project's entry points as a real child process: TypeScript sources via tsx,
+ * or a built bundle (apps/<app>/dist/main.js, see scripts/build.ts) as production runs it.
+ */
 export function startProcess(
   entry: string,
   env: Record<string, string | undefined>,
   /** Extra node flags, e.g. --cpu-prof for a benchmark (NODE_OPTIONS refuses it). */
   nodeArgs: string[] = [],
 ): RunningProcess {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(repoRoot, entry)], {
+  const loader = entry.endsWith('.js') ? ['--enable-source-maps'] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, path.join(repoRoot, entry)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,10 @@ export interface RecordingWriterOptions {
   maxBacklogBytes?: number;
 }
 
-const DEFAULT_FLUSH_INTERVAL_MS = 200;
+// Short enough that a batch's events are mostly gone before V8's young generation is swept:
+// at 200 ms, pgbench's ~20,000 events/s were promoted to the old generation and grew the
+// gateway's heap by ~30 MB between full collections; 100 ms cost ~3% more storage.
+const DEFAULT_FLUSH_INTERVAL_MS = 100;
 const DEFAULT_MAX_BATCH = 5000;
 const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
 const INSERT_CHUNKS = `INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "lastSeq", "firstAt", "lastAt", events, "searchText") VALUES `;

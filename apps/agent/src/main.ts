@@ -1,5 +1,5 @@
 // The agent as its own process (what the Helm chart runs inside a customer network):
-//   WARDEN_GATEWAY_ADDR=gateway:8010 WARDEN_AGENT_KEY=wda_... node --import tsx apps/agent/src/main.ts
+//   pnpm build, then WARDEN_GATEWAY_ADDR=gateway:8010 WARDEN_AGENT_KEY=wda_... node --enable-source-maps apps/agent/dist/main.js
 import '@warden/runtime/lean-wasm';
 import { readFileSync } from 'node:fs';
 import { Gauge } from 'prom-client';

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyMigrations, openDatabase } from '@warden/db';
 import { freePort } from '../support/ports.js';
+import { adminQuery, databaseUrl, dropDatabase, uniqueName } from '../support/postgres.js';
 import { repoRoot } from '../support/processes.js';
 
 // Production runs `node --enable-source-maps apps/<app>/dist/main.js` (the images, the charts):
@@ -103,6 +105,38 @@ describe('process bundles (pnpm build)', () => {
       expect(code).not.toBe(0);
     },
   );
+
+  it('the gateway bundle starts on a migrated control plane and generates its TLS certificate', async () => {
+    // The certificate generator is imported only when needed (a CommonJS module behind a dynamic
+    // import: its shape differs between Node and the bundle), so only a start with an empty data
+    // directory runs that code.
+    const name = uniqueName('bundle_gateway');
+    await adminQuery(`CREATE DATABASE "${name}"`);
+    try {
+      const db = await openDatabase({ databaseUrl: databaseUrl(name), dataDir: scratch });
+      await applyMigrations(db.adapterFactory);
+      await db.close();
+      const dataDir = mkdtempSync(join(scratch, 'gateway-data-'));
+      const { output, code } = await runBundle(
+        'gateway',
+        {
+          DATABASE_URL: databaseUrl(name),
+          WARDEN_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
+          WARDEN_DATA_DIR: dataDir,
+          WARDEN_GRPC_ADDR: `127.0.0.1:${await freePort()}`,
+          WARDEN_POSTGRES_ADDR: `127.0.0.1:${await freePort()}`,
+          WARDEN_SSH_ADDR: `127.0.0.1:${await freePort()}`,
+        },
+        { until: /gateway listening/, timeoutMs: 30_000 },
+      );
+      expect(output).toMatch(/gateway listening/);
+      expect(existsSync(join(dataDir, 'gateway-tls.crt'))).toBe(true);
+      expect(existsSync(join(dataDir, 'gateway-tls.key'))).toBe(true);
+      expect(code).toBe(0);
+    } finally {
+      await dropDatabase(name);
+    }
+  }, 60_000);
 
   it('sets the lean WebAssembly flags before libpg-query compiles its module', async () => {
     // Records, in order, V8 flag changes and WebAssembly compilations (a preload, not a loader hook).

@@ -27,7 +27,9 @@ export async function loadTlsIdentity(options: {
   }
   // Loaded only to generate: the certificate library and its ASN.1 stack are ~17 MB of resident
   // memory that a gateway reusing its certificate never needs.
-  const { generate } = await import('selfsigned');
+  // A CommonJS module: `default` is its exports both under Node and in the esbuild bundle (where
+  // the named export is not there).
+  const { generate } = (await import('selfsigned')).default;
   const notAfterDate = new Date(Date.now() + 5 * 365 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: 'warden-gateway' }], {
     keyType: 'ec',

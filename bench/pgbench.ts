@@ -12,7 +12,7 @@
 //   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
 //   (BENCH_AGENT_NODE_ARGS the agent); BENCH_CLIENTS sets pgbench's client count (default 8).
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueToken } from '@warden/access';
@@ -45,31 +45,11 @@ function run(
   });
 }
 
-/** CPU time (user + system) a process has used, in ms. */
-function cpuMs(pid: number): number {
+/** CPU time a process has used so far, in ms: in all, and in the kernel (here mostly socket syscalls). */
+function cpuMs(pid: number): { total: number; kernel: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
-}
-
-/** System (kernel) CPU time a process has used, in ms: on this path mostly socket syscalls. */
-function sysMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[12]) * 1000) / 100;
-}
-
-/** CPU time used so far by every process with this command name (e.g. all Postgres backends), in ms. */
-function cpuMsOfCommand(command: string): number {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.indexOf(')')) === command) total += cpuMs(Number(pid));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return total;
+  const [user, kernel] = [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks * 1000) / 100); // 10 ms ticks
+  return { total: user! + kernel!, kernel: kernel! };
 }
 
 function rssMb(pid: number): number {
@@ -249,7 +229,7 @@ try {
   const startedRss = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
 
   const results: (Awaited<ReturnType<typeof pgbench>> & {
-    cpu?: { gateway: number; agent: number; postgres: number; gatewaySys: number; agentSys: number };
+    cpu?: { gateway: number; agent: number; gatewaySys: number; agentSys: number };
   })[] = [];
   for (const mode of modes) {
     results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
@@ -261,23 +241,19 @@ try {
     ] as const) {
       if (!wanted(label)) continue;
       // CPU per transaction is steadier than TPS on a shared machine: report both.
-      const before = {
-        gateway: cpuMs(gateway.child.pid!),
-        agent: cpuMs(agentProc.child.pid!),
-        postgres: cpuMsOfCommand('postgres'),
-        gatewaySys: sysMs(gateway.child.pid!),
-        agentSys: sysMs(agentProc.child.pid!),
-      };
+      const before = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
       const r = await pgbench(label, '127.0.0.1', pgPort, 'bench', connection, mode, adminToken.token);
       const txns = r.tps * seconds;
+      const after = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
+      const perTxn = (relay: 'gateway' | 'agent', part: 'total' | 'kernel') =>
+        ((after[relay][part] - before[relay][part]) * 1000) / txns;
       results.push({
         ...r,
         cpu: {
-          gateway: ((cpuMs(gateway.child.pid!) - before.gateway) * 1000) / txns,
-          agent: ((cpuMs(agentProc.child.pid!) - before.agent) * 1000) / txns,
-          postgres: ((cpuMsOfCommand('postgres') - before.postgres) * 1000) / txns,
-          gatewaySys: ((sysMs(gateway.child.pid!) - before.gatewaySys) * 1000) / txns,
-          agentSys: ((sysMs(agentProc.child.pid!) - before.agentSys) * 1000) / txns,
+          gateway: perTxn('gateway', 'total'),
+          agent: perTxn('agent', 'total'),
+          gatewaySys: perTxn('gateway', 'kernel'),
+          agentSys: perTxn('agent', 'kernel'),
         },
       });
     }

@@ -244,10 +244,17 @@ describe('the scheduled retention job', () => {
       await app.ready();
       expect(app.jobs.mode).toBe('redis');
       await expect.poll(async () => (await exists(expired.id)).session, { timeout: 20_000 }).toBe(false);
-      const entries = await api.db.prisma.auditEntry.findMany({
-        where: { action: 'recording.purge', actorName: 'system' },
-      });
-      expect(entries.map((e) => e.targetName)).toContain('pg-short');
+      // The job writes a connection's audit entry after its last batch is committed, so the entry
+      // can land a moment after the session is gone: wait for it rather than read once.
+      await expect
+        .poll(
+          async () =>
+            (
+              await api.db.prisma.auditEntry.findMany({ where: { action: 'recording.purge', actorName: 'system' } })
+            ).map((e) => e.targetName),
+          { timeout: 5_000 },
+        )
+        .toContain('pg-short');
     } finally {
       await app.close();
     }

@@ -34,9 +34,7 @@ export function sha256Fingerprint(blob: Buffer): string {
 export async function loadHostKey(prisma: PrismaClient, secretBox: SecretBox): Promise<GatewayHostKey> {
   const existing = await prisma.setting.findUnique({ where: { key: SETTING_KEY } });
   if (existing) return unseal(existing.value as unknown as StoredHostKey, secretBox);
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
-  const parsed = ssh2.utils.parseKey(pair.public);
-  if (parsed instanceof Error) throw parsed;
+  const { pair, parsed } = generateEd25519();
   const stored: StoredHostKey = {
     algorithm: 'ssh-ed25519',
     sealed: secretBox.seal(pair.private, SEAL_LABEL),
@@ -50,6 +48,20 @@ export async function loadHostKey(prisma: PrismaClient, secretBox: SecretBox): P
     const winner = await prisma.setting.findUnique({ where: { key: SETTING_KEY } });
     if (!winner) throw new Error('could not store the SSH host key');
     return unseal(winner.value as unknown as StoredHostKey, secretBox);
+  }
+}
+
+/**
+ * A new Ed25519 pair in OpenSSH format, with its parsed public key. ssh2 1.17 writes the 32-byte
+ * public key as if it were an integer, dropping a leading zero byte, so about one key in 256
+ * comes out malformed and cannot be parsed back (measured: 64 of 20,000). Such a pair is never
+ * stored: another is generated.
+ */
+export function generateEd25519(): { pair: { public: string; private: string }; parsed: ssh2.ParsedKey } {
+  for (;;) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519');
+    const parsed = ssh2.utils.parseKey(pair.public);
+    if (!(parsed instanceof Error) && !(ssh2.utils.parseKey(pair.private) instanceof Error)) return { pair, parsed };
   }
 }
 

@@ -1,5 +1,7 @@
 // Data-path benchmark: pgbench -S (8 clients) directly against Postgres, through
-// PgBouncer and through Warden (gateway and agent as separate processes), all in
+// PgBouncer, through one and two do-nothing Node TCP relays (bench/tcp-relay.ts: the floor
+// for a path of two Node processes on this host) and through Warden (gateway and agent
+// as separate processes), all in
 // this one run so the ratios mean something on a shared, noisy machine; Warden with
 // session recording off, on (the default) and with policy; then the recording's
 // storage cost per 1,000 statements, and a large COPY TO STDOUT through Warden while
@@ -228,12 +230,47 @@ try {
   await agentProc.waitFor(/connected to gateway/);
   const startedRss = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
 
-  const results: (Awaited<ReturnType<typeof pgbench>> & {
-    cpu?: { gateway: number; agent: number; gatewaySys: number; agentSys: number };
-  })[] = [];
+  // References for the relays: one and two do-nothing Node relays in series (bench/tcp-relay.ts).
+  const relayPorts = [await freePort(), await freePort()];
+  // relay 1 → Postgres; relay 2 → relay 1.
+  const relay1 = startProcess('bench/tcp-relay.ts', processTuning, [], [String(relayPorts[0]), '5432']);
+  const relay2 = startProcess('bench/tcp-relay.ts', processTuning, [], [String(relayPorts[1]), String(relayPorts[0])]);
+  processes.push(relay1, relay2);
+  await relay1.waitFor(/relay listening/);
+  await relay2.waitFor(/relay listening/);
+  const bouncerPid = Number((await run('pgrep', ['-f', `^pgbouncer ${path.join(work, 'pgbouncer.ini')}`])).out.trim());
+
+  type Measured = Awaited<ReturnType<typeof pgbench>> & { cpu: { total: number; kernel: number }[] };
+  /** pgbench through one path, with the CPU each of that path's own processes spent per transaction. */
+  async function measure(
+    label: string,
+    port: number,
+    user: string,
+    db: string,
+    mode: string,
+    pids: number[],
+    password?: string,
+  ): Promise<Measured> {
+    const before = pids.map(cpuMs);
+    const r = await pgbench(label, '127.0.0.1', port, user, db, mode, password);
+    const after = pids.map(cpuMs);
+    const txns = r.tps * seconds;
+    const cpu = pids.map((_, i) => ({
+      total: ((after[i]!.total - before[i]!.total) * 1000) / txns,
+      kernel: ((after[i]!.kernel - before[i]!.kernel) * 1000) / txns,
+    }));
+    return { ...r, cpu };
+  }
+
+  const relayPids = [gateway.child.pid!, agentProc.child.pid!];
+  const results: Measured[] = [];
   for (const mode of modes) {
-    results.push(await pgbench('direct', '127.0.0.1', 5432, 'postgres', target, mode));
-    results.push(await pgbench('pgbouncer', '127.0.0.1', bouncerPort, 'postgres', target, mode));
+    results.push(await measure('direct', 5432, 'postgres', target, mode, []));
+    results.push(await measure('pgbouncer', bouncerPort, 'postgres', target, mode, bouncerPid ? [bouncerPid] : []));
+    results.push(await measure('node-relay', relayPorts[0]!, 'postgres', target, mode, [relay1.child.pid!]));
+    results.push(
+      await measure('node-relay2', relayPorts[1]!, 'postgres', target, mode, [relay2.child.pid!, relay1.child.pid!]),
+    );
     for (const [label, connection] of [
       ['warden-rec', 'bench-norec'],
       ['warden', 'bench'],
@@ -241,33 +278,23 @@ try {
     ] as const) {
       if (!wanted(label)) continue;
       // CPU per transaction is steadier than TPS on a shared machine: report both.
-      const before = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
-      const r = await pgbench(label, '127.0.0.1', pgPort, 'bench', connection, mode, adminToken.token);
-      const txns = r.tps * seconds;
-      const after = { gateway: cpuMs(gateway.child.pid!), agent: cpuMs(agentProc.child.pid!) };
-      const perTxn = (relay: 'gateway' | 'agent', part: 'total' | 'kernel') =>
-        ((after[relay][part] - before[relay][part]) * 1000) / txns;
-      results.push({
-        ...r,
-        cpu: {
-          gateway: perTxn('gateway', 'total'),
-          agent: perTxn('agent', 'total'),
-          gatewaySys: perTxn('gateway', 'kernel'),
-          agentSys: perTxn('agent', 'kernel'),
-        },
-      });
+      results.push(await measure(label, pgPort, 'bench', connection, mode, relayPids, adminToken.token));
     }
   }
   console.log(`\npgbench -S -c ${clients} -j 2 -T ${seconds} (scale 10)`);
-  console.log('(warden-rec = recording off; warden = recording on, the default; warden+pol = recording + policy)');
   console.log(
-    'mode      path        TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn gateway (kernel), agent (kernel)',
+    '(node-relay = one do-nothing Node TCP relay, node-relay2 = two in series: the floor for two Node hops;\n' +
+      ' warden-rec = recording off; warden = recording on, the default; warden+pol = recording + policy)',
+  );
+  console.log(
+    'mode      path          TPS        avg latency   vs direct   vs pgbouncer   CPU µs/txn (kernel): pgbouncer | relay 2, relay 1 | gateway, agent',
   );
   for (const r of results) {
     const direct = results.find((x) => x.mode === r.mode && x.label === 'direct')!;
     const bouncer = results.find((x) => x.mode === r.mode && x.label === 'pgbouncer')!;
+    const cpu = r.cpu.map((c) => `${c.total.toFixed(0).padStart(5)} (${c.kernel.toFixed(0)})`).join(', ');
     console.log(
-      `${r.mode.padEnd(9)} ${r.label.padEnd(10)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x${r.cpu ? `     ${r.cpu.gateway.toFixed(0).padStart(5)} (${r.cpu.gatewaySys.toFixed(0)}), ${r.cpu.agent.toFixed(0).padStart(5)} (${r.cpu.agentSys.toFixed(0)})` : ''}`,
+      `${r.mode.padEnd(9)} ${r.label.padEnd(12)} ${r.tps.toFixed(0).padStart(8)}   ${r.latency.toFixed(3).padStart(8)} ms   ${(r.tps / direct.tps).toFixed(2).padStart(6)}x     ${(r.tps / bouncer.tps).toFixed(2).padStart(6)}x     ${cpu}`,
     );
   }
 
@@ -305,9 +332,10 @@ try {
            count(*) AS events
     FROM "RecordingChunk", json_array_elements(events) e`;
   const statements = Number(storage!.statements);
-  console.log(
-    `recording storage: ${statements} statements in ${Number(storage!.events)} events, ${(Number(storage!.bytes) / 1024 / 1024).toFixed(1)} MiB → ${(((Number(storage!.bytes) / statements) * 1000) / 1024).toFixed(0)} KiB per 1,000 statements (pgbench -S: statement + one-row result)`,
-  );
+  if (statements > 0)
+    console.log(
+      `recording storage: ${statements} statements in ${Number(storage!.events)} events, ${(Number(storage!.bytes) / 1024 / 1024).toFixed(1)} MiB → ${(((Number(storage!.bytes) / statements) * 1000) / 1024).toFixed(0)} KiB per 1,000 statements (pgbench -S: statement + one-row result)`,
+    );
 
   // Large COPY TO STDOUT through Warden: memory must stay flat.
   if (copyMb <= 0) throw new SkipCopy();

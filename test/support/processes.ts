@@ -23,9 +23,11 @@ export function startProcess(
   env: Record<string, string | undefined>,
   /** Extra node flags, e.g. --cpu-prof for a benchmark (NODE_OPTIONS refuses it). */
   nodeArgs: string[] = [],
+  /** Arguments for the entry point itself. */
+  args: string[] = [],
 ): RunningProcess {
   const loader = entry.endsWith('.js') ? ['--enable-source-maps'] : ['--import', 'tsx'];
-  const child = spawn(process.execPath, [...nodeArgs, ...loader, path.join(repoRoot, entry)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, path.join(repoRoot, entry), ...args], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -220,9 +220,30 @@ describe('POST /api/sessions/purge', () => {
   it('purges in batches until every expired session is gone', async () => {
     const expired = await Promise.all(Array.from({ length: 5 }, () => sessionEnded(short, 31)));
     const { purgeExpiredRecordings } = await import('../../apps/api/src/jobs/retention.js');
-    const result = await purgeExpiredRecordings(api.db.prisma, { audit: async () => {}, batchSize: 2 });
+    const before = await api.db.prisma.auditEntry.count({ where: { action: 'recording.purge' } });
+    const result = await purgeExpiredRecordings(api.db.prisma, {
+      actor: { id: null, name: 'batch-test' },
+      batchSize: 2,
+    });
     expect(result.sessions).toBe(5);
     for (const session of expired) expect((await exists(session.id)).session).toBe(false);
+    // One audit entry per committed batch (2 + 2 + 1), each counting what its batch deleted.
+    const entries = await api.db.prisma.auditEntry.findMany({
+      where: { action: 'recording.purge', actorName: 'batch-test' },
+    });
+    expect(entries.map((e) => (e.details as { sessions: number }).sessions).sort()).toEqual([1, 2, 2]);
+    expect(await api.db.prisma.auditEntry.count({ where: { action: 'recording.purge' } })).toBe(before + 3);
+  });
+  it('deletes nothing when the audit entry cannot be written', async () => {
+    const expired = await sessionEnded(short, 33);
+    const { purgeExpiredRecordings } = await import('../../apps/api/src/jobs/retention.js');
+    // actorId is a uuid column: this entry is refused, and its batch must roll back with it.
+    await expect(
+      purgeExpiredRecordings(api.db.prisma, { actor: { id: 'not-a-uuid', name: 'broken' } }),
+    ).rejects.toThrow();
+    expect((await exists(expired.id)).session).toBe(true);
+    expect((await exists(expired.id)).chunks).toBeGreaterThan(0);
+    expect(await api.db.prisma.auditEntry.count({ where: { actorName: 'broken' } })).toBe(0);
   });
 });
 
@@ -244,17 +265,11 @@ describe('the scheduled retention job', () => {
       await app.ready();
       expect(app.jobs.mode).toBe('redis');
       await expect.poll(async () => (await exists(expired.id)).session, { timeout: 20_000 }).toBe(false);
-      // The job writes a connection's audit entry after its last batch is committed, so the entry
-      // can land a moment after the session is gone: wait for it rather than read once.
-      await expect
-        .poll(
-          async () =>
-            (
-              await api.db.prisma.auditEntry.findMany({ where: { action: 'recording.purge', actorName: 'system' } })
-            ).map((e) => e.targetName),
-          { timeout: 5_000 },
-        )
-        .toContain('pg-short');
+      // The entry is committed with the deletes: once the session is gone, it is there.
+      const entries = await api.db.prisma.auditEntry.findMany({
+        where: { action: 'recording.purge', actorName: 'system' },
+      });
+      expect(entries.map((e) => e.targetName)).toContain('pg-short');
     } finally {
       await app.close();
     }

@@ -57,6 +57,14 @@ export class AuditLog {
         userAgent: request.headers['user-agent'] ?? null,
       },
     });
+    await this.announce(request, action, target, details);
+  }
+
+  /**
+   * The catalog event of an audit entry that was written elsewhere, in the transaction of the
+   * change it records (the retention purge), so that entry and change commit together.
+   */
+  async announce(request: FastifyRequest, action: string, target: AuditTarget, details: unknown = {}): Promise<void> {
     const by = request.principal ? { id: request.principal.identityId, name: request.principal.name } : null;
     if (RECORDING_READS.has(action) && target.id) {
       const view = (details as { view?: unknown } | null)?.view;

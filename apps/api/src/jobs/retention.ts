@@ -5,7 +5,7 @@ import type { BackgroundJobs, JobsLogger, RetryPolicy } from './background-jobs.
  * Recording retention: a connection with `options.recording.retentionDays` keeps
  * its sessions' recordings that many days after they ended. The purge is the one
  * path allowed to delete recorded events (the database refuses any other, see the
- * recording migration), and each purge is audited per connection.
+ * recording migration), and each batch it deletes is audited in the same transaction.
  */
 export const RETENTION_JOB = 'recording-retention';
 /** Hourly: a recording outlives its retention by at most this (WARDEN_RETENTION_INTERVAL_MS overrides). */
@@ -37,17 +37,30 @@ export interface PurgeResult extends PurgeCounts {
   connections: PurgedConnection[];
 }
 
-/** Writes the `recording.purge` audit entry of one connection. */
-export type PurgeAudit = (
-  connection: { id: string; name: string },
-  details: Omit<PurgedConnection, 'id' | 'name'>,
-) => Promise<void>;
+/**
+ * Who the `recording.purge` audit entries name. Each batch's entry is written in the batch's own
+ * transaction, so no purge is ever committed unaudited, whatever happens between batches.
+ */
+export interface PurgeActor {
+  id: string | null;
+  name: string;
+  ip?: string | null;
+  userAgent?: string | null;
+}
 
 export interface PurgeOptions {
-  audit: PurgeAudit;
+  actor: PurgeActor;
+  /** Called after a connection's last batch is committed (e.g. to emit the admin.change event). */
+  onPurged?: (
+    connection: { id: string; name: string },
+    details: Omit<PurgedConnection, 'id' | 'name'>,
+  ) => Promise<void>;
   now?: Date;
   batchSize?: number;
 }
+
+/** The scheduled job's actor: nobody asked for the purge. */
+export const SYSTEM_ACTOR: PurgeActor = { id: null, name: 'system' };
 
 /** options.recording.retentionDays, or undefined when the connection keeps recordings forever. */
 export function retentionDaysOf(options: unknown): number | undefined {
@@ -67,10 +80,16 @@ export async function purgeExpiredRecordings(prisma: PrismaClient, options: Purg
     const retentionDays = retentionDaysOf(connection.options);
     if (retentionDays === undefined) continue;
     const cutoff = new Date(now.getTime() - retentionDays * DAY_MS);
-    const counts = await purgeConnection(prisma, connection.id, cutoff, options.batchSize ?? SESSIONS_PER_BATCH);
+    const counts = await purgeConnection(prisma, {
+      connection,
+      retentionDays,
+      cutoff,
+      actor: options.actor,
+      batchSize: options.batchSize ?? SESSIONS_PER_BATCH,
+    });
     if (counts.sessions === 0) continue;
     const details = { retentionDays, cutoff: cutoff.toISOString(), ...counts };
-    await options.audit({ id: connection.id, name: connection.name }, details);
+    await options.onPurged?.({ id: connection.id, name: connection.name }, details);
     const purged: PurgedConnection = { id: connection.id, name: connection.name, ...details };
     result.connections.push(purged);
     result.sessions += counts.sessions;
@@ -80,12 +99,17 @@ export async function purgeExpiredRecordings(prisma: PrismaClient, options: Purg
   return result;
 }
 
-async function purgeConnection(
-  prisma: PrismaClient,
-  connectionId: string,
-  cutoff: Date,
-  batchSize: number,
-): Promise<PurgeCounts> {
+interface ConnectionPurge {
+  connection: { id: string; name: string };
+  retentionDays: number;
+  cutoff: Date;
+  actor: PurgeActor;
+  batchSize: number;
+}
+
+async function purgeConnection(prisma: PrismaClient, purge: ConnectionPurge): Promise<PurgeCounts> {
+  const { connection, cutoff, batchSize } = purge;
+  const connectionId = connection.id;
   const total: PurgeCounts = { sessions: 0, events: 0, reviewsUnlinked: 0 };
   // Timestamps are stored as UTC without a zone; an ISO string in UTC casts to them exactly.
   const before = cutoff.toISOString();
@@ -114,7 +138,22 @@ async function purgeConnection(
         const reviewsUnlinked = await tx.$executeRaw`
           UPDATE "Review" SET "sessionId" = NULL WHERE "sessionId" = ANY(${ids}::uuid[])`;
         const sessions = await tx.$executeRaw`DELETE FROM "Session" WHERE id = ANY(${ids}::uuid[])`;
-        return { sessions, events: events?.n ?? 0, reviewsUnlinked };
+        const counts = { sessions, events: events?.n ?? 0, reviewsUnlinked };
+        // In the same transaction as the deletes: either both are committed or neither is.
+        await tx.auditEntry.create({
+          data: {
+            action: 'recording.purge',
+            actorId: purge.actor.id,
+            actorName: purge.actor.name,
+            targetType: 'connection',
+            targetId: connection.id,
+            targetName: connection.name,
+            details: { retentionDays: purge.retentionDays, cutoff: before, ...counts },
+            ip: purge.actor.ip ?? null,
+            userAgent: purge.actor.userAgent ?? null,
+          },
+        });
+        return counts;
       },
       { maxWait: 10_000, timeout: 120_000 },
     );
@@ -124,22 +163,6 @@ async function purgeConnection(
     total.reviewsUnlinked += batch.reviewsUnlinked;
     if (batch.sessions < batchSize) return total;
   }
-}
-
-/** The audit entry of a scheduled purge: nobody asked for it, so the actor is `system`. */
-export function systemPurgeAudit(prisma: PrismaClient): PurgeAudit {
-  return async (connection, details) => {
-    await prisma.auditEntry.create({
-      data: {
-        action: 'recording.purge',
-        actorName: 'system',
-        targetType: 'connection',
-        targetId: connection.id,
-        targetName: connection.name,
-        details: { ...details },
-      },
-    });
-  };
 }
 
 /** Schedules the purge on the background jobs (once across replicas with Redis). */
@@ -152,7 +175,7 @@ export async function scheduleRetention(
     RETENTION_JOB,
     options.intervalMs ?? DEFAULT_RETENTION_INTERVAL_MS,
     async () => {
-      const result = await purgeExpiredRecordings(prisma, { audit: systemPurgeAudit(prisma) });
+      const result = await purgeExpiredRecordings(prisma, { actor: SYSTEM_ACTOR });
       if (result.sessions > 0) {
         logger.info(
           { sessions: result.sessions, events: result.events, connections: result.connections.length },

@@ -63,15 +63,21 @@ export async function sessionRoutes(app: ApiInstance) {
         summary: "Purge now the recordings past their connection's retentionDays",
         description:
           'What the scheduled retention job does (hourly by default): deletes the events, then the sessions, ' +
-          'that ended before now - retentionDays. Active sessions are never purged. One recording.purge audit ' +
-          'entry per connection with something purged.',
+          'that ended before now - retentionDays. Active sessions are never purged. Each batch of up to 50 ' +
+          'sessions is deleted together with its recording.purge audit entry, in one transaction.',
         response: { 200: PurgeResult, ...errors(403) },
       },
     },
     async (req) =>
       purgeExpiredRecordings(prisma, {
-        audit: (connection, details) =>
-          audit.record(
+        actor: {
+          id: req.principal?.identityId ?? null,
+          name: req.principal?.name ?? 'unknown',
+          ip: req.ip,
+          userAgent: req.headers['user-agent'] ?? null,
+        },
+        onPurged: (connection, details) =>
+          audit.announce(
             req,
             'recording.purge',
             { type: 'connection', id: connection.id, name: connection.name },

@@ -12,6 +12,7 @@ export {
 } from './signing.js';
 export {
   verifyRecording,
+  RecordingVerifier,
   type ChainBreak,
   type ChainBreakReason,
   type SealStatus,

@@ -48,98 +48,134 @@ export interface VerifyInput {
  * session, and the seal bound to the chain's last event and signed by the key.
  */
 export function verifyRecording(input: VerifyInput): VerifyReport {
-  const { sessionId, events, seal } = input;
-  const ended = input.ended ?? events.some((e) => e.kind === 'session.end');
-  let brokenAt = findChainBreak(sessionId, events);
-  const last = events.at(-1);
-
-  const sealStatus = checkSeal(input, ended, last);
-  // A trusted seal that covers more events than are here means the tail was cut off:
-  // the chain of what remains is consistent, so only the seal can show it.
-  if (!brokenAt && seal && sealStatus === 'mismatch' && seal.sessionId === sessionId) {
-    const lastSeq = last?.seq ?? 0;
-    if (seal.lastSeq > lastSeq) {
-      const missing = seal.lastSeq - lastSeq;
-      brokenAt = {
-        seq: lastSeq + 1,
-        reason: 'missing-events',
-        detail: `the seal covers seq 1..${seal.lastSeq} but the recording ends at seq ${lastSeq}: ${plural(missing, 'event')} missing at the end`,
-      };
-    }
-  }
-  if (!brokenAt && !last && (ended || seal)) {
-    brokenAt = { seq: 1, reason: 'missing-events', detail: 'the session ended but the recording has no events' };
-  }
-
-  const ok = !brokenAt && (sealStatus === 'valid' || sealStatus === 'unsealed');
-  const report: VerifyReport = {
-    ok,
-    eventCount: events.length,
-    chain: brokenAt ? 'broken' : 'intact',
-    seal: sealStatus,
-    summary: '',
-  };
-  if (brokenAt) report.brokenAt = brokenAt;
-  report.summary = summarize(report, input);
-  return report;
+  const verifier = new RecordingVerifier(input.sessionId);
+  for (const event of input.events) verifier.add(event);
+  return verifier.finish(input);
 }
 
-function findChainBreak(sessionId: string, events: RecordedEvent[]): ChainBreak | undefined {
-  let prev = GENESIS_HASH;
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    const expected = i + 1;
-    if (e.sessionId !== sessionId) {
-      return {
-        seq: e.seq,
-        reason: 'wrong-session',
-        detail: `event ${expected} belongs to session ${JSON.stringify(e.sessionId)}, not ${sessionId}`,
-      };
+/** What a report needs besides the events: the seal, the key it is checked with, whether the session ended. */
+export type SealInput = Omit<VerifyInput, 'events' | 'sessionId'>;
+
+/**
+ * verifyRecording one event at a time, holding only the chain's running state, so a recording
+ * of any length is verified as it is read (the API streams it from the database).
+ */
+export class RecordingVerifier {
+  private prev = GENESIS_HASH;
+  private count = 0;
+  private last: RecordedEvent | undefined;
+  private brokenAt: ChainBreak | undefined;
+  private sawEnd = false;
+
+  constructor(private readonly sessionId: string) {}
+
+  /** The next event in the order it was stored or exported; verification does not sort them. */
+  add(event: RecordedEvent): void {
+    this.count += 1;
+    this.last = event;
+    if (event.kind === 'session.end') this.sawEnd = true;
+    if (this.brokenAt) return;
+    this.brokenAt = checkLink(this.sessionId, event, this.count, this.prev);
+    this.prev = event.hash;
+  }
+
+  finish(input: SealInput): VerifyReport {
+    const { sessionId, last } = this;
+    const { seal } = input;
+    const ended = input.ended ?? this.sawEnd;
+    const chain: ChainState = { sessionId, last, ended };
+    let brokenAt = this.brokenAt;
+
+    const sealStatus = checkSeal(input, chain);
+    // A trusted seal that covers more events than are here means the tail was cut off:
+    // the chain of what remains is consistent, so only the seal can show it.
+    if (!brokenAt && seal && sealStatus === 'mismatch' && seal.sessionId === sessionId) {
+      const lastSeq = last?.seq ?? 0;
+      if (seal.lastSeq > lastSeq) {
+        const missing = seal.lastSeq - lastSeq;
+        brokenAt = {
+          seq: lastSeq + 1,
+          reason: 'missing-events',
+          detail: `the seal covers seq 1..${seal.lastSeq} but the recording ends at seq ${lastSeq}: ${plural(missing, 'event')} missing at the end`,
+        };
+      }
     }
-    if (e.seq !== expected) {
-      const detail =
-        e.seq > expected
-          ? `expected seq ${expected}, found seq ${e.seq}: ${seqRange(expected, e.seq - 1)} missing`
-          : `expected seq ${expected}, found seq ${e.seq}: events out of order or duplicated`;
-      return { seq: e.seq, reason: 'seq-gap', detail };
+    if (!brokenAt && !last && (ended || seal)) {
+      brokenAt = { seq: 1, reason: 'missing-events', detail: 'the session ended but the recording has no events' };
     }
-    if (e.prevHash !== prev) {
-      return {
-        seq: e.seq,
-        reason: 'prev-hash-mismatch',
-        detail:
-          i === 0
-            ? `the first event must link to the genesis hash, links to ${short(e.prevHash)}`
-            : `links to ${short(e.prevHash)} but seq ${e.seq - 1} hashes to ${short(prev)}: an event before it was replaced`,
-      };
-    }
-    const actual = eventHash(e.prevHash, e);
-    if (actual !== e.hash) {
-      return {
-        seq: e.seq,
-        reason: 'hash-mismatch',
-        detail: `content hashes to ${short(actual)}, recorded hash is ${short(e.hash)}: the event was altered after recording`,
-      };
-    }
-    prev = e.hash;
+
+    const ok = !brokenAt && (sealStatus === 'valid' || sealStatus === 'unsealed');
+    const report: VerifyReport = {
+      ok,
+      eventCount: this.count,
+      chain: brokenAt ? 'broken' : 'intact',
+      seal: sealStatus,
+      summary: '',
+    };
+    if (brokenAt) report.brokenAt = brokenAt;
+    report.summary = summarize(report, input, chain);
+    return report;
+  }
+}
+
+/** The end of a verified chain, which the seal is compared with. */
+interface ChainState {
+  sessionId: string;
+  last: RecordedEvent | undefined;
+  ended: boolean;
+}
+
+/** Why the event at position `expected` (1-based) breaks the chain after `prev`, if it does. */
+function checkLink(sessionId: string, e: RecordedEvent, expected: number, prev: string): ChainBreak | undefined {
+  if (e.sessionId !== sessionId) {
+    return {
+      seq: e.seq,
+      reason: 'wrong-session',
+      detail: `event ${expected} belongs to session ${JSON.stringify(e.sessionId)}, not ${sessionId}`,
+    };
+  }
+  if (e.seq !== expected) {
+    const detail =
+      e.seq > expected
+        ? `expected seq ${expected}, found seq ${e.seq}: ${seqRange(expected, e.seq - 1)} missing`
+        : `expected seq ${expected}, found seq ${e.seq}: events out of order or duplicated`;
+    return { seq: e.seq, reason: 'seq-gap', detail };
+  }
+  if (e.prevHash !== prev) {
+    return {
+      seq: e.seq,
+      reason: 'prev-hash-mismatch',
+      detail:
+        expected === 1
+          ? `the first event must link to the genesis hash, links to ${short(e.prevHash)}`
+          : `links to ${short(e.prevHash)} but seq ${e.seq - 1} hashes to ${short(prev)}: an event before it was replaced`,
+    };
+  }
+  const actual = eventHash(e.prevHash, e);
+  if (actual !== e.hash) {
+    return {
+      seq: e.seq,
+      reason: 'hash-mismatch',
+      detail: `content hashes to ${short(actual)}, recorded hash is ${short(e.hash)}: the event was altered after recording`,
+    };
   }
   return undefined;
 }
 
-function checkSeal(input: VerifyInput, ended: boolean, last: RecordedEvent | undefined): SealStatus {
+function checkSeal(input: SealInput, { sessionId, last, ended }: ChainState): SealStatus {
   const { seal, publicKey } = input;
   if (!seal) return ended ? 'missing' : 'unsealed';
   // A bad signature makes the seal's claims worthless, so it is reported before comparing them.
   if (publicKey && !verifySealSignature(seal, publicKey)) return 'invalid-signature';
   const matches =
-    seal.sessionId === input.sessionId &&
+    seal.sessionId === sessionId &&
     seal.lastSeq === (last?.seq ?? 0) &&
     seal.finalHash === (last?.hash ?? GENESIS_HASH);
   if (!matches) return 'mismatch';
   return publicKey ? 'valid' : 'no-public-key';
 }
 
-function summarize(report: VerifyReport, input: VerifyInput): string {
+function summarize(report: VerifyReport, input: SealInput, chain: ChainState): string {
   const parts: string[] = [];
   if (report.brokenAt) {
     const b = report.brokenAt;
@@ -160,7 +196,7 @@ function summarize(report: VerifyReport, input: VerifyInput): string {
       );
       break;
     case 'mismatch':
-      parts.push(`seal does not match the chain: ${sealMismatchDetail(input)}`);
+      parts.push(`seal does not match the chain: ${sealMismatchDetail(input, chain)}`);
       break;
     case 'missing':
       parts.push('seal missing: the session ended but was never sealed');
@@ -175,9 +211,8 @@ function summarize(report: VerifyReport, input: VerifyInput): string {
   return `${report.ok ? 'OK' : 'FAILED'}: ${parts.join('; ')}`;
 }
 
-function sealMismatchDetail({ seal, sessionId, events }: VerifyInput): string {
+function sealMismatchDetail({ seal }: SealInput, { sessionId, last }: ChainState): string {
   if (!seal) return '';
-  const last = events.at(-1);
   if (seal.sessionId !== sessionId) return `sealed session ${seal.sessionId}, recording of ${sessionId}`;
   if (seal.lastSeq !== (last?.seq ?? 0)) return `sealed up to seq ${seal.lastSeq}, events end at seq ${last?.seq ?? 0}`;
   return `sealed final hash ${short(seal.finalHash)}, chain ends with ${short(last?.hash ?? GENESIS_HASH)}`;

@@ -84,13 +84,6 @@ export async function readEventPage(
   return { events, more: false };
 }
 
-/** Every stored event of a session, in memory (verification needs them all at once). */
-export async function readAllEvents(prisma: PrismaClient, sessionId: string): Promise<RecordedEvent[]> {
-  const events: RecordedEvent[] = [];
-  for await (const event of storedEvents(prisma, sessionId)) events.push(event);
-  return events;
-}
-
 /** Seq of the last stored event (0 when none): the event count of a session still recording. */
 export async function lastStoredSeq(prisma: PrismaClient, sessionId: string): Promise<number> {
   const last = await prisma.recordingChunk.findFirst({

@@ -4,13 +4,13 @@ import {
   formatExportEvent,
   formatExportHeader,
   parsePublicKey,
+  RecordingVerifier,
   TranscriptRenderer,
-  verifyRecording,
 } from '@warden/recording';
 import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
 import { auditRead, findReadableSession, isEnded, presentDetail, sealingKeyPem, sealOf } from './access.js';
-import { readAllEvents, readEventPage, storedEvents } from './events.js';
+import { readEventPage, storedEvents } from './events.js';
 import { EventsPage, EventsQuery, SessionParams, textBody, VerifyReport } from './schemas.js';
 
 /** Streamed bodies are written in pieces of about this size rather than one write per event. */
@@ -123,10 +123,11 @@ export async function recordingRoutes(app: ApiInstance) {
     },
     async (req) => {
       const session = await findReadableSession(prisma, req.principal, req.params.id);
-      const [events, pem] = await Promise.all([readAllEvents(prisma, session.id), sealingKeyPem(prisma, session)]);
-      const report = verifyRecording({
-        sessionId: session.id,
-        events,
+      // Streamed through the verifier a few chunks at a time: memory stays flat however long the recording.
+      const verifier = new RecordingVerifier(session.id);
+      for await (const event of storedEvents(prisma, session.id)) verifier.add(event);
+      const pem = await sealingKeyPem(prisma, session);
+      const report = verifier.finish({
         seal: sealOf(session),
         publicKey: pem === null ? null : parsePublicKey(pem),
         ended: isEnded(session),

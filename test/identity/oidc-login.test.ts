@@ -251,6 +251,56 @@ describe('refresh and logout', () => {
   });
 });
 
+describe('live sessions of an ended sign-in', () => {
+  /** A connected psql-like client whose end (error or clean close) is observed. */
+  async function liveClient(token: string, replica = false) {
+    const client = new pg.Client({
+      connectionString: replica ? dp.replica!.url(token, 'pg-finance') : dp.url(token, 'pg-finance'),
+    });
+    const ended = new Promise<Error & { code?: string }>((resolve) => client.on('error', resolve));
+    await client.connect();
+    return { client, ended };
+  }
+
+  it('logout ends the sessions opened with that sign-in on every replica with 57P01, and no others', async () => {
+    const leaving = await signIn('alice');
+    const staying = await signIn('alice');
+    const onMain = await liveClient(leaving.access_token);
+    const onReplica = await liveClient(leaving.access_token, true);
+    const other = await liveClient(staying.access_token);
+    expect((await onMain.client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+
+    const started = Date.now();
+    expect((await dp.api.request('POST', '/api/auth/logout', { token: leaving.access_token })).status).toBe(204);
+    const errors = await Promise.all([onMain.ended, onReplica.ended]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(errors.map((e) => e.code)).toEqual(['57P01', '57P01']);
+    expect(errors[0]!.message).toContain('sign-in ended (logout)');
+    // The same identity's other sign-in is a different credential: its session goes on.
+    expect((await other.client.query('SELECT 2 AS n')).rows).toEqual([{ n: 2 }]);
+    await other.client.end();
+  });
+
+  it('a reused refresh token ends the live sessions of the sign-in it revokes', async () => {
+    const tokens = await signIn('alice');
+    const live = await liveClient(tokens.access_token);
+    const first = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: tokens.refresh_token },
+    });
+    expect(first.status).toBe(200);
+    seenTokens.push(first.body.access_token, first.body.refresh_token);
+    const replay = await dp.api.request('POST', '/api/auth/refresh', {
+      token: null,
+      body: { refresh_token: tokens.refresh_token },
+    });
+    expect(replay.status).toBe(401);
+    const error = await live.ended;
+    expect(error.code).toBe('57P01');
+    expect(error.message).toContain('refresh token reused');
+  });
+});
+
 describe('sign-ins', () => {
   it('are listed (users: their own, marked current) and an admin revokes one: its tokens stop at once', async () => {
     const tokens = await signIn('alice');

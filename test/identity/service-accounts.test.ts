@@ -157,6 +157,24 @@ describe('service accounts', () => {
     expect(await loginCode(botKey)).toBe('connected');
   });
 
+  it("revoking a key ends the live sessions opened with it, not those of the account's other keys", async () => {
+    const created = await api('POST', '/api/api-keys', { name: 'revoke-me', identity: 'ci-bot' });
+    expect(created.status).toBe(201);
+    keys.push(created.body.token);
+    const doomed = await connect(created.body.token);
+    const sibling = await connect(botKey);
+    await doomed.client.query('select 1');
+    const started = Date.now();
+    expect((await api('DELETE', `/api/api-keys/${created.body.apiKey.id}`)).status).toBe(204);
+    const ended = await doomed.ended;
+    expect(ended.code).toBe('57P01');
+    expect(ended.message).toContain('the API key was revoked');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await sibling.client.query('select 2 as n')).rows).toEqual([{ n: 2 }]);
+    await sibling.client.end();
+    expect(await loginCode(created.body.token)).toBe('28P01');
+  });
+
   it('never writes a key to the logs', () => {
     const logs = [dp.api.logs.join(''), dp.gateway.output(), dp.agent.output()].join('\n');
     for (const key of keys) expect(logs.includes(key)).toBe(false);

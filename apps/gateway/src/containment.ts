@@ -33,6 +33,11 @@ export class Containment {
           this.logger.info({ identityId, sessions: live.length }, 'identity blocked: ending its sessions');
         for (const session of live) session.terminate(`identity blocked: ${reason}`, 'killed');
       }),
+      this.bus.subscribe('credential.revoked', ({ authSessionId, apiKeyId, reason }) => {
+        const live = this.sessions.forCredential({ authSessionId, apiKeyId });
+        if (live.length) this.logger.info({ sessions: live.length }, 'credential revoked: ending its sessions');
+        for (const session of live) session.terminate(`credential revoked: ${reason}`, 'killed');
+      }),
       this.bus.subscribe('access.revoked', ({ identityId, connectionId }) => {
         for (const session of this.sessions.forIdentity(identityId)) {
           if (session.connectionId === connectionId && session.viaGrant) {

@@ -1,3 +1,4 @@
+import type { Principal } from '@warden/access';
 import type { ConnectionType, PrismaClient, SessionStatus } from '@warden/db';
 import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
@@ -28,6 +29,17 @@ export interface SessionStart {
   clientUser: string | undefined;
 }
 
+/** Which sign-in or API key a session was opened with (neither for an SSH key). */
+export type SessionCredential = Pick<Principal, 'authSessionId' | 'apiKeyId'>;
+
+/** The credential fields of a principal, without holding on to the rest of it. */
+export function credentialOf(principal: Principal): SessionCredential {
+  const credential: SessionCredential = {};
+  if (principal.authSessionId) credential.authSessionId = principal.authSessionId;
+  if (principal.apiKeyId) credential.apiKeyId = principal.apiKeyId;
+  return credential;
+}
+
 /** A session as the rest of the gateway sees it: enough to end it from outside. */
 export interface LiveSession {
   readonly id: string;
@@ -35,6 +47,8 @@ export interface LiveSession {
   readonly connectionId: string;
   /** True when the session was let in by a time-boxed access grant (it ends with the grant). */
   readonly viaGrant: boolean;
+  /** The credential the client authenticated with: the session ends when it is revoked. */
+  readonly credential: SessionCredential;
   readonly counters: SessionCounters;
   /** Ends the session from outside (kill, containment, shutdown). */
   terminate(reason: string, status: SessionStatus): void;
@@ -104,6 +118,15 @@ export class SessionTracker {
 
   get(id: string): LiveSession | undefined {
     return this.live.get(id);
+  }
+
+  /** Live sessions opened with the sign-in or the API key. */
+  forCredential(revoked: SessionCredential): LiveSession[] {
+    return [...this.live.values()].filter(
+      ({ credential }) =>
+        (revoked.authSessionId !== undefined && credential.authSessionId === revoked.authSessionId) ||
+        (revoked.apiKeyId !== undefined && credential.apiKeyId === revoked.apiKeyId),
+    );
   }
 
   forIdentity(identityId: string): LiveSession[] {

@@ -22,6 +22,11 @@ export interface SignInOptions {
   refreshTokenTtlSeconds: number;
   /** How long the CLI's one-time login code stays redeemable. */
   loginCodeTtlSeconds?: number;
+  /**
+   * Called after a sign-in was revoked (logout, an admin, a reused refresh token), so the
+   * gateways end the live sessions opened with its access tokens.
+   */
+  onRevoked?: (sessionId: string, reason: string) => Promise<void>;
 }
 
 /**
@@ -66,6 +71,7 @@ export class SignInService {
       where: { id: sessionId, revokedAt: null },
       data: { revokedAt: now, revokedReason: reason },
     });
+    if (count > 0) await this.options.onRevoked?.(sessionId, reason);
     return count > 0;
   }
 

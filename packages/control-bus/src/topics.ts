@@ -33,6 +33,15 @@ export const TopicSchemas = {
   'agent.revoked': Type.Object({ agentId: Id }),
   /** Policies changed: recompile for these connections (all when absent). */
   'policy.changed': Type.Object({ connectionIds: Type.Optional(Type.Array(Id)) }),
+  /**
+   * A credential stopped working (a sign-in ended, an API key was revoked): end the live sessions
+   * that were opened with it. New connections are refused by authentication already.
+   */
+  'credential.revoked': Type.Object({
+    authSessionId: Type.Optional(Id),
+    apiKeyId: Type.Optional(Id),
+    reason: Type.String({ maxLength: 500 }),
+  }),
   /** An access grant was revoked: end the identity's sessions on the connection that relied on it. */
   'access.revoked': Type.Object({ identityId: Id, connectionId: Id, grantId: Id }),
   /** A catalog event was stored (packages/events): API replicas dispatch and stream it now, not at their next poll. */
@@ -51,4 +60,5 @@ export type IdentityBlocked = TopicMessages['identity.blocked'];
 export type AgentRevoked = TopicMessages['agent.revoked'];
 export type PolicyChanged = TopicMessages['policy.changed'];
 export type AccessRevoked = TopicMessages['access.revoked'];
+export type CredentialRevoked = TopicMessages['credential.revoked'];
 export type EventStored = TopicMessages['event'];

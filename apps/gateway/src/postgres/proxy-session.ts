@@ -20,7 +20,13 @@ import { latency } from '@warden/runtime/metrics';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
 import { endWithGrant } from '../access-window.js';
 import type { ConnectionWithAgent } from '../connection-targets.js';
-import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
+import {
+  credentialOf,
+  type LiveSession,
+  type SessionCounters,
+  type SessionCredential,
+  type SessionTracker,
+} from '../session-tracker.js';
 import type { CancelKeys } from './cancel-keys.js';
 import type { SessionPolicy } from '../policy-loader.js';
 import type { Recordings } from '../recording/recordings.js';
@@ -70,6 +76,7 @@ export class PostgresProxySession implements LiveSession {
   readonly identityId: string;
   readonly connectionId: string;
   readonly viaGrant: boolean;
+  readonly credential: SessionCredential;
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
   private readonly guard: StatementGuard | undefined;
@@ -105,6 +112,7 @@ export class PostgresProxySession implements LiveSession {
     this.identityId = start.principal.identityId;
     this.connectionId = start.connection.id;
     this.viaGrant = start.grant !== undefined;
+    this.credential = credentialOf(start.principal);
     this.log = deps.logger;
     if (start.policy.policy.guarded) {
       this.guard = new StatementGuard(start.policy.policy, ({ statement, decision }) => {

@@ -12,7 +12,13 @@ import type { SessionPolicy } from '../policy-loader.js';
 import { recordingOptionsOf } from '../recording/recording-options.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
-import type { LiveSession, SessionCounters, SessionTracker } from '../session-tracker.js';
+import {
+  credentialOf,
+  type LiveSession,
+  type SessionCounters,
+  type SessionCredential,
+  type SessionTracker,
+} from '../session-tracker.js';
 import { SshSessionChannel } from './channel.js';
 import { SshForwardChannel } from './forward-channel.js';
 import type { SessionRequests } from './session-requests.js';
@@ -53,6 +59,7 @@ export class SshGatewaySession implements LiveSession {
   readonly identityId: string;
   readonly connectionId: string;
   readonly viaGrant: boolean;
+  readonly credential: SessionCredential;
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   readonly connection: ConnectionWithAgent;
   readonly target: SshTarget;
@@ -79,6 +86,7 @@ export class SshGatewaySession implements LiveSession {
     this.identityId = start.principal.identityId;
     this.connectionId = start.connection.id;
     this.viaGrant = start.grant !== undefined;
+    this.credential = credentialOf(start.principal);
     this.connection = start.connection;
     this.target = start.target;
     this.policy = start.policy;

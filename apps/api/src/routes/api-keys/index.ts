@@ -32,7 +32,7 @@ function seesAll(principal: Principal): boolean {
 
 /** API keys (`wdn_...`): bearer tokens for the API and the gateway listeners. */
 export async function apiKeyRoutes(app: ApiInstance) {
-  const { prisma, audit } = app.services;
+  const { prisma, audit, bus } = app.services;
   // Auditors never write, not even their own keys; users manage their own.
   const writer = { preValidation: requireRole('admin', 'user') };
   const tags = ['api-keys'];
@@ -138,6 +138,7 @@ export async function apiKeyRoutes(app: ApiInstance) {
         data: { revokedAt: new Date() },
       });
       if (count) {
+        await bus.publish('credential.revoked', { apiKeyId: key.id, reason: 'the API key was revoked' });
         await audit.record(
           req,
           'api_key.revoke',

@@ -31,11 +31,14 @@ const redeemFailures = {
 
 /** Sign-in: OIDC login, access and refresh tokens (issue 7). Mounted at /api/auth. */
 export async function authRoutes(app: ApiInstance) {
-  const { prisma, secretBox, config, audit } = app.services;
+  const { prisma, secretBox, config, audit, bus } = app.services;
   const signer = await AccessTokenSigner.load(prisma, secretBox, config.publicUrl);
   const signIns = new SignInService(prisma, signer, {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+    onRevoked: async (authSessionId, reason) => {
+      await bus.publish('credential.revoked', { authSessionId, reason: `sign-in ended (${reason})` });
+    },
   });
   const tags = ['auth'];
   const publicRoute = { security: [] };

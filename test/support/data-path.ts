@@ -23,7 +23,13 @@ export interface DataPath {
   sshPort: number;
   gateway: RunningProcess;
   /** A second gateway replica (option `replica: true`): same control plane and Redis, its own ports. */
-  replica?: { process: RunningProcess; pgPort: number; url(token?: string, connection?: string): string };
+  replica?: {
+    process: RunningProcess;
+    pgPort: number;
+    /** What it was started with, to start it again (apps/gateway/src/main.ts). */
+    env: Record<string, string | undefined>;
+    url(token?: string, connection?: string): string;
+  };
   agent: RunningProcess;
   /** postgres:// URL for a client of the gateway. */
   url(token?: string, connection?: string, extra?: string): string;
@@ -163,17 +169,19 @@ export async function startDataPath(
       path.gateway = startProcess('apps/gateway/src/main.ts', gatewayEnv);
       await path.gateway.waitFor(/gateway listening/, 60_000);
       if (replicaPorts && !path.replica) {
-        const replica = startProcess('apps/gateway/src/main.ts', {
+        const env = {
           ...gatewayEnv,
           WARDEN_GATEWAY_ID: 'replica-b',
           WARDEN_POSTGRES_ADDR: `127.0.0.1:${replicaPorts.pg}`,
           WARDEN_GRPC_ADDR: `127.0.0.1:${replicaPorts.grpc}`,
           WARDEN_SSH_ADDR: `127.0.0.1:${replicaPorts.ssh}`,
-        });
+        };
+        const replica = startProcess('apps/gateway/src/main.ts', env);
         await replica.waitFor(/gateway listening/, 60_000);
         path.replica = {
           process: replica,
           pgPort: replicaPorts.pg,
+          env,
           url: (token = api.adminKey, connection = 'pg-test') =>
             `postgres://tester:${encodeURIComponent(token)}@127.0.0.1:${replicaPorts.pg}/${connection}?sslmode=disable`,
         };

@@ -55,10 +55,11 @@ export class Gateway {
   private containment: Containment | undefined;
   private policyRefresh: PolicyRefresh | undefined;
   private unregisterAgentMetrics: () => void = () => {};
+  private stopPresence: () => void = () => {};
 
   constructor(private readonly options: GatewayOptions) {
     const { prisma, config, logger } = options;
-    this.agents = new AgentDirectory(prisma, config.gatewayId, logger);
+    this.agents = new AgentDirectory(prisma, config.gatewayId, logger, config.agentPresenceIntervalMs);
     this.sessions = new SessionTracker(prisma, config.gatewayId, logger);
     const execute: RawExecute =
       options.execute ??
@@ -125,6 +126,7 @@ export class Gateway {
     this.policyRefresh = new PolicyRefresh(this.bus, this.sessions, policies, logger.child({ component: 'policy' }));
     this.policyRefresh.start();
     const grpc = await this.tunnel.listen();
+    this.stopPresence = this.agents.keepPresence(() => this.tunnel.listAgents().map((agent) => agent.agentId));
     const tls = await loadTlsIdentity({
       dataDir: config.dataDir,
       certFile: config.tlsCertFile,
@@ -183,6 +185,7 @@ export class Gateway {
     this.policyRefresh?.stop();
     await this.sessions.terminateAll('the gateway is shutting down');
     this.unregisterAgentMetrics();
+    this.stopPresence();
     this.sessions.close();
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.recordings.close();

@@ -42,6 +42,11 @@ export interface WardenConfig {
   apiBodyLimit: number;
   /** How often the API purges recordings past their connection's retentionDays (default hourly). */
   retentionIntervalMs: number;
+  /**
+   * How often a gateway refreshes the presence of the agents it holds (default 30 s); a replica
+   * that stops refreshing for three intervals no longer keeps its agents online.
+   */
+  agentPresenceIntervalMs: number;
   /** Bearer token /metrics requires (API, and the gateway's and agent's own ports); unset → open. */
   metricsToken: string | undefined;
   /** Where a separate gateway process serves /metrics (WARDEN_GATEWAY_METRICS_PORT: port or host:port). */
@@ -169,6 +174,7 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
+    agentPresenceIntervalMs: positiveInteger(env, 'WARDEN_AGENT_PRESENCE_INTERVAL_MS', 30_000),
     metricsToken: nonEmpty(env.WARDEN_METRICS_TOKEN),
     gatewayMetrics: metricsAddress(env, 'WARDEN_GATEWAY_METRICS_PORT'),
     agentMetrics: metricsAddress(env, 'WARDEN_AGENT_METRICS_PORT'),

@@ -14,7 +14,7 @@ import {
 } from '@warden/pg-wire';
 import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
 import type { RecordedDecision } from '@warden/recording';
-import { reviewUrl, type ReviewService } from '@warden/reviews';
+import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
 import { isTunnelError, type TunnelServer, type TunnelStream } from '@warden/tunnel';
@@ -32,9 +32,10 @@ import type { SessionPolicy } from '../policy-loader.js';
 import type { Recordings } from '../recording/recordings.js';
 import { recordingOptionsOf } from '../recording/recording-options.js';
 import type { SessionRecorder } from '../recording/session-recorder.js';
-import { errorFrame, refuse } from './client-errors.js';
+import { describeOpenFailure, errorFrame, refuse } from './client-errors.js';
 import { ResponsePath } from './response-path.js';
-import { ExtendedReviewTracker, justificationOf, type HeldStatement } from './review-hold.js';
+import { ExtendedReviewTracker, type HeldStatement } from './review-hold.js';
+import { ReviewGate } from './review-gate.js';
 import { PostgresSessionRecording } from './session-recording.js';
 import { StatementGuard, type Judged } from './statement-guard.js';
 
@@ -96,6 +97,7 @@ export class PostgresProxySession implements LiveSession {
   private readonly extended = new ExtendedReviewTracker();
   /** The review wait in progress, so the session's end waits for its cancellation to be written. */
   private pendingHold: Promise<void> | null = null;
+  private gate: ReviewGate | undefined;
   private readonly log: Logger;
   /**
    * Whether the client prepared a named statement: those were judged at their Parse under the
@@ -403,7 +405,7 @@ export class PostgresProxySession implements LiveSession {
     this.start.socket.pause();
     let frame: Buffer;
     try {
-      frame = await this.awaitReview(held);
+      frame = await this.reviewGate().decide(held);
     } catch (err) {
       this.log.error({ err, sessionId: this.id }, 'could not hold the statement for review');
       this.counters.blocked += 1;
@@ -416,64 +418,20 @@ export class PostgresProxySession implements LiveSession {
     this.resumeClient();
   }
 
-  private async awaitReview(held: HeldStatement): Promise<Buffer> {
-    const { review: decision } = held;
-    const requirement = decision.review;
-    const justification = justificationOf(held.text);
+  /** The session's ReviewGate, made at its first held statement (id and recorder are set by then). */
+  private reviewGate(): ReviewGate {
     const guard = this.guard!;
-    if (requirement.requireJustification && !justification) {
-      this.counters.blocked += 1;
-      return guard.refuse(
-        held.kind,
-        `review rule "${decision.rule}" needs a justification: add a comment such as "-- justification: ticket 123" to the statement`,
-      );
-    }
-    const review = await this.deps.reviews.createStatementReview({
-      requester: { identityId: this.identityId },
+    this.gate ??= new ReviewGate(this.deps.reviews, this.deps.publicUrl, {
+      id: this.id,
+      identityId: this.identityId,
       connectionId: this.connectionId,
-      sessionId: this.id,
-      requirement,
-      statement: held.text,
-      params: held.params,
-      justification: justification ?? null,
+      counters: this.counters,
+      recorder: this.recorder,
+      guard,
+      notifyClient: (frame) => this.start.socket.write(frame),
+      lifetime: this.lifetime.signal,
     });
-    this.counters.reviews = (this.counters.reviews ?? 0) + 1;
-    const url = reviewUrl(this.deps.publicUrl, review.id);
-    this.recorder?.record('gateway', 'review.requested', {
-      ref: held.seq ?? null,
-      reviewId: review.id,
-      rule: decision.rule,
-      approverGroups: [...requirement.approverGroups],
-      approvals: requirement.approvals,
-      expiresAt: review.expiresAt.toISOString(),
-      ...(justification ? { justification } : {}),
-    });
-    this.start.socket.write(
-      BackendSerializer.noticeResponse({
-        severity: 'NOTICE',
-        severityNonLocalized: 'NOTICE',
-        code: '01000',
-        message: `Warden: this statement needs approval (rule "${decision.rule}"); waiting for review ${review.id}`,
-        detail: decision.message,
-        hint: `Approve or deny it at ${url}`,
-      }),
-    );
-    const outcome = await this.deps.reviews.waitForDecision(review, {
-      signal: this.lifetime.signal,
-      abortReason: 'the client session ended while the statement waited',
-    });
-    this.recorder?.record('gateway', 'review.decided', {
-      ref: held.seq ?? null,
-      reviewId: review.id,
-      status: outcome.status,
-      ...(outcome.by ? { by: outcome.by } : {}),
-      ...(outcome.comment ? { comment: outcome.comment } : {}),
-    });
-    if (outcome.status === 'approved') return held.frame;
-    this.counters.blocked += 1;
-    const who = outcome.by ? ` by ${outcome.by.name}` : '';
-    const why = outcome.comment ? `: ${outcome.comment}` : '';
-    return guard.refuse(held.kind, `review ${review.id} was ${outcome.status}${who}${why}`);
+    return this.gate;
   }
 
   private onTunnelError(error: Error): void {
@@ -552,26 +510,4 @@ function recordedDecision(judged: Judged | undefined): RecordedDecision {
   if (judged?.blocked) return { action: 'block', rule: judged.blocked.rule, message: judged.blocked.message };
   if (judged?.review) return { action: 'review', rule: judged.review.rule };
   return { action: 'allow' };
-}
-
-function describeOpenFailure(error: unknown, connection: ConnectionWithAgent): { code: string; message: string } {
-  const agent = connection.agent.name;
-  if (isTunnelError(error, 'OPEN_FAILED')) {
-    const remote = (error as { remoteCode?: string }).remoteCode;
-    return {
-      code: remote && /^[0-9A-Z]{5}$/.test(remote) ? remote : SqlState.SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-      message: `connection "${connection.name}": ${(error as Error).message}`,
-    };
-  }
-  if (
-    isTunnelError(error, 'AGENT_OFFLINE') ||
-    isTunnelError(error, 'TIMEOUT') ||
-    isTunnelError(error, 'AGENT_DISCONNECTED')
-  ) {
-    return {
-      code: SqlState.CONNECTION_FAILURE,
-      message: `agent "${agent}" serving connection "${connection.name}" is offline`,
-    };
-  }
-  return { code: SqlState.CONNECTION_FAILURE, message: `could not open a session on connection "${connection.name}"` };
 }

@@ -34,7 +34,12 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   a = await startTestApi({ redisPrefix: prefix });
   const config = {
-    ...loadConfig({ DATABASE_URL: a.databaseUrl, REDIS_URL: testRedisUrl, WARDEN_REDIS_PREFIX: prefix }),
+    ...loadConfig({
+      DATABASE_URL: a.databaseUrl,
+      REDIS_URL: testRedisUrl,
+      WARDEN_REDIS_PREFIX: prefix,
+      WARDEN_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
+    }),
     api: { host: '127.0.0.1', port: 0 },
   };
   bDb = await openDatabase({ databaseUrl: a.databaseUrl, dataDir: a.dataDir });

@@ -59,7 +59,13 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const adminKey = 'wdn_test_' + randomBytes(24).toString('base64url');
   const redisEnv = options.redisPrefix ? { REDIS_URL: testRedisUrl, WARDEN_REDIS_PREFIX: options.redisPrefix } : {};
   const config = {
-    ...loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'debug', ...redisEnv }),
+    // Test webhook receivers listen on loopback, which Warden refuses by default (outbound-http.ts).
+    ...loadConfig({
+      DATABASE_URL: database.url,
+      LOG_LEVEL: 'debug',
+      WARDEN_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8',
+      ...redisEnv,
+    }),
     api: { host: '127.0.0.1', port: 0 },
     ...options.config,
   };

@@ -28,6 +28,7 @@ import { sessionRoutes } from './routes/sessions/index.js';
 import { sshKeyRoutes } from './routes/ssh-keys/index.js';
 import { userRoutes } from './routes/users/index.js';
 import { webhookRoutes } from './routes/webhooks/index.js';
+import { OutboundPolicy } from './jobs/outbound-http.js';
 import type { ApiInstance } from './types.js';
 
 export interface ApiOptions {
@@ -66,6 +67,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
     audit: new AuditLog(options.prisma),
     bus,
     reviews: new ReviewService(options.prisma, bus, { actor: 'api', logger: options.logger }),
+    outbound: new OutboundPolicy(options.config.webhookAllowedNetworks),
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>

@@ -12,6 +12,7 @@ import type { PrismaClient } from '@warden/db';
 import type { ReviewService } from '@warden/reviews';
 import type { SecretBox, WardenConfig } from '@warden/runtime';
 import type { AuditLog } from './audit.js';
+import type { OutboundPolicy } from './jobs/outbound-http.js';
 
 /** What every route plugin can reach: decorated once in app.ts. */
 export interface ApiServices {
@@ -23,6 +24,8 @@ export interface ApiServices {
   bus: ControlBus;
   /** Review state changes, announced on `bus`. */
   reviews: ReviewService;
+  /** Where webhooks and review notifications may send requests (WARDEN_WEBHOOK_ALLOWED_NETWORKS). */
+  outbound: OutboundPolicy;
 }
 
 /** The Fastify instance type route plugins receive (TypeBox-typed schemas). */

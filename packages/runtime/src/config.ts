@@ -57,6 +57,11 @@ export interface WardenConfig {
   eventsLog: string | undefined;
   /** Webhook deliveries: tries in all, and the first retry's delay (doubled each time). */
   webhookAttempts: number;
+  /**
+   * Internal networks (CIDRs) webhooks and review notifications may reach
+   * (WARDEN_WEBHOOK_ALLOWED_NETWORKS, comma-separated); by default only public addresses.
+   */
+  webhookAllowedNetworks: string[];
   webhookRetryDelayMs: number;
   /** Catalog events (and their webhook deliveries) older than this many days are deleted; unset → kept. */
   eventRetentionDays: number | undefined;
@@ -180,6 +185,10 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     agentMetrics: metricsAddress(env, 'WARDEN_AGENT_METRICS_PORT'),
     eventsLog: nonEmpty(env.WARDEN_EVENTS_LOG),
     webhookAttempts: positiveInteger(env, 'WARDEN_WEBHOOK_ATTEMPTS', 8),
+    webhookAllowedNetworks: (env.WARDEN_WEBHOOK_ALLOWED_NETWORKS ?? '')
+      .split(',')
+      .map((network) => network.trim())
+      .filter(Boolean),
     webhookRetryDelayMs: positiveInteger(env, 'WARDEN_WEBHOOK_RETRY_DELAY_MS', 10_000),
     eventRetentionDays: env.WARDEN_EVENT_RETENTION_DAYS?.trim()
       ? positiveInteger(env, 'WARDEN_EVENT_RETENTION_DAYS', 1)

@@ -15,6 +15,7 @@ import type { SecretBox } from '@warden/runtime';
 import { openReviewSecret } from '../routes/policies/rules.js';
 import { connectionReviewRules } from '../routes/reviews/rules.js';
 import type { ApiInstance } from '../types.js';
+import { postOutbound, type OutboundPolicy } from './outbound-http.js';
 import type { BackgroundJobs, JobsLogger, RetryPolicy } from './background-jobs.js';
 
 /**
@@ -40,6 +41,8 @@ export interface ReviewJobsDeps {
   reviews: ReviewService;
   publicUrl: string;
   logger: JobsLogger;
+  /** Which addresses notifications may reach (WARDEN_WEBHOOK_ALLOWED_NETWORKS). */
+  outbound: OutboundPolicy;
 }
 
 export type NotificationResult =
@@ -105,7 +108,7 @@ export function signature(secret: string, rawBody: string): string {
 
 /** One delivery attempt; throws (so the job is retried) on a network error or a non-2xx answer. */
 export async function deliverReviewNotification(
-  deps: Pick<ReviewJobsDeps, 'prisma' | 'secretBox' | 'publicUrl'>,
+  deps: Pick<ReviewJobsDeps, 'prisma' | 'secretBox' | 'publicUrl' | 'outbound'>,
   reviewId: string,
 ): Promise<NotificationResult> {
   const review = await loadReview(deps.prisma, reviewId);
@@ -126,13 +129,11 @@ export async function deliverReviewNotification(
   };
   if (rule.notify.secret)
     headers['x-warden-signature'] = signature(openReviewSecret(deps.secretBox, rule.notify.secret), raw);
-  const res = await fetch(rule.notify.webhookUrl, {
-    method: 'POST',
+  const res = await postOutbound(deps.outbound, rule.notify.webhookUrl, {
     headers,
     body: raw,
-    signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+    timeoutMs: DELIVERY_TIMEOUT_MS,
   });
-  await res.body?.cancel();
   // Webhook URLs often carry a token in their path (Slack's do): errors name the host only.
   if (!res.ok) throw new Error(`webhook at ${new URL(rule.notify.webhookUrl).host} answered ${res.status}`);
   return { delivered: true, status: res.status };
@@ -179,6 +180,7 @@ export const reviewJobsPlugin = fp(async (app: ApiInstance) => {
       jobs: app.jobs,
       publicUrl: config.publicUrl,
       logger: app.log,
+      outbound: app.services.outbound,
     });
   });
   app.addHook('onClose', async () => off());

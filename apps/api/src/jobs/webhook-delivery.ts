@@ -3,6 +3,7 @@ import { orderedEnvelope, signWebhook, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTA
 import type { SecretBox } from '@warden/runtime';
 import { eventMetrics } from '@warden/runtime/metrics';
 import type { BackgroundJobs, JobsLogger, RetryPolicy } from './background-jobs.js';
+import { OutboundRefused, postOutbound, type OutboundPolicy } from './outbound-http.js';
 
 /**
  * Webhook delivery of catalog events: one job per WebhookDelivery row (the dispatcher creates
@@ -33,6 +34,8 @@ export interface WebhookDeliveryDeps {
   jobs: BackgroundJobs;
   retry: RetryPolicy;
   logger: JobsLogger;
+  /** Which addresses deliveries may reach (WARDEN_WEBHOOK_ALLOWED_NETWORKS). */
+  outbound: OutboundPolicy;
 }
 
 /** The subscription's secret is sealed with WARDEN_SECRET_KEY, bound to the subscription id. */
@@ -68,9 +71,9 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, deliveryId: stri
   const secret = openWebhookSecret(deps.secretBox, subscription.id, subscription.secret);
   let status: number | null = null;
   let error: string | null = null;
+  let refused = false;
   try {
-    const res = await fetch(subscription.url, {
-      method: 'POST',
+    const res = await postOutbound(deps.outbound, subscription.url, {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'Warden-Webhook/1',
@@ -81,17 +84,20 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, deliveryId: stri
         [WEBHOOK_SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
       },
       body,
-      signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
-      redirect: 'manual',
+      timeoutMs: DELIVERY_TIMEOUT_MS,
+      maxBodyBytes: MAX_ERROR_CHARS,
     });
     status = res.status;
-    if (!res.ok) error = `HTTP ${res.status}: ${(await res.text().catch(() => '')).slice(0, MAX_ERROR_CHARS)}`;
-    else await res.body?.cancel();
+    if (!res.ok) error = `HTTP ${res.status}: ${res.body.slice(0, MAX_ERROR_CHARS)}`;
   } catch (err) {
-    // URLs may carry a token in their path: name the host only.
-    error = `${(err as Error).name === 'TimeoutError' ? 'timed out' : 'could not connect'} (${new URL(subscription.url).host})`;
+    // URLs may carry a token in their path: name the host only (OutboundRefused does).
+    refused = err instanceof OutboundRefused;
+    error = refused
+      ? `refused: ${(err as Error).message}`
+      : `${(err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError' ? 'timed out' : 'could not connect'} (${new URL(subscription.url).host})`;
   }
-  const last = attempt >= deps.retry.attempts;
+  // A refused address stays refused on every try: straight to the dead letters, no retries.
+  const last = refused || attempt >= deps.retry.attempts;
   const outcome = error === null ? 'delivered' : last ? 'failed' : 'pending';
   await deps.prisma.webhookDelivery.update({
     where: { id: delivery.id },
@@ -104,7 +110,7 @@ export async function deliverWebhook(deps: WebhookDeliveryDeps, deliveryId: stri
     },
   });
   eventMetrics.deliveries.inc({ result: outcome === 'pending' ? 'retry' : outcome });
-  if (error !== null) throw new Error(`webhook "${subscription.name}": ${error}`);
+  if (error !== null && !refused) throw new Error(`webhook "${subscription.name}": ${error}`);
   return outcome;
 }
 

@@ -51,7 +51,7 @@ export const observabilityPlugin = fp(async (app: ApiInstance) => {
   });
 
   app.addHook('onReady', async () => {
-    startWebhookDeliveries({ prisma, secretBox, jobs: app.jobs, retry, logger });
+    startWebhookDeliveries({ prisma, secretBox, jobs: app.jobs, retry, logger, outbound: app.services.outbound });
     await hub.start();
     dispatcher.start();
     // In the background: an unreachable Redis delays the schedule (logged), not the API.

@@ -8,6 +8,8 @@ import { queueDelivery, sealWebhookSecret, webhookRetry } from '../../jobs/webho
 import { requireRole } from '../../plugins/auth.js';
 import { errors, IdParams, RefParams } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
+import { isIP } from 'node:net';
+import type { OutboundPolicy } from '../../jobs/outbound-http.js';
 import {
   CreatedWebhook,
   DeliveryList,
@@ -55,8 +57,12 @@ function checkEventTypes(events: string[] | undefined): void {
     );
 }
 
-/** A parsable http(s) URL without user:password (it would be shown back on every read). */
-function checkUrl(url: string | undefined): void {
+/**
+ * A parsable http(s) URL without user:password (it would be shown back on every read), and not
+ * an internal IP address the outbound policy refuses (names are checked at each delivery, when
+ * they are resolved).
+ */
+function checkUrl(url: string | undefined, outbound: OutboundPolicy): void {
   if (url === undefined) return;
   let parsed: URL;
   try {
@@ -67,6 +73,16 @@ function checkUrl(url: string | undefined): void {
   if (parsed.username || parsed.password)
     throw badRequest('invalid webhook URL', [
       { field: 'body.url', message: 'no credentials in the URL: the signature authenticates Warden' },
+    ]);
+  const bare = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  // *.localhost is loopback by definition (RFC 6761), whatever DNS says.
+  const host = bare === 'localhost' || bare.endsWith('.localhost') ? '127.0.0.1' : bare;
+  if (isIP(host) !== 0 && !outbound.permits(host))
+    throw badRequest('invalid webhook URL', [
+      {
+        field: 'body.url',
+        message: 'an internal address: list its network in WARDEN_WEBHOOK_ALLOWED_NETWORKS to allow it',
+      },
     ]);
 }
 
@@ -119,7 +135,7 @@ export async function webhookRoutes(app: ApiInstance) {
     },
     async (req, reply) => {
       const { secret: given, ...body } = req.body;
-      checkUrl(body.url);
+      checkUrl(body.url, app.services.outbound);
       checkEventTypes(body.events);
       const secret = given ?? `whsec_${randomBytes(24).toString('base64url')}`;
       const created = await uniqueName(
@@ -152,7 +168,7 @@ export async function webhookRoutes(app: ApiInstance) {
     async (req) => {
       const current = await find(req.params.ref);
       const { secret, ...body } = req.body;
-      checkUrl(body.url);
+      checkUrl(body.url, app.services.outbound);
       checkEventTypes(body.events);
       const updated = await uniqueName(
         () =>

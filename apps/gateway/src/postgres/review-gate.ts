@@ -1,6 +1,7 @@
 import { BackendSerializer } from '@warden/pg-wire';
 import { reviewUrl, type ReviewService } from '@warden/reviews';
 import type { SessionRecorder } from '../recording/session-recorder.js';
+import { reviewEvents } from '../review-events.js';
 import type { SessionCounters } from '../session-tracker.js';
 import { justificationOf, type HeldStatement } from './review-hold.js';
 import type { StatementGuard } from './statement-guard.js';
@@ -55,15 +56,7 @@ export class ReviewGate {
     });
     session.counters.reviews = (session.counters.reviews ?? 0) + 1;
     const url = reviewUrl(this.publicUrl, review.id);
-    session.recorder?.record('gateway', 'review.requested', {
-      ref: held.seq ?? null,
-      reviewId: review.id,
-      rule: decision.rule,
-      approverGroups: [...requirement.approverGroups],
-      approvals: requirement.approvals,
-      expiresAt: review.expiresAt.toISOString(),
-      ...(justification ? { justification } : {}),
-    });
+    reviewEvents.requested(session.recorder, held.seq, review, decision.rule, requirement, justification);
     session.notifyClient(
       BackendSerializer.noticeResponse({
         severity: 'NOTICE',
@@ -78,17 +71,9 @@ export class ReviewGate {
       signal: session.lifetime,
       abortReason: 'the client session ended while the statement waited',
     });
-    session.recorder?.record('gateway', 'review.decided', {
-      ref: held.seq ?? null,
-      reviewId: review.id,
-      status: outcome.status,
-      ...(outcome.by ? { by: outcome.by } : {}),
-      ...(outcome.comment ? { comment: outcome.comment } : {}),
-    });
+    reviewEvents.decided(session.recorder, held.seq, review.id, outcome);
     if (outcome.status === 'approved') return held.frame;
     session.counters.blocked += 1;
-    const who = outcome.by ? ` by ${outcome.by.name}` : '';
-    const why = outcome.comment ? `: ${outcome.comment}` : '';
-    return session.guard.refuse(held.kind, `review ${review.id} was ${outcome.status}${who}${why}`);
+    return session.guard.refuse(held.kind, reviewEvents.refusal(review.id, outcome));
   }
 }

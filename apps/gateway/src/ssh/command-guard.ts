@@ -2,6 +2,7 @@ import type { CommandDecision, ShellPolicy } from '@warden/policy';
 import type { RecordedDecision } from '@warden/recording';
 import { reviewUrl, type ReviewService } from '@warden/reviews';
 import type { SessionRecorder } from '../recording/session-recorder.js';
+import { reviewEvents } from '../review-events.js';
 
 /** Exit status of a command refused by policy or by its review (as a shell's "cannot execute"). */
 export const REFUSED_EXIT_STATUS = 126;
@@ -65,15 +66,7 @@ export async function guardCommand(
     params: [],
     justification: justification ?? null,
   });
-  ctx.recorder?.record('gateway', 'review.requested', {
-    ref: ref ?? null,
-    reviewId: review.id,
-    rule: decision.rule,
-    approverGroups: [...requirement.approverGroups],
-    approvals: requirement.approvals,
-    expiresAt: review.expiresAt.toISOString(),
-    ...(justification ? { justification } : {}),
-  });
+  reviewEvents.requested(ctx.recorder, ref, review, decision.rule, requirement, justification);
   ctx.tell(`Warden: this command needs approval (rule "${decision.rule}"); waiting for review ${review.id}`);
   ctx.tell(`Warden: ${decision.message}`);
   ctx.tell(`Warden: approve or deny it at ${reviewUrl(ctx.publicUrl, review.id)}`);
@@ -81,18 +74,10 @@ export async function guardCommand(
     signal: ctx.signal,
     abortReason: 'the client session ended while the command waited',
   });
-  ctx.recorder?.record('gateway', 'review.decided', {
-    ref: ref ?? null,
-    reviewId: review.id,
-    status: outcome.status,
-    ...(outcome.by ? { by: outcome.by } : {}),
-    ...(outcome.comment ? { comment: outcome.comment } : {}),
-  });
+  reviewEvents.decided(ctx.recorder, ref, review.id, outcome);
   if (outcome.status === 'approved') {
     ctx.tell(`Warden: review ${review.id} approved${outcome.by ? ` by ${outcome.by.name}` : ''}; running`);
     return { run: true };
   }
-  const who = outcome.by ? ` by ${outcome.by.name}` : '';
-  const why = outcome.comment ? `: ${outcome.comment}` : '';
-  return { run: false, message: `review ${review.id} was ${outcome.status}${who}${why}` };
+  return { run: false, message: reviewEvents.refusal(review.id, outcome) };
 }

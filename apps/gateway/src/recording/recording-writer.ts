@@ -2,6 +2,7 @@ import type { RawExecute } from '@warden/db';
 import type { EncodedEvent } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
+import { searchWords } from './search-words.js';
 
 export interface RecordingWriterOptions {
   /** How long an event may wait before its batch is written: what a crash can lose. */
@@ -230,7 +231,7 @@ function chunkParams(bySession: Map<string, Queued[]>): (string | number)[] {
       if (text !== undefined) texts.add(text);
       parts.push(encoded.json);
     }
-    params.push(sessionId, first.seq, last.seq, first.t, last.t, `[${parts.join(',')}]`, [...texts].join('\n'));
+    params.push(sessionId, first.seq, last.seq, first.t, last.t, `[${parts.join(',')}]`, searchWords(texts));
   }
   return params;
 }

@@ -99,6 +99,11 @@ async function pgbench(
 
 class SkipCopy extends Error {}
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 /**
  * The memory setting the container images run the gateway and agent with (ENV in
  * deploy/docker/*.Dockerfile): two malloc arenas instead of one per thread (~12 MB less).
@@ -263,6 +268,19 @@ try {
   }
 
   const relayPids = [gateway.child.pid!, agentProc.child.pid!];
+  /** CPU so far of each Postgres backend serving the control plane's database (the gateway's pool: the recording's inserts). */
+  const controlBackendsCpu = async (): Promise<Map<number, number>> => {
+    const { rows } = await adminQuery(`SELECT pid FROM pg_stat_activity WHERE datname = '${control}'`);
+    const cpu = new Map<number, number>();
+    for (const { pid } of rows) {
+      try {
+        cpu.set(Number(pid), cpuMs(Number(pid)).total);
+      } catch {
+        // exited in between
+      }
+    }
+    return cpu;
+  };
   const results: Measured[] = [];
   for (const mode of modes) {
     results.push(await measure('direct', 5432, 'postgres', target, mode, []));
@@ -314,14 +332,29 @@ try {
   for (const mode of modes) {
     if (pairs <= 0 || !wanted('warden') || !wanted('warden-rec')) break;
     const ratios: number[] = [];
+    // Where the recording's cost lands, per transaction: the gateway (encoding, hashing, batching)
+    // and the control plane's Postgres (the chunk inserts: the gateway's pooled connections,
+    // long-lived backends whose CPU /proc can read).
+    const cost = { gateway: [] as number[], postgres: [] as number[] };
+    const run = async (label: string, connection: string) => {
+      const before = await controlBackendsCpu();
+      const r = await measure(label, pgPort, 'bench', connection, mode, [gateway.child.pid!], adminToken.token);
+      const after = await controlBackendsCpu();
+      // A backend that started during the run spent all its CPU in it; one that exited is missed.
+      let postgres = 0;
+      for (const [pid, ms] of after) postgres += ms - (before.get(pid) ?? 0);
+      return { tps: r.tps, gateway: r.cpu[0]!.total, postgres: (postgres * 1000) / (r.tps * seconds) };
+    };
     for (let i = 0; i < pairs; i++) {
-      const off = await pgbench('warden-rec', '127.0.0.1', pgPort, 'bench', 'bench-norec', mode, adminToken.token);
-      const on = await pgbench('warden', '127.0.0.1', pgPort, 'bench', 'bench', mode, adminToken.token);
+      const off = await run('warden-rec', 'bench-norec');
+      const on = await run('warden', 'bench');
       ratios.push(on.tps / off.tps);
+      cost.gateway.push(on.gateway - off.gateway);
+      cost.postgres.push(on.postgres - off.postgres);
     }
-    ratios.sort((a, b) => a - b);
     console.log(
-      `${mode}: recording on / off over ${pairs} alternated pairs: median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      `${mode}: recording on / off over ${pairs} alternated pairs: median ${median(ratios).toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')}); ` +
+        `it costs per transaction the gateway ${median(cost.gateway).toFixed(1)} µs and the control plane's Postgres ${median(cost.postgres).toFixed(1)} µs of CPU (medians)`,
     );
   }
 

@@ -48,6 +48,28 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+/** `{"direction":…,"kind":…,"payload":` by direction and kind, built once each. */
+const contentHeads = new Map<string, Map<string, string>>();
+
+function contentHead(direction: string, kind: string): string {
+  // Two lookups by the (interned) strings themselves: a combined key would be a new string to
+  // hash on every event.
+  let byKind = contentHeads.get(direction);
+  if (byKind === undefined) contentHeads.set(direction, (byKind = new Map()));
+  let head = byKind.get(kind);
+  if (head === undefined) {
+    head = '{"direction":' + JSON.stringify(direction) + ',"kind":' + JSON.stringify(kind) + ',"payload":';
+    // Kinds are a small fixed set; an unexpected flood of new ones is encoded right, just not kept.
+    if (byKind.size < 256) byKind.set(kind, head);
+  }
+  return head;
+}
+
+/** `,"sessionId":…,"t":` for a session. */
+function sessionPart(sessionId: string): string {
+  return ',"sessionId":' + JSON.stringify(sessionId) + ',"t":';
+}
+
 /**
  * The canonical form of an event's content (everything but its hashes): the same
  * string canonicalJson() gives for {direction, kind, payload, seq, sessionId, t},
@@ -55,17 +77,11 @@ export function canonicalJson(value: unknown): string {
  */
 function eventContent(event: UnchainedEvent, payloadJson: string): string {
   return (
-    '{"direction":' +
-    JSON.stringify(event.direction) +
-    ',"kind":' +
-    JSON.stringify(event.kind) +
-    ',"payload":' +
+    contentHead(event.direction, event.kind) +
     payloadJson +
     ',"seq":' +
     String(event.seq) +
-    ',"sessionId":' +
-    JSON.stringify(event.sessionId) +
-    ',"t":' +
+    sessionPart(event.sessionId) +
     JSON.stringify(event.t) +
     '}'
   );
@@ -101,8 +117,11 @@ export interface EncodedEvent {
 export class HashChain {
   private last = GENESIS_HASH;
   private seq = 0;
+  private readonly sessionJson: string;
 
-  constructor(private readonly sessionId: string) {}
+  constructor(private readonly sessionId: string) {
+    this.sessionJson = sessionPart(sessionId);
+  }
 
   /** The next event in the chain, with its seq assigned. */
   append(event: Omit<UnchainedEvent, 'sessionId' | 'seq'>): RecordedEvent {
@@ -116,10 +135,23 @@ export class HashChain {
   /** The next event in the chain, from its payload already in canonical JSON (see encodePayload). */
   appendEncoded(t: string, direction: EventDirection, kind: string, payloadJson: string): EncodedEvent {
     const seq = ++this.seq;
-    const content = eventContent({ sessionId: this.sessionId, seq, t, direction, kind, payload: {} }, payloadJson);
-    const hash = hashContent(this.last, content);
+    // eventContent() spelled out with this session's constant part, hashed behind the previous
+    // hash. Hashing flattens `input` into one string; the stored form is cut from that flat copy,
+    // so the pieces it was concatenated from are walked once, not again by the writer's join.
+    const input =
+      this.last +
+      '\n' +
+      contentHead(direction, kind) +
+      payloadJson +
+      ',"seq":' +
+      String(seq) +
+      this.sessionJson +
+      JSON.stringify(t) +
+      '}';
+    const hash = oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
     this.last = hash;
-    return { sessionId: this.sessionId, seq, t, kind, json: content.slice(0, -1) + ',"hash":"' + hash + '"}' };
+    const json = input.slice(GENESIS_HASH.length + 1, -1) + ',"hash":"' + hash + '"}';
+    return { sessionId: this.sessionId, seq, t, kind, json };
   }
 
   get lastHash(): string {

@@ -55,16 +55,28 @@ function encodeExecute(p: ExecutePayload): string {
   );
 }
 
+/**
+ * Column lists by identity: a session's results repeat the same few shapes, and the recording
+ * hands the same array for each repeat of a RowDescription, so each shape is encoded once.
+ */
+const columnsJsonCache = new WeakMap<readonly { name: string; typeOid: number }[], string>();
+
+function columnsJson(columns: readonly { name: string; typeOid: number }[]): string {
+  let out = columnsJsonCache.get(columns);
+  if (out !== undefined) return out;
+  out = '[';
+  for (let i = 0; i < columns.length; i++) {
+    const c = columns[i]!;
+    out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + str(c.typeOid) + '}';
+  }
+  out += ']';
+  columnsJsonCache.set(columns, out);
+  return out;
+}
+
 function encodeResult(p: ResultPayload): string {
   let out = '{"bytes":' + str(p.bytes);
-  if (p.columns !== undefined) {
-    out += ',"columns":[';
-    for (let i = 0; i < p.columns.length; i++) {
-      const c = p.columns[i]!;
-      out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + str(c.typeOid) + '}';
-    }
-    out += ']';
-  }
+  if (p.columns !== undefined) out += ',"columns":' + columnsJson(p.columns);
   if (p.copy !== undefined) out += ',"copy":' + canonicalJson(p.copy);
   out += ',"ms":' + str(p.ms) + ',"ref":' + str(p.ref) + ',"rowCount":' + str(p.rowCount);
   if (p.rows !== undefined) {

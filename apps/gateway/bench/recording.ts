@@ -2,12 +2,13 @@
 // simple and prepared mode: parsing the client's messages, recording them, splitting the
 // server's reply and recording it, hashing the chain and batching the events as the writer
 // does (its database insert replaced by a no-op). Next to it, in the same run, the same
-// traffic with recording off (parse and split only), so the difference is the recording's.
+// traffic with recording off (parsing the client's messages only, as the gateway does), so the
+// difference is the recording's.
 //
 //   node --import tsx apps/gateway/bench/recording.ts [seconds-per-case, default 3] [on: recording on only,
 //   e.g. under --cpu-prof, so that the profile shows the recording's own work]
 import { randomBytes } from 'node:crypto';
-import { BackendSerializer as S, BackendSplitter, FrontendParser, serializeFrontend } from '@warden/pg-wire';
+import { BackendSerializer as S, BackendSplitter, FrameView, FrontendParser, serializeFrontend } from '@warden/pg-wire';
 import { recordingSignerFrom } from '@warden/recording';
 import { createLogger } from '@warden/runtime';
 import { PostgresSessionRecording } from '../src/postgres/session-recording.js';
@@ -78,6 +79,8 @@ function lanes(record: boolean, writer: RecordingWriter, mode: string): Lane[] {
   });
 }
 
+const view = new FrameView();
+
 function step(lane: Lane, round: { front: Buffer; back: Buffer }): void {
   const { parser, splitter, recording } = lane;
   parser.push(round.front);
@@ -88,8 +91,10 @@ function step(lane: Lane, round: { front: Buffer; back: Buffer }): void {
     else if (m.kind === 'execute') recording.execute(m);
     else if (m.kind === 'sync') recording.sync();
   }
+  // As the gateway's ResponsePath: with nothing recorded the reply is not even split.
+  if (!recording) return;
   splitter.push(round.back);
-  for (let f = splitter.read(); f; f = splitter.read()) recording?.serverFrame(f);
+  while (splitter.next(view)) recording.serverFrameAt(view.buffer, view.start, view.end);
 }
 
 async function measure(mode: string, record: boolean): Promise<number> {

@@ -258,6 +258,41 @@ export function decodeDataRow(frame: Buffer): (Buffer | null)[] {
 }
 
 /** The command tag, e.g. 'SELECT 1', 'INSERT 0 5'. */
+/**
+ * decodeDataRow for a frame lying at `buf[start, end)` (a FrameView), without a Buffer per value:
+ * `map` gets each non-null value as its byte range of `buf`. Same checks as decodeDataRow.
+ */
+export function mapDataRow<T>(
+  buf: Buffer,
+  start: number,
+  end: number,
+  map: (buf: Buffer, from: number, to: number, column: number) => T,
+): (T | null)[] {
+  if (end - start < 7 || buf[start] !== BackendCode.DataRow) {
+    // Not a DataRow, or too short for one: decodeDataRow's error says which.
+    decodeDataRow(buf.subarray(start, end));
+    throw malformed('invalid message format');
+  }
+  const n = buf.readUInt16BE(start + 5);
+  let p = start + 7;
+  if (end - p < n * 4) throw malformed('insufficient data left in message');
+  const cells = new Array<T | null>(n);
+  for (let i = 0; i < n; i++) {
+    if (p + 4 > end) throw malformed('insufficient data left in message');
+    const len = buf.readInt32BE(p);
+    p += 4;
+    if (len === -1) cells[i] = null;
+    else if (len < 0) throw malformed(`invalid field length ${len}`);
+    else if (p + len > end) throw malformed('insufficient data left in message');
+    else {
+      cells[i] = map(buf, p, p + len, i);
+      p += len;
+    }
+  }
+  if (p !== end) throw malformed('invalid message format');
+  return cells;
+}
+
 export function decodeCommandComplete(frame: Buffer): string {
   const r = open(frame, BackendCode.CommandComplete);
   const tag = r.cstring();

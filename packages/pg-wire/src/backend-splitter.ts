@@ -1,5 +1,5 @@
 import { BackendCode } from './backend-messages.js';
-import { ChunkQueue } from './chunk-queue.js';
+import { ChunkQueue, type FrameView } from './chunk-queue.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { SqlState } from './sqlstate.js';
 
@@ -64,13 +64,31 @@ export class BackendSplitter {
 
   /** The next whole frame, or null when more bytes are needed. */
   read(): Buffer | null {
+    const size = this.nextFrameSize();
+    return size === 0 ? null : this.queue.take(size);
+  }
+
+  /**
+   * read() without a Buffer per frame, for code that looks at every frame of a busy stream:
+   * positions `view` on the next whole frame (type byte, length and body) and returns true, or
+   * false when more bytes are needed. The frame's bytes are valid until the next call.
+   */
+  next(view: FrameView): boolean {
+    const size = this.nextFrameSize();
+    if (size === 0) return false;
+    this.queue.takeInto(size, view);
+    return true;
+  }
+
+  /** Size of the whole frame at the read position, 0 while it is incomplete; throws on a bad header. */
+  private nextFrameSize(): number {
     if (this.error) throw this.error;
     const q = this.queue;
     const avail = q.length;
-    if (avail === 0) return null;
+    if (avail === 0) return 0;
     const code = q.byteAt(0);
     if (KNOWN[code] === 0) throw this.fail(`invalid backend message type ${code}`, SqlState.PROTOCOL_VIOLATION);
-    if (avail < 5) return null;
+    if (avail < 5) return 0;
     const len = q.int32At(1);
     if (len < 4) throw this.fail(`invalid message length ${len}`, SqlState.PROTOCOL_VIOLATION);
     if (len > this.maxMessageSize) {
@@ -79,8 +97,7 @@ export class BackendSplitter {
         SqlState.PROGRAM_LIMIT_EXCEEDED,
       );
     }
-    if (avail <= len) return null;
-    return q.take(len + 1);
+    return avail <= len ? 0 : len + 1;
   }
 
   /**

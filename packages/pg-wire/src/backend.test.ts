@@ -6,6 +6,7 @@ import {
   decodeCommandComplete,
   decodeCopyResponse,
   decodeDataRow,
+  mapDataRow,
   decodeErrorResponse,
   decodeNegotiateProtocolVersion,
   decodeNoticeResponse,
@@ -20,6 +21,7 @@ import { BackendSerializer as S } from './backend-serializer.js';
 import { BackendSplitter, frameTypes } from './backend-splitter.js';
 import { BufferReader } from './buffer-reader.js';
 import { BufferWriter } from './buffer-writer.js';
+import { FrameView } from './chunk-queue.js';
 import { ProtocolViolation } from './protocol-violation.js';
 import { byteChunks, parseWithPgProtocol, randomChunks, rng } from './test-helpers.js';
 
@@ -195,6 +197,53 @@ describe('BackendSplitter', () => {
     expect(splitAll(byteChunks(all))).toEqual(frames);
     const next = rng(11);
     for (let i = 0; i < 200; i++) expect(splitAll(randomChunks(all, next, 1 + i))).toEqual(frames);
+  });
+
+  it('next() positions a view on the same frames read() returns, in place unless a frame straddles chunks', () => {
+    const frames = conversation();
+    const all = Buffer.concat(frames);
+    const next = rng(17);
+    for (let i = 0; i < 100; i++) {
+      const chunks = i === 0 ? [all] : randomChunks(all, next, 1 + i * 4);
+      const s = new BackendSplitter();
+      const view = new FrameView();
+      const seen: Buffer[] = [];
+      for (const c of chunks) {
+        s.push(c);
+        while (s.next(view)) {
+          if (i === 0) expect(view.buffer).toBe(all); // the chunk itself, no Buffer per frame
+          seen.push(Buffer.from(view.frame())); // valid until the next call: copy
+        }
+      }
+      expect(seen).toEqual(frames);
+      expect(s.bufferedLength).toBe(0);
+    }
+    const bad = new BackendSplitter();
+    bad.push(Buffer.from([0x44, 0, 0, 0, 2]));
+    expect(() => bad.next(new FrameView())).toThrow(/invalid message length 2/);
+  });
+
+  it('mapDataRow reads a DataRow in place as decodeDataRow does, and refuses what it refuses', () => {
+    const row = S.dataRow([Buffer.from('1'), Buffer.from('a@b.c'), Buffer.from([0, 255]), null, Buffer.alloc(0)]);
+    const framed = Buffer.concat([Buffer.from('xx'), row, Buffer.from('yy')]);
+    const cells = mapDataRow(
+      framed,
+      2,
+      2 + row.length,
+      (buf, from, to, column) => `${column}:${buf.toString('hex', from, to)}`,
+    );
+    expect(cells).toEqual(['0:31', '1:6140622e63', '2:00ff', null, '4:']);
+    expect(mapDataRow(S.dataRow([]), 0, 7, () => 1)).toEqual([]);
+    const truncated = new BufferWriter().startMessage(BackendCode.DataRow).int16(2).int32(10).bytes(Buffer.from('abc'));
+    const t = truncated.endMessage().finish();
+    expect(() => mapDataRow(t, 0, t.length, () => 1)).toThrow(/insufficient data/);
+    const negative = new BufferWriter().startMessage(BackendCode.DataRow).int16(1).int32(-5).endMessage().finish();
+    expect(() => mapDataRow(negative, 0, negative.length, () => 1)).toThrow(/invalid field length -5/);
+    const trailing = Buffer.concat([row.subarray(0, 1), Buffer.alloc(4), row.subarray(5), Buffer.from('z')]);
+    trailing.writeInt32BE(trailing.length - 1, 1);
+    expect(() => mapDataRow(trailing, 0, trailing.length, () => 1)).toThrow(/invalid message format/);
+    const complete = S.commandComplete('SELECT 1');
+    expect(() => mapDataRow(complete, 0, complete.length, () => 1)).toThrow(ProtocolViolation);
   });
 
   it('readRun relays untouched runs in one piece and stops at the types the caller watches', () => {

@@ -1,6 +1,22 @@
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Where a message lies: `buffer[start, end)`. A reader positions one view on message after
+ * message (see BackendSplitter.next) instead of allocating a Buffer for each; the bytes are only
+ * valid until the next read.
+ */
+export class FrameView {
+  buffer: Buffer = EMPTY;
+  start = 0;
+  end = 0;
+
+  /** The message as a Buffer of its own (zero-copy), for the decoders that take one. */
+  frame(): Buffer {
+    return this.buffer.subarray(this.start, this.end);
+  }
+}
+
+/**
  * The unread bytes of a stream: the current chunk (from `off`) followed by a queue of later
  * chunks. Pushing is O(1) and never copies. `take(n)` returns a zero-copy subarray when the n bytes
  * sit in one chunk; only a message that straddles chunks is copied, once, into a buffer of its
@@ -48,6 +64,26 @@ export class ChunkQueue {
     const p = this.off + i;
     if (p + 4 <= this.buf.length) return this.buf.readInt32BE(p);
     return (this.byteAt(i) << 24) | (this.byteAt(i + 1) << 16) | (this.byteAt(i + 2) << 8) | this.byteAt(i + 3) | 0;
+  }
+
+  /**
+   * Consume n unread bytes as a range of `view` instead of a Buffer of their own: the current
+   * chunk itself when they lie in it, else (straddling chunks) a copy, as take() makes.
+   */
+  takeInto(n: number, view: FrameView): void {
+    const start = this.off;
+    const end = start + n;
+    if (end <= this.buf.length) {
+      view.buffer = this.buf;
+      view.start = start;
+      view.end = end;
+      this.off = end;
+      if (end === this.buf.length && this.queued > 0) this.advance();
+      return;
+    }
+    view.buffer = this.take(n);
+    view.start = 0;
+    view.end = n;
   }
 
   /** Consume n unread bytes (caller guarantees n <= length). */

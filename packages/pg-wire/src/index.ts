@@ -2,6 +2,7 @@ export { SqlState, type SqlStateCode } from './sqlstate.js';
 export { ProtocolViolation } from './protocol-violation.js';
 export { BufferReader } from './buffer-reader.js';
 export { BufferWriter } from './buffer-writer.js';
+export { FrameView } from './chunk-queue.js';
 export * from './frontend-messages.js';
 export {
   FrontendParser,

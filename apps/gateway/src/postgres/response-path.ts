@@ -1,4 +1,4 @@
-import { BackendSplitter } from '@warden/pg-wire';
+import { BackendSplitter, FrameView } from '@warden/pg-wire';
 import type { PostgresSessionRecording } from './session-recording.js';
 import type { StatementGuard } from './statement-guard.js';
 
@@ -10,6 +10,7 @@ import type { StatementGuard } from './statement-guard.js';
  */
 export class ResponsePath {
   private readonly splitter = new BackendSplitter();
+  private readonly view = new FrameView();
 
   constructor(
     private readonly guard: StatementGuard | undefined,
@@ -20,10 +21,11 @@ export class ResponsePath {
   process(chunk: Buffer): Buffer[] {
     if (!this.recording) return this.guard ? this.guard.response(chunk) : [chunk];
     if (!this.guard) {
-      // Nothing to change: the chunk goes out as it came, and the recording looks at
-      // zero-copy views of its frames.
+      // Nothing to change: the chunk goes out as it came, and the recording reads its frames
+      // in place.
+      const view = this.view;
       this.splitter.push(chunk);
-      for (let frame = this.splitter.read(); frame; frame = this.splitter.read()) this.recording.serverFrame(frame);
+      while (this.splitter.next(view)) this.recording.serverFrameAt(view.buffer, view.start, view.end);
       return [chunk];
     }
     this.splitter.push(chunk);

@@ -2,12 +2,12 @@ import {
   BackendCode,
   decodeCommandComplete,
   decodeCopyResponse,
-  decodeDataRow,
   decodeErrorResponse,
   decodeNoticeResponse,
   decodeNotificationResponse,
   decodeRowDescription,
   formatCode,
+  mapDataRow,
   type BindMessage,
   type ExecuteMessage,
   type ParseMessage,
@@ -53,6 +53,7 @@ interface Collecting {
 }
 
 const ALLOW: RecordedDecision = { action: 'allow' };
+const NO_FORMATS: number[] = [];
 
 /**
  * Turns one Postgres session's traffic into recording events: the client's
@@ -153,15 +154,45 @@ export class PostgresSessionRecording {
   // ---- server → client (frames exactly as the client receives them) ----------
 
   serverFrame(frame: Buffer): void {
-    switch (frame[0]) {
+    this.serverFrameAt(frame, 0, frame.length);
+  }
+
+  /**
+   * serverFrame() for a frame lying at `buf[start, end)` (a FrameView): the frames every statement
+   * brings (DataRow, RowDescription, CommandComplete, ReadyForQuery) are read in place, without a
+   * Buffer of their own; the rarer ones are cut out for their decoders.
+   */
+  serverFrameAt(buf: Buffer, start: number, end: number): void {
+    switch (buf[start]) {
       case BackendCode.DataRow:
-        this.collectRow(frame);
+        this.collectRow(buf, start, end);
+        return;
+      case BackendCode.RowDescription:
+        this.current.columns = this.columnsOf(buf, start, end);
+        return;
+      case BackendCode.ReadyForQuery:
+        this.readyForQuery();
+        return;
+      case BackendCode.CommandComplete:
+        // The tag is one C string filling the body; anything else is decoded (and refused) properly.
+        if (end - start > 5 && buf[end - 1] === 0 && buf.indexOf(0, start + 5) === end - 1) {
+          this.finishResult(buf.toString('utf8', start + 5, end - 1));
+          return;
+        }
         break;
+      case BackendCode.ParseComplete:
+      case BackendCode.BindComplete:
+      case BackendCode.NoData:
+      case BackendCode.CloseComplete:
+        return;
+    }
+    this.otherFrame(buf.subarray(start, end));
+  }
+
+  private otherFrame(frame: Buffer): void {
+    switch (frame[0]) {
       case BackendCode.CopyData:
         this.collectCopy(frame.subarray(5));
-        break;
-      case BackendCode.RowDescription:
-        this.current.columns = this.columnsOf(frame);
         break;
       case BackendCode.CommandComplete:
         this.finishResult(decodeCommandComplete(frame));
@@ -199,18 +230,18 @@ export class PostgresSessionRecording {
         });
         break;
       }
-      case BackendCode.ReadyForQuery:
-        this.readyForQuery();
-        break;
       default:
-      // ParseComplete, BindComplete, NoData, ParameterDescription, CloseComplete,
-      // ParameterStatus, CopyDone: nothing a reader of the recording needs.
+      // ParameterDescription, ParameterStatus, CopyDone: nothing a reader of the recording needs.
     }
   }
 
   /** Sessions repeat the same few result shapes: decode a RowDescription once per distinct frame. */
-  private columnsOf(frame: Buffer): { name: string; typeOid: number }[] {
-    if (this.lastRowDescription?.equals(frame)) return this.lastColumns;
+  private columnsOf(buf: Buffer, start: number, end: number): { name: string; typeOid: number }[] {
+    const last = this.lastRowDescription;
+    if (last && last.length === end - start && buf.compare(last, 0, last.length, start, end) === 0) {
+      return this.lastColumns;
+    }
+    const frame = buf.subarray(start, end);
     this.lastColumns = decodeRowDescription(frame).map((f) => ({ name: f.name, typeOid: f.dataTypeOID }));
     this.lastRowDescription = Buffer.from(frame);
     return this.lastColumns;
@@ -221,21 +252,25 @@ export class PostgresSessionRecording {
     return head && head.kind !== 'sync' ? head : undefined;
   }
 
-  private collectRow(frame: Buffer): void {
+  private collectRow(buf: Buffer, start: number, end: number): void {
     const c = this.current;
+    const size = end - start;
     c.rowCount += 1;
-    c.bytes += frame.length;
+    c.bytes += size;
     if (c.truncated) return;
-    if (c.rows.length >= this.options.maxRows || c.capturedBytes + frame.length > this.options.maxBytes) {
+    if (c.rows.length >= this.options.maxRows || c.capturedBytes + size > this.options.maxBytes) {
       c.truncated = true;
       return;
     }
-    c.capturedBytes += frame.length;
-    const formats = this.head()?.formats ?? [];
-    c.rows.push(
-      decodeDataRow(frame).map((value, i) => (value === null ? null : cell(value, formatCode(formats, i) === 1))),
-    );
+    c.capturedBytes += size;
+    this.rowFormats = this.head()?.formats ?? NO_FORMATS;
+    c.rows.push(mapDataRow(buf, start, end, this.cellOf));
   }
+
+  /** Result column formats of the statement whose rows are being collected (read by cellOf). */
+  private rowFormats: number[] = NO_FORMATS;
+  private readonly cellOf = (buf: Buffer, from: number, to: number, column: number): RecordedCell =>
+    cellAt(buf, from, to, formatCode(this.rowFormats, column) === 1);
 
   private collectCopy(data: Buffer): void {
     const c = this.current;
@@ -305,8 +340,20 @@ function emptyCollecting(): Collecting {
 
 /** Text cells as text; binary values, and text that cannot be stored as text (NUL), as base64. */
 function cell(value: Buffer, binary: boolean): RecordedCell {
-  if (binary || value.includes(0)) return { b64: value.toString('base64') };
-  return value.toString('utf8');
+  return cellAt(value, 0, value.length, binary);
+}
+
+/** cell() for the value at `buf[from, to)`. */
+function cellAt(buf: Buffer, from: number, to: number, binary: boolean): RecordedCell {
+  if (binary || hasNul(buf, from, to)) return { b64: buf.toString('base64', from, to) };
+  return buf.toString('utf8', from, to);
+}
+
+function hasNul(buf: Buffer, from: number, to: number): boolean {
+  // A short loop beats a native call for the small values most cells hold.
+  if (to - from > 64) return buf.subarray(from, to).includes(0);
+  for (let i = from; i < to; i++) if (buf[i] === 0) return true;
+  return false;
 }
 
 function cut(text: string): string {

@@ -3,7 +3,7 @@
 import '@warden/runtime/lean-wasm';
 import { readFileSync } from 'node:fs';
 import { Gauge } from 'prom-client';
-import { createLogger, loadConfig } from '@warden/runtime';
+import { createLogger, loadConfig, stopOnSignals } from '@warden/runtime';
 import { metricsRegistry, serveMetrics } from '@warden/runtime/metrics';
 import { Agent } from './agent.js';
 
@@ -21,6 +21,11 @@ const agent = new Agent({
   tls: process.env.WARDEN_GATEWAY_TLS === 'true',
 });
 agent.start();
+let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+stopOnSignals(logger, 'agent', async () => {
+  await agent.stop();
+  await metrics?.close();
+});
 
 const config = loadConfig();
 if (config.agentMetrics) {
@@ -34,13 +39,6 @@ if (config.agentMetrics) {
       for (const state of agent.states) this.inc({ state });
     },
   });
-  const metrics = await serveMetrics(config.agentMetrics, { token: config.metricsToken });
+  metrics = await serveMetrics(config.agentMetrics, { token: config.metricsToken });
   logger.info({ port: metrics.port }, 'agent metrics at /metrics');
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, 'agent stopping');
-    void agent.stop().then(() => process.exit(0));
-  });
 }

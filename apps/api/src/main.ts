@@ -1,7 +1,7 @@
 // The API as its own process; needs a shared control-plane Postgres (DATABASE_URL).
 import '@warden/runtime/lean-wasm';
 import { applyMigrations, openDatabase } from '@warden/db';
-import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
+import { ConfigError, createLogger, loadConfig, loadSecretBox, stopOnSignals } from '@warden/runtime';
 import { buildApi } from './app.js';
 import { ensureBootstrapAdmin } from './bootstrap.js';
 
@@ -15,13 +15,10 @@ if (applied.length) logger.info({ migrations: applied }, 'applied control-plane 
 const bootstrap = await ensureBootstrapAdmin(db.prisma, config.bootstrapAdminKey);
 if (bootstrap.generatedKey) process.stdout.write(`First admin API key (shown once): ${bootstrap.generatedKey}\n`);
 const app = await buildApi({ prisma: db.prisma, secretBox: loadSecretBox(config), config, logger });
-await app.listen({ host: config.api.host, port: config.api.port });
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void app
-      .close()
-      .then(() => db.close())
-      .then(() => process.exit(0));
-  });
-}
+const listening = app.listen({ host: config.api.host, port: config.api.port });
+stopOnSignals(logger, 'api', async () => {
+  await listening.catch(() => undefined);
+  await app.close();
+  await db.close();
+});
+await listening;

@@ -2,7 +2,7 @@
 // (DATABASE_URL) because PGlite is single-process.
 import '@warden/runtime/lean-wasm';
 import { openDatabase } from '@warden/db';
-import { ConfigError, createLogger, loadConfig, loadSecretBox } from '@warden/runtime';
+import { ConfigError, createLogger, loadConfig, loadSecretBox, stopOnSignals } from '@warden/runtime';
 import { serveMetrics } from '@warden/runtime/metrics';
 import { Gateway } from './gateway.js';
 
@@ -18,7 +18,16 @@ const gateway = new Gateway({
   config,
   logger,
 });
-const addresses = await gateway.start();
+let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+const starting = gateway.start();
+stopOnSignals(logger, 'gateway', async () => {
+  // A start still under way finishes first, so that stop() undoes all of it.
+  await starting.catch(() => undefined);
+  await gateway.stop();
+  await metrics?.close();
+  await db.close();
+});
+const addresses = await starting;
 logger.info(
   {
     grpc: addresses.grpc,
@@ -29,17 +38,7 @@ logger.info(
   'gateway listening',
 );
 // Its own /metrics (the API's covers only the API process when they run apart).
-const metrics = config.gatewayMetrics
-  ? await serveMetrics(config.gatewayMetrics, { token: config.metricsToken })
-  : undefined;
-if (metrics) logger.info({ port: metrics.port }, 'gateway metrics at /metrics');
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    logger.info({ signal }, 'gateway stopping');
-    void gateway
-      .stop()
-      .then(() => db.close())
-      .then(() => process.exit(0));
-  });
+if (config.gatewayMetrics) {
+  metrics = await serveMetrics(config.gatewayMetrics, { token: config.metricsToken });
+  logger.info({ port: metrics.port }, 'gateway metrics at /metrics');
 }

@@ -1,6 +1,6 @@
 // `pnpm start`: the whole Warden stack in one process, on embedded defaults.
 import '@warden/runtime/lean-wasm';
-import { loadConfig } from '@warden/runtime';
+import { loadConfig, stopOnSignals } from '@warden/runtime';
 import { startStack } from './stack.js';
 
 const config = loadConfig();
@@ -8,6 +8,7 @@ const stack = await startStack(config).catch((error: unknown) => {
   console.error(`warden failed to start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
+stopOnSignals(stack.logger, 'warden', () => stack.stop());
 
 const apiUrl = config.publicUrl;
 const lines = [
@@ -40,13 +41,3 @@ lines.push(
   '',
 );
 process.stdout.write(lines.join('\n'));
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    stack.logger.info({ signal }, 'shutting down');
-    void stack.stop().then(() => process.exit(0));
-  });
-}

@@ -9,3 +9,4 @@ export {
 } from './config.js';
 export { SecretBox, loadSecretBox } from './secret-box.js';
 export { createLogger, messageFirst, redactedPaths, type Logger, type MessageFirstLogger } from './logger.js';
+export { stopOnSignals } from './shutdown.js';

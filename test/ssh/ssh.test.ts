@@ -333,6 +333,53 @@ describe('ssh through the gateway', () => {
     expect(res.code).not.toBe(0);
   });
 
+  it('removing a registered key ends the live sessions it opened, not those of the same identity’s token', async () => {
+    const spareKey = path.join(ssh.dir, 'spare_key');
+    const { publicKey } = await keygen(spareKey, 'sam@spare');
+    const registered = await dp.api.request('POST', '/api/ssh-keys', {
+      token: approver.token,
+      body: { name: 'spare', publicKey },
+    });
+    expect(registered.status, registered.text).toBe(201);
+    const since = new Date();
+    const command = ['echo started; sleep 60; echo never'];
+    const byKey = ssh.run('sam+box', command, { key: spareKey, timeoutMs: 90_000 });
+    const byToken = ssh.run('box', command, { token: approver.token, timeoutMs: 90_000 });
+    // Both commands run on the target (their first output is recorded) before the key goes.
+    const running = async () => {
+      const sessions = await dp.api.db.prisma.session.findMany({
+        where: { startedAt: { gte: since }, protocol: 'ssh', status: 'active' },
+      });
+      let started = 0;
+      for (const session of sessions) {
+        const { body } = await dp.api.request('GET', `/api/sessions/${session.id}/events`);
+        if (body.events.some((e: { kind: string; payload: { data?: string } }) => e.payload.data?.includes('started')))
+          started += 1;
+      }
+      return { sessions, started };
+    };
+    await expect.poll(async () => (await running()).started, { timeout: 20_000, interval: 100 }).toBe(2);
+    const removed = await dp.api.request('DELETE', `/api/ssh-keys/${registered.body.id}`, { token: approver.token });
+    expect(removed.status, removed.text).toBe(204);
+
+    const started = Date.now();
+    const res = await byKey;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(res.stdout).toContain('started');
+    expect(res.stdout).not.toContain('never');
+    expect(res.stderr).toContain('the SSH key was removed');
+    expect(res.code).not.toBe(0);
+    // The same identity's session opened with its token goes on; then it is ended here.
+    const { sessions } = await running();
+    expect(sessions).toHaveLength(1);
+    const killed = await dp.api.request('POST', `/api/sessions/${sessions[0]!.id}/kill`, { body: { reason: 'done' } });
+    expect(killed.status, killed.text).toBeLessThan(300);
+    expect((await byToken).stdout).not.toContain('never');
+    // And the removed key no longer logs in.
+    const again = await ssh.run('sam+box', ['true'], { key: spareKey });
+    expect(again.code).not.toBe(0);
+  });
+
   it("never lets the target's credentials or the caller's token reach a client or a log", async () => {
     const keyBody = target.privateKey
       .split('\n')

@@ -33,8 +33,8 @@ export class Containment {
           this.logger.info({ identityId, sessions: live.length }, 'identity blocked: ending its sessions');
         for (const session of live) session.terminate(`identity blocked: ${reason}`, 'killed');
       }),
-      this.bus.subscribe('credential.revoked', ({ authSessionId, apiKeyId, reason }) => {
-        const live = this.sessions.forCredential({ authSessionId, apiKeyId });
+      this.bus.subscribe('credential.revoked', ({ authSessionId, apiKeyId, sshKeyId, reason }) => {
+        const live = this.sessions.forCredential({ authSessionId, apiKeyId, sshKeyId });
         if (live.length) this.logger.info({ sessions: live.length }, 'credential revoked: ending its sessions');
         for (const session of live) session.terminate(`credential revoked: ${reason}`, 'killed');
       }),

@@ -29,14 +29,15 @@ export interface SessionStart {
   clientUser: string | undefined;
 }
 
-/** Which sign-in or API key a session was opened with (neither for an SSH key). */
-export type SessionCredential = Pick<Principal, 'authSessionId' | 'apiKeyId'>;
+/** Which sign-in, API key or registered SSH key a session was opened with. */
+export type SessionCredential = Pick<Principal, 'authSessionId' | 'apiKeyId' | 'sshKeyId'>;
 
 /** The credential fields of a principal, without holding on to the rest of it. */
 export function credentialOf(principal: Principal): SessionCredential {
   const credential: SessionCredential = {};
   if (principal.authSessionId) credential.authSessionId = principal.authSessionId;
   if (principal.apiKeyId) credential.apiKeyId = principal.apiKeyId;
+  if (principal.sshKeyId) credential.sshKeyId = principal.sshKeyId;
   return credential;
 }
 
@@ -125,7 +126,8 @@ export class SessionTracker {
     return [...this.live.values()].filter(
       ({ credential }) =>
         (revoked.authSessionId !== undefined && credential.authSessionId === revoked.authSessionId) ||
-        (revoked.apiKeyId !== undefined && credential.apiKeyId === revoked.apiKeyId),
+        (revoked.apiKeyId !== undefined && credential.apiKeyId === revoked.apiKeyId) ||
+        (revoked.sshKeyId !== undefined && credential.sshKeyId === revoked.sshKeyId),
     );
   }
 

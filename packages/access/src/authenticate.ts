@@ -18,7 +18,7 @@ export type IdentityWithGroups = Identity & { memberships: { group: { name: stri
  */
 export function principalOf(
   identity: IdentityWithGroups,
-  via: Pick<Principal, 'apiKeyId' | 'authSessionId'> = {},
+  via: Pick<Principal, 'apiKeyId' | 'authSessionId' | 'sshKeyId'> = {},
 ): AuthResult {
   const failure = statusFailure(identity.status);
   if (failure) return { ok: false, reason: failure };

@@ -11,6 +11,8 @@ export interface Principal {
   apiKeyId?: string;
   /** The sign-in (AuthSession) of the access token the caller presented, when it was one. */
   authSessionId?: string;
+  /** The registered SSH public key the caller logged in with, when it was one. */
+  sshKeyId?: string;
 }
 
 export type AuthFailureReason =

@@ -34,12 +34,14 @@ export const TopicSchemas = {
   /** Policies changed: recompile for these connections (all when absent). */
   'policy.changed': Type.Object({ connectionIds: Type.Optional(Type.Array(Id)) }),
   /**
-   * A credential stopped working (a sign-in ended, an API key was revoked): end the live sessions
-   * that were opened with it. New connections are refused by authentication already.
+   * A credential stopped working (a sign-in ended, an API key was revoked, an SSH key was
+   * removed): end the live sessions that were opened with it. New connections are refused by
+   * authentication already.
    */
   'credential.revoked': Type.Object({
     authSessionId: Type.Optional(Id),
     apiKeyId: Type.Optional(Id),
+    sshKeyId: Type.Optional(Id),
     reason: Type.String({ maxLength: 500 }),
   }),
   /** An access grant was revoked: end the identity's sessions on the connection that relied on it. */

@@ -61,7 +61,7 @@ export async function authenticateWithKey(
   if (!ctx.blob || parsed.verify(ctx.blob, ctx.signature, ctx.hashAlgo) !== true) {
     return { kind: 'rejected', reason: 'the key signature is not valid' };
   }
-  const result = principalOf(registered.identity);
+  const result = principalOf(registered.identity, { sshKeyId: registered.id });
   if (!result.ok) return { kind: 'rejected', reason: authFailureMessages[result.reason] };
   return { kind: 'accepted', method: 'publickey', principal: result.principal };
 }

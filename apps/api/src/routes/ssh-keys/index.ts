@@ -33,7 +33,7 @@ function seesAll(principal: Principal): boolean {
  * A fingerprint belongs to one identity only. Users manage their own keys.
  */
 export async function sshKeyRoutes(app: ApiInstance) {
-  const { prisma, audit } = app.services;
+  const { prisma, audit, bus } = app.services;
   const writer = { preValidation: requireRole('admin', 'user') };
   const tags = ['ssh-keys'];
 
@@ -116,7 +116,7 @@ export async function sshKeyRoutes(app: ApiInstance) {
       ...writer,
       schema: {
         tags,
-        summary: 'Remove an SSH public key (it stops logging in at once)',
+        summary: 'Remove an SSH public key (it stops logging in at once; sessions it opened end)',
         params: IdParams,
         response: { 204: Type.Null(), ...errors(403, 404) },
       },
@@ -124,6 +124,8 @@ export async function sshKeyRoutes(app: ApiInstance) {
     async (req, reply) => {
       const key = await find(req.params.id, req.principal);
       await prisma.sshPublicKey.delete({ where: { id: key.id } });
+      // Sessions that logged in with it end too, on every gateway replica.
+      await bus.publish('credential.revoked', { sshKeyId: key.id, reason: 'the SSH key was removed' });
       await audit.record(
         req,
         'ssh_key.delete',

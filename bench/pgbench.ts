@@ -105,14 +105,16 @@ function median(values: number[]): number {
 }
 
 /**
- * The memory setting the container images run the gateway and agent with (ENV in
- * deploy/docker/*.Dockerfile): two malloc arenas instead of one per thread (~12 MB less).
- * BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override it for experiments. (A small V8
- * young generation, --max-semi-space-size=1, was measured and rejected: the recording's
- * batched events then all get promoted and the old generation balloons.)
+ * The memory settings the container images run the gateway and agent with
+ * (deploy/docker/*.Dockerfile): two malloc arenas instead of one per thread (~12 MB less), and
+ * an 8 MiB V8 semi-space (V8 grows it to 16: measured, the gateway's peak in the COPY below after
+ * the pgbench runs was 177-197 MB at 8 against 212-225 MB at the default, in alternated runs).
+ * BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override them for experiments. (A 1 MiB
+ * semi-space was measured and rejected: the recording's batched events then all get promoted
+ * and the old generation balloons.)
  */
 const processTuning = {
-  NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+  NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '--max-semi-space-size=8',
   MALLOC_ARENA_MAX: process.env.BENCH_MALLOC_ARENA_MAX ?? '2',
 };
 

@@ -33,4 +33,5 @@ COPY --from=prod --chown=root:root /app /app
 USER node
 EXPOSE 9465
 # The bundled agent (no TypeScript loader); source maps make stack traces name the .ts files.
-ENTRYPOINT ["node", "--enable-source-maps", "apps/agent/dist/main.js"]
+# The same 8 MiB young generation as the gateway's (warden.Dockerfile).
+ENTRYPOINT ["node", "--enable-source-maps", "--max-semi-space-size=8", "apps/agent/dist/main.js"]

@@ -338,7 +338,7 @@ try {
     // and the control plane's Postgres (the chunk inserts: the gateway's pooled connections,
     // long-lived backends whose CPU /proc can read).
     const cost = { gateway: [] as number[], postgres: [] as number[] };
-    const run = async (label: string, connection: string) => {
+    const recordingRun = async (label: string, connection: string) => {
       const before = await controlBackendsCpu();
       const r = await measure(label, pgPort, 'bench', connection, mode, [gateway.child.pid!], adminToken.token);
       const after = await controlBackendsCpu();
@@ -348,8 +348,8 @@ try {
       return { tps: r.tps, gateway: r.cpu[0]!.total, postgres: (postgres * 1000) / (r.tps * seconds) };
     };
     for (let i = 0; i < pairs; i++) {
-      const off = await run('warden-rec', 'bench-norec');
-      const on = await run('warden', 'bench');
+      const off = await recordingRun('warden-rec', 'bench-norec');
+      const on = await recordingRun('warden', 'bench');
       ratios.push(on.tps / off.tps);
       cost.gateway.push(on.gateway - off.gateway);
       cost.postgres.push(on.postgres - off.postgres);

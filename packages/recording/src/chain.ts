@@ -73,26 +73,37 @@ function sessionPart(sessionId: string): string {
 /**
  * The canonical form of an event's content (everything but its hashes): the same
  * string canonicalJson() gives for {direction, kind, payload, seq, sessionId, t},
- * built around an already-encoded payload.
+ * built around an already-encoded payload. `sessionJson` is sessionPart(sessionId).
  */
+function contentOf(
+  direction: string,
+  kind: string,
+  payloadJson: string,
+  seq: number,
+  sessionJson: string,
+  t: string,
+): string {
+  return contentHead(direction, kind) + payloadJson + ',"seq":' + String(seq) + sessionJson + JSON.stringify(t) + '}';
+}
+
 function eventContent(event: UnchainedEvent, payloadJson: string): string {
-  return (
-    contentHead(event.direction, event.kind) +
-    payloadJson +
-    ',"seq":' +
-    String(event.seq) +
-    sessionPart(event.sessionId) +
-    JSON.stringify(event.t) +
-    '}'
-  );
+  return contentOf(event.direction, event.kind, payloadJson, event.seq, sessionPart(event.sessionId), event.t);
+}
+
+/** What an event's hash is taken over: the previous event's hash, a newline, its own content. */
+function hashInput(prevHash: string, content: string): string {
+  return prevHash + '\n' + content;
 }
 
 // One-shot hashing (Node >= 20.12) is several times cheaper than a Hash object per event.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
-function hashContent(prevHash: string, content: string): string {
-  const input = prevHash + '\n' + content;
+function sha256Hex(input: string): string {
   return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
+}
+
+function hashContent(prevHash: string, content: string): string {
+  return sha256Hex(hashInput(prevHash, content));
 }
 
 /** SHA-256 over the previous hash and the event's own content (everything but its hashes). */
@@ -135,20 +146,10 @@ export class HashChain {
   /** The next event in the chain, from its payload already in canonical JSON (see encodePayload). */
   appendEncoded(t: string, direction: EventDirection, kind: string, payloadJson: string): EncodedEvent {
     const seq = ++this.seq;
-    // eventContent() spelled out with this session's constant part, hashed behind the previous
-    // hash. Hashing flattens `input` into one string; the stored form is cut from that flat copy,
-    // so the pieces it was concatenated from are walked once, not again by the writer's join.
-    const input =
-      this.last +
-      '\n' +
-      contentHead(direction, kind) +
-      payloadJson +
-      ',"seq":' +
-      String(seq) +
-      this.sessionJson +
-      JSON.stringify(t) +
-      '}';
-    const hash = oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
+    // Hashing flattens `input` into one string; the stored form is cut from that flat copy, so the
+    // pieces the content was concatenated from are walked once, not again by the writer's join.
+    const input = hashInput(this.last, contentOf(direction, kind, payloadJson, seq, this.sessionJson, t));
+    const hash = sha256Hex(input);
     this.last = hash;
     const json = input.slice(GENESIS_HASH.length + 1, -1) + ',"hash":"' + hash + '"}';
     return { sessionId: this.sessionId, seq, t, kind, json };

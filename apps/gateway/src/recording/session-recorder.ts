@@ -19,8 +19,9 @@ const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0
 
 /**
  * The current time as ISO-8601 with milliseconds (what toISOString gives): the part up to the
- * second is formatted once a second, the milliseconds looked up, and the result kept for the millisecond. Every recorded event takes a timestamp,
- * and toISOString for each new millisecond cost ~1 µs per statement under load.
+ * second is formatted once a second, the milliseconds looked up, and the result kept for the
+ * millisecond. Every recorded event takes a timestamp, and toISOString for each new millisecond
+ * cost ~1 µs per statement under load.
  */
 function isoNow(): string {
   const ms = Date.now();

@@ -38,6 +38,11 @@ export const OPTIONAL: Record<string, string> = {
   'pg-native': "pg's libpq binding, only for `pg.native`; never installed, pg uses its JavaScript client",
 };
 
+/** Worker threads an app starts, each bundled as dist/<name>.js beside main.js (their code finds them there). */
+const WORKERS: Partial<Record<App, Record<string, string>>> = {
+  gateway: { 'recording-worker': 'apps/gateway/src/recording/offload/recording-worker.ts' },
+};
+
 /** The entry module every main.ts imports first: it sets V8 flags before any WebAssembly compiles. */
 const LEAN_WASM = '@warden/runtime/lean-wasm';
 const LEAN_WASM_SOURCE = path.join(repoRoot, 'packages/runtime/src/lean-wasm.ts');
@@ -146,7 +151,12 @@ export async function buildApp(app: App): Promise<BuildResult> {
     build({ ...common, entryPoints: [LEAN_WASM_SOURCE], outfile: path.join(outdir, 'lean-wasm.js') }),
     build({
       ...common,
-      entryPoints: { app: path.join(repoRoot, 'apps', app, 'src/main.ts') },
+      entryPoints: {
+        app: path.join(repoRoot, 'apps', app, 'src/main.ts'),
+        ...Object.fromEntries(
+          Object.entries(WORKERS[app] ?? {}).map(([name, src]) => [name, path.join(repoRoot, src)]),
+        ),
+      },
       outdir,
       // What the sources import dynamically (PGlite without DATABASE_URL, BullMQ with REDIS_URL)
       // becomes a chunk loaded when imported: in one file, the external imports of such

@@ -66,7 +66,9 @@ export class Gateway {
       (async (sql, params) => {
         await prisma.$executeRawUnsafe(sql, ...params);
       });
-    this.recordings = new Recordings(prisma, execute, options.secretBox, logger.child({ component: 'recording' }));
+    this.recordings = new Recordings(prisma, execute, options.secretBox, logger.child({ component: 'recording' }), {
+      inThread: !config.recordingWorker,
+    });
     const tunnelLog = logger.child({ component: 'tunnel' });
     this.tunnel = new TunnelServer({
       host: config.grpc.host,

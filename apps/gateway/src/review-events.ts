@@ -1,6 +1,6 @@
 import type { ReviewRequirement } from '@warden/policy';
 import type { ReviewOutcome } from '@warden/reviews';
-import type { SessionRecorder } from './recording/session-recorder.js';
+import type { EventRecorder } from './recording/session-recorder.js';
 
 /**
  * What every protocol records of a held statement's or command's review, and how it explains a
@@ -8,7 +8,7 @@ import type { SessionRecorder } from './recording/session-recorder.js';
  */
 export const reviewEvents = {
   requested(
-    recorder: SessionRecorder | undefined,
+    recorder: EventRecorder | undefined,
     ref: number | undefined,
     review: { id: string; expiresAt: Date },
     rule: string,
@@ -26,7 +26,7 @@ export const reviewEvents = {
     });
   },
 
-  decided(recorder: SessionRecorder | undefined, ref: number | undefined, reviewId: string, outcome: ReviewOutcome) {
+  decided(recorder: EventRecorder | undefined, ref: number | undefined, reviewId: string, outcome: ReviewOutcome) {
     recorder?.record('gateway', 'review.decided', {
       ref: ref ?? null,
       reviewId,

@@ -4,7 +4,7 @@ import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
 import { registerSessionSource, type SessionTotals } from '@warden/runtime/metrics';
 import type { SessionPolicy } from './policy-loader.js';
-import type { SessionRecorder } from './recording/session-recorder.js';
+import type { EndableRecording } from './recording/session-recorder.js';
 
 /** Counters a protocol session keeps while it runs; written to its row at the end. */
 export interface SessionCounters {
@@ -152,7 +152,7 @@ export class SessionTracker {
       status: SessionStatus;
       reason: string;
       counters: SessionCounters;
-      recorder?: SessionRecorder | undefined;
+      recorder?: EndableRecording | undefined;
     },
   ): Promise<void> {
     this.live.delete(id);
@@ -259,7 +259,7 @@ export class SessionTracker {
     status: SessionStatus,
     reason: string,
     counters: SessionCounters,
-    recorder: SessionRecorder | undefined,
+    recorder: EndableRecording | undefined,
   ): Promise<void> {
     const seal = recorder ? await recorder.end({ status, reason, counters: { ...counters } }) : null;
     await this.prisma.session.update({

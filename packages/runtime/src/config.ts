@@ -47,6 +47,12 @@ export interface WardenConfig {
    * that stops refreshing for three intervals no longer keeps its agents online.
    */
   agentPresenceIntervalMs: number;
+  /**
+   * Whether the gateway records Postgres sessions in its recording worker thread (default) or on
+   * its event loop (WARDEN_RECORDING_WORKER=off: for a single-core host, where the thread only
+   * adds handoff cost).
+   */
+  recordingWorker: boolean;
   /** Bearer token /metrics requires (API, and the gateway's and agent's own ports); unset → open. */
   metricsToken: string | undefined;
   /** Where a separate gateway process serves /metrics (WARDEN_GATEWAY_METRICS_PORT: port or host:port). */
@@ -180,6 +186,7 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
     agentPresenceIntervalMs: positiveInteger(env, 'WARDEN_AGENT_PRESENCE_INTERVAL_MS', 30_000),
+    recordingWorker: env.WARDEN_RECORDING_WORKER !== 'off',
     metricsToken: nonEmpty(env.WARDEN_METRICS_TOKEN),
     gatewayMetrics: metricsAddress(env, 'WARDEN_GATEWAY_METRICS_PORT'),
     agentMetrics: metricsAddress(env, 'WARDEN_AGENT_METRICS_PORT'),

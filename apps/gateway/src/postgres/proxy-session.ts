@@ -31,12 +31,11 @@ import type { CancelKeys } from './cancel-keys.js';
 import type { SessionPolicy } from '../policy-loader.js';
 import type { Recordings } from '../recording/recordings.js';
 import { recordingOptionsOf } from '../recording/recording-options.js';
-import type { SessionRecorder } from '../recording/session-recorder.js';
+import type { OffloadedRecording } from '../recording/offload/recording-offload.js';
 import { describeOpenFailure, errorFrame, refuse } from './client-errors.js';
 import { ResponsePath } from './response-path.js';
 import { ExtendedReviewTracker, type HeldStatement } from './review-hold.js';
 import { ReviewGate } from './review-gate.js';
-import { PostgresSessionRecording } from './session-recording.js';
 import { StatementGuard, type Judged } from './statement-guard.js';
 
 export interface ProxySessionDeps {
@@ -81,8 +80,7 @@ export class PostgresProxySession implements LiveSession {
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
   private readonly guard: StatementGuard | undefined;
-  private recorder: SessionRecorder | undefined;
-  private recording: PostgresSessionRecording | undefined;
+  private recording: OffloadedRecording | undefined;
   private stream: TunnelStream | null = null;
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
@@ -90,8 +88,10 @@ export class PostgresProxySession implements LiveSession {
   private cancelGrantEnd: () => void = () => {};
   /** Set while a statement waits for approval: nothing after it is read from the client. */
   private holding = false;
-  /** Set while the recording writer's backlog is full: reading from the client waits for it. */
+  /** Set while a recording stage is overloaded: reading from the client waits for it. */
   private awaitingRecorder = false;
+  /** Set while a recording stage is overloaded: reading from the target waits for it. */
+  private targetAwaitsRecorder = false;
   /** Aborted when the session ends, so a review held by it is cancelled, not left pending. */
   private readonly lifetime = new AbortController();
   private readonly extended = new ExtendedReviewTracker();
@@ -192,13 +192,16 @@ export class PostgresProxySession implements LiveSession {
     const { principal, connection, socket } = this.start;
     const options = recordingOptionsOf(connection.options);
     if (!options.enabled) return;
-    this.recorder = this.deps.recordings.begin(this.id, {
-      protocol: 'postgres',
-      principal,
-      connection,
-      client: { addr: socket.remoteAddress, tls: this.start.tls, user: this.start.startup.user },
-    });
-    this.recording = new PostgresSessionRecording(this.recorder, options);
+    this.recording = this.deps.recordings.beginPostgres(
+      this.id,
+      {
+        protocol: 'postgres',
+        principal,
+        connection,
+        client: { addr: socket.remoteAddress, tls: this.start.tls, user: this.start.startup.user },
+      },
+      options,
+    );
   }
 
   /** Reads the agent's first messages (target parameters, key, ready) and answers the client. */
@@ -250,6 +253,7 @@ export class PostgresProxySession implements LiveSession {
 
     // Target → client. The tunnel's credit window turns a slow client into a slow
     // target read: when the socket is full we stop reading the stream.
+    const recordings = this.recording ? this.deps.recordings : undefined;
     const responses = new ResponsePath(this.guard, this.recording);
     stream.on('data', (chunk: Buffer) => {
       counters.bytesOut += chunk.length;
@@ -272,20 +276,29 @@ export class PostgresProxySession implements LiveSession {
         stream.pause();
         socket.once('drain', () => stream.resume());
       }
+      // A recording stage is far behind (a huge result outruns the worker, the database is away):
+      // the target's reads wait for it, as they wait for a slow client.
+      if (recordings?.overloaded && !this.targetAwaitsRecorder) {
+        this.targetAwaitsRecorder = true;
+        stream.pause();
+        void recordings.whenRelieved().then(() => {
+          this.targetAwaitsRecorder = false;
+          if (!this.ended) stream.resume();
+        });
+      }
     });
 
     // Client → target, one batch per socket read, whole messages only.
-    const writer = this.recording ? this.deps.recordings.writer : undefined;
     const forward = (chunk: Buffer): void => {
       counters.bytesIn += chunk.length;
       parser.push(chunk);
       this.drainClientMessages(stream);
       // The recording's backlog is full (its database is slow or away): the client waits rather
       // than its statements running unrecorded or the backlog growing without bound.
-      if (writer?.overloaded && !this.awaitingRecorder) {
+      if (recordings?.overloaded && !this.awaitingRecorder) {
         this.awaitingRecorder = true;
         socket.pause();
-        void writer.whenRelieved().then(() => {
+        void recordings.whenRelieved().then(() => {
           this.awaitingRecorder = false;
           this.resumeClient();
         });
@@ -313,7 +326,7 @@ export class PostgresProxySession implements LiveSession {
           case 'query': {
             this.counters.statements += 1;
             const judged = this.guard?.query(message);
-            const seq = recording?.query(message.text, recordedDecision(judged));
+            const seq = recording?.client(message.frame, recordedDecision(judged), judged?.review !== undefined);
             if (judged?.review) {
               held = { kind: 'query', text: message.text, params: [], review: judged.review, frame: message.frame };
               held.seq = seq;
@@ -325,38 +338,38 @@ export class PostgresProxySession implements LiveSession {
             const judged = this.guard?.parse(message);
             frames.push(judged ? judged.frame : message.frame);
             if (judged) this.extended.parse(message, judged.review);
-            recording?.parse(message, recordedDecision(judged));
+            recording?.client(message.frame, recordedDecision(judged));
             break;
           }
           case 'bind':
             if (this.guard) this.extended.bind(message);
-            recording?.bind(message);
+            recording?.client(message.frame);
             frames.push(message.frame);
             break;
           case 'execute': {
             this.counters.statements += 1;
-            const seq = recording?.execute(message);
             held = this.guard ? this.extended.atExecute(message.portal, message.frame) : null;
+            const seq = recording?.client(message.frame, undefined, held !== null);
             if (held) held.seq = seq;
             else frames.push(message.frame);
             break;
           }
           case 'functionCall':
             this.counters.statements += 1;
-            recording?.functionCall(message.functionOid);
+            recording?.client(message.frame);
             frames.push(message.frame);
             break;
           case 'sync':
-            recording?.sync();
+            recording?.client(message.frame);
             frames.push(message.frame);
             break;
           case 'close':
             this.extended.close(message.target, message.name);
-            recording?.close(message.target, message.name);
+            recording?.client(message.frame);
             frames.push(message.frame);
             break;
           case 'copyData':
-            recording?.copyData(message.data);
+            recording?.client(message.frame);
             frames.push(message.frame);
             break;
           default:
@@ -426,7 +439,7 @@ export class PostgresProxySession implements LiveSession {
       identityId: this.identityId,
       connectionId: this.connectionId,
       counters: this.counters,
-      recorder: this.recorder,
+      recorder: this.recording,
       guard,
       notifyClient: (frame) => this.start.socket.write(frame),
       lifetime: this.lifetime.signal,
@@ -498,7 +511,7 @@ export class PostgresProxySession implements LiveSession {
         status,
         reason,
         counters: this.counters,
-        recorder: this.recorder,
+        recorder: this.recording,
         ...(this.pendingHold ? { settle: this.pendingHold } : {}),
       });
     }

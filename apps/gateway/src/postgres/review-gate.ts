@@ -1,6 +1,6 @@
 import { BackendSerializer } from '@warden/pg-wire';
 import { reviewUrl, type ReviewService } from '@warden/reviews';
-import type { SessionRecorder } from '../recording/session-recorder.js';
+import type { EventRecorder } from '../recording/session-recorder.js';
 import { reviewEvents } from '../review-events.js';
 import type { SessionCounters } from '../session-tracker.js';
 import { justificationOf, type HeldStatement } from './review-hold.js';
@@ -12,7 +12,7 @@ export interface ReviewGateSession {
   identityId: string;
   connectionId: string;
   counters: SessionCounters;
-  recorder: SessionRecorder | undefined;
+  recorder: EventRecorder | undefined;
   /** Refuses a statement with the error the client receives in its place. */
   guard: StatementGuard;
   /** Writes a frame straight to the client while its statement waits (the NOTICE naming the review). */

@@ -14,7 +14,7 @@ import {
 } from '@warden/pg-wire';
 import type { ExecutePayload, RecordedCell, RecordedDecision, ResultPayload } from '@warden/recording';
 import type { RecordingOptions } from '../recording/recording-options.js';
-import type { SessionRecorder } from '../recording/session-recorder.js';
+import type { EventRecorder } from '../recording/session-recorder.js';
 import { MAX_NAMES } from './review-hold.js';
 
 /** Longest statement text or parameter recorded as is; longer ones are cut and flagged. */
@@ -70,9 +70,11 @@ export class PostgresSessionRecording {
   private lastRowDescription: Buffer | undefined;
   private lastColumns: { name: string; typeOid: number }[] = [];
 
+  /** `now` (ms) times statements; in the recording worker it is the time their bytes were relayed. */
   constructor(
-    private readonly recorder: SessionRecorder,
+    private readonly recorder: EventRecorder,
     private readonly options: RecordingOptions,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   // ---- client → server -------------------------------------------------------
@@ -80,7 +82,7 @@ export class PostgresSessionRecording {
   /** Returns the event's seq, which later events (results, reviews) refer to. */
   query(text: string, decision: RecordedDecision = ALLOW): number {
     const seq = this.recorder.record('client', 'query', { text: cut(text), decision });
-    this.pending.push({ kind: 'query', seq, started: performance.now() });
+    this.pending.push({ kind: 'query', seq, started: this.now() });
     return seq;
   }
 
@@ -138,12 +140,12 @@ export class PostgresSessionRecording {
     };
     if (portal?.truncated) payload.truncated = true;
     const seq = this.recorder.record('client', 'execute', payload);
-    this.pending.push({ kind: 'execute', seq, started: performance.now(), formats: portal?.formats ?? [] });
+    this.pending.push({ kind: 'execute', seq, started: this.now(), formats: portal?.formats ?? [] });
     return seq;
   }
 
   sync(): void {
-    this.pending.push({ kind: 'sync', seq: 0, started: performance.now() });
+    this.pending.push({ kind: 'sync', seq: 0, started: this.now() });
   }
 
   /** COPY FROM STDIN data, counted (and captured up to the cap) into the COPY's result. */
@@ -294,7 +296,7 @@ export class PostgresSessionRecording {
       tag,
       rowCount: c.rowCount,
       bytes: c.bytes,
-      ms: head ? Math.round((performance.now() - head.started) * 1000) / 1000 : 0,
+      ms: head ? Math.round((this.now() - head.started) * 1000) / 1000 : 0,
     };
     if (c.columns) payload.columns = c.columns;
     if (c.copy) payload.copy = { direction: c.copy.direction, data: c.copy.data };
@@ -316,7 +318,7 @@ export class PostgresSessionRecording {
       severity: e.severity,
       ...(e.detail ? { detail: e.detail } : {}),
       ...(e.hint ? { hint: e.hint } : {}),
-      ...(head ? { ms: Math.round((performance.now() - head.started) * 1000) / 1000 } : {}),
+      ...(head ? { ms: Math.round((this.now() - head.started) * 1000) / 1000 } : {}),
     });
     this.current = emptyCollecting();
     // After an error the server skips everything up to the next Sync.

@@ -2,7 +2,7 @@ import type { RawExecute } from '@warden/db';
 import type { EncodedEvent } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
-import { searchWords } from './search-words.js';
+import { chunkOf, type PreparedChunk } from './chunks.js';
 
 export interface RecordingWriterOptions {
   /** How long an event may wait before its batch is written: what a crash can lose. */
@@ -29,10 +29,16 @@ const MAX_ROWS = 1000;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
 
 /** A queued event and, for statements, the text the search index gets. */
-interface Queued {
+interface QueuedEvent {
   encoded: EncodedEvent;
   text: string | undefined;
 }
+
+/** What waits to be written: single events (recorded on this thread) or the recording worker's chunks. */
+type Queued = QueuedEvent | { chunk: PreparedChunk };
+
+const sessionOf = (q: Queued): string => ('chunk' in q ? q.chunk.sessionId : q.encoded.sessionId);
+const bytesOf = (q: Queued): number => ('chunk' in q ? q.chunk.events.length : q.encoded.json.length);
 
 /**
  * Writes every session's recorded events to the control plane in batches, off the
@@ -78,8 +84,17 @@ export class RecordingWriter {
   }
 
   push(encoded: EncodedEvent, searchText?: string): void {
-    this.queue.push({ encoded, text: searchText });
-    this.backlogBytes += encoded.json.length;
+    this.enqueue({ encoded, text: searchText });
+  }
+
+  /** Queues a chunk the recording worker built; it is written with the next batch. */
+  pushChunk(chunk: PreparedChunk): void {
+    this.enqueue({ chunk });
+  }
+
+  private enqueue(queued: Queued): void {
+    this.queue.push(queued);
+    this.backlogBytes += bytesOf(queued);
     if (!this.overloaded && this.backlogBytes > this.maxBacklogBytes) {
       this.overloaded = true;
       this.logger.warn(
@@ -117,11 +132,10 @@ export class RecordingWriter {
 
   private async writeWithRetry(batch: Queued[]): Promise<void> {
     const bySession = groupBySession(batch);
-    if (bySession.size > MAX_ROWS) {
-      // One statement per MAX_ROWS sessions, each retried on its own: a statement is all or nothing.
-      const sessions = [...bySession.values()];
-      for (let i = 0; i < sessions.length; i += MAX_ROWS)
-        await this.writeWithRetry(sessions.slice(i, i + MAX_ROWS).flat());
+    const parts = rowLimited(bySession);
+    if (parts.length > 1) {
+      // One statement per MAX_ROWS chunk rows, each retried on its own: a statement is all or nothing.
+      for (const part of parts) await this.writeWithRetry(part);
       return;
     }
     const params = chunkParams(bySession);
@@ -155,16 +169,17 @@ export class RecordingWriter {
       for (const events of bySession.values()) await this.writeWithRetry(events);
       return;
     }
-    const first = batch[0]!.encoded;
+    const first = batch[0]!;
+    const firstSeq = 'chunk' in first ? first.chunk.firstSeq : first.encoded.seq;
     this.logger.error(
-      { err, sessionId: first.sessionId, firstSeq: first.seq, lost: batch.length },
+      { err, sessionId: sessionOf(first), firstSeq, lost: batch.length },
       'the database refused these recorded events; they are lost and verify will show the gap',
     );
     this.written(batch);
   }
 
   private written(batch: Queued[]): void {
-    for (const { encoded } of batch) this.backlogBytes -= encoded.json.length;
+    for (const queued of batch) this.backlogBytes -= bytesOf(queued);
     if (this.overloaded && this.backlogBytes <= this.maxBacklogBytes / 2) {
       this.overloaded = false;
       this.logger.info({ backlogBytes: this.backlogBytes }, 'recording backlog drained: clients resume');
@@ -187,12 +202,37 @@ function isRefusedData(err: unknown): boolean {
   return typeof code === 'string' && /^(22|23)/.test(code);
 }
 
+/**
+ * The batch cut into parts of at most MAX_ROWS chunk rows (each worker chunk is a row; a
+ * session's events recorded on this thread make one more), sessions in order.
+ */
+function rowLimited(bySession: Map<string, Queued[]>): Queued[][] {
+  const parts: Queued[][] = [[]];
+  let rows = 0;
+  for (const queued of bySession.values()) {
+    let eventsRow = false;
+    for (const q of queued) {
+      const newRow = 'chunk' in q || !eventsRow;
+      if (newRow && rows === MAX_ROWS) {
+        parts.push([]);
+        rows = 0;
+        eventsRow = false;
+      }
+      if (newRow) rows++;
+      if (!('chunk' in q)) eventsRow = true;
+      parts.at(-1)!.push(q);
+    }
+  }
+  return parts;
+}
+
 function groupBySession(batch: Queued[]): Map<string, Queued[]> {
   const bySession = new Map<string, Queued[]>();
   for (const queued of batch) {
-    const list = bySession.get(queued.encoded.sessionId);
+    const sessionId = sessionOf(queued);
+    const list = bySession.get(sessionId);
     if (list) list.push(queued);
-    else bySession.set(queued.encoded.sessionId, [queued]);
+    else bySession.set(sessionId, [queued]);
   }
   return bySession;
 }
@@ -215,23 +255,27 @@ function insertStatement(rows: number): string {
 }
 
 /**
- * One chunk row per session, events in seq order, as plain text parameters. Postgres reads
- * each column straight from its parameter: the events array is the JSON the hash chain already
- * encoded, joined, and is only validated, not taken apart (unpacking all rows from one JSON
- * parameter with json_to_recordset cost Postgres ~4.5 µs more per event, measured).
+ * Chunk rows as plain text parameters: per session, the worker's chunks as they are and one more
+ * for the events recorded on this thread. Postgres reads each column straight from its parameter:
+ * the events array is the JSON the hash chain already encoded, joined, and is only validated, not
+ * taken apart (unpacking all rows from one JSON parameter with json_to_recordset cost Postgres
+ * ~4.5 µs more per event, measured).
  */
 function chunkParams(bySession: Map<string, Queued[]>): (string | number)[] {
   const params: (string | number)[] = [];
-  for (const [sessionId, events] of bySession) {
-    const first = events[0]!.encoded;
-    const last = events.at(-1)!.encoded;
+  const add = (c: PreparedChunk) =>
+    params.push(c.sessionId, c.firstSeq, c.lastSeq, c.firstAt, c.lastAt, c.events, c.searchText);
+  for (const queued of bySession.values()) {
+    const events: EncodedEvent[] = [];
     const texts = new Set<string>();
-    const parts: string[] = [];
-    for (const { encoded, text } of events) {
-      if (text !== undefined) texts.add(text);
-      parts.push(encoded.json);
+    for (const q of queued) {
+      if ('chunk' in q) add(q.chunk);
+      else {
+        events.push(q.encoded);
+        if (q.text !== undefined) texts.add(q.text);
+      }
     }
-    params.push(sessionId, first.seq, last.seq, first.t, last.t, `[${parts.join(',')}]`, searchWords(texts));
+    if (events.length) add(chunkOf(events, texts));
   }
   return params;
 }

@@ -2,8 +2,10 @@ import type { PrismaClient, RawExecute } from '@warden/db';
 import type { Principal } from '@warden/access';
 import { recordingSignerFrom, type RecordingSigner, type SessionStartPayload } from '@warden/recording';
 import type { Logger, SecretBox } from '@warden/runtime';
+import { OffloadedRecording, RecordingOffload } from './offload/recording-offload.js';
+import type { RecordingOptions } from './recording-options.js';
 import { RecordingWriter, type RecordingWriterOptions } from './recording-writer.js';
-import { SessionRecorder } from './session-recorder.js';
+import { SessionRecorder, type EventRecorder } from './session-recorder.js';
 
 /** Who connected, where to, and how: the facts a recording starts with. */
 export interface RecordedSessionStart {
@@ -13,24 +15,32 @@ export interface RecordedSessionStart {
   client: { addr: string | undefined; tls: boolean; user: string | undefined };
 }
 
+export interface RecordingsOptions extends RecordingWriterOptions {
+  /** Record Postgres sessions on the gateway's own thread instead of the recording worker. */
+  inThread?: boolean;
+}
+
 /**
- * The gateway's recording service: one batched writer shared by every session and
+ * The gateway's recording service: one batched writer shared by every session, the
+ * recording worker that does Postgres sessions' recording work off the event loop, and
  * the deployment's signing key, whose public half is published in the control plane
  * so the API and offline verifiers can check seals.
  */
 export class Recordings {
   readonly writer: RecordingWriter;
   readonly signer: RecordingSigner;
+  readonly offload: RecordingOffload;
 
   constructor(
     private readonly prisma: PrismaClient,
     execute: RawExecute,
     secretBox: SecretBox,
     logger: Logger,
-    options: RecordingWriterOptions = {},
+    options: RecordingsOptions = {},
   ) {
     this.writer = new RecordingWriter(execute, logger, options);
     this.signer = recordingSignerFrom((label) => secretBox.derive(label));
+    this.offload = new RecordingOffload(this.writer, this.signer, logger, { inThread: options.inThread ?? false });
   }
 
   /** Publishes the public key (idempotent; every replica derives the same one). */
@@ -46,10 +56,31 @@ export class Recordings {
     return new SessionRecorder(sessionId, this.writer, this.signer);
   }
 
-  /** Opens a session's recording with its session.start event, whatever the protocol. */
+  /** Opens a session's recording on this thread with its session.start event (SSH, HTTP). */
   begin(sessionId: string, start: RecordedSessionStart): SessionRecorder {
-    const { principal, connection, protocol, client } = start;
     const recorder = this.open(sessionId);
+    this.recordStart(recorder, start);
+    return recorder;
+  }
+
+  /** Opens a Postgres session's recording in the recording worker, with its session.start event. */
+  beginPostgres(sessionId: string, start: RecordedSessionStart, options: RecordingOptions): OffloadedRecording {
+    const recording = this.offload.open(sessionId, options);
+    this.recordStart(recording, start);
+    return recording;
+  }
+
+  /** True while recorded sessions should stop reading (a recording stage is too far behind). */
+  get overloaded(): boolean {
+    return this.offload.overloaded;
+  }
+
+  whenRelieved(): Promise<void> {
+    return this.offload.whenRelieved();
+  }
+
+  private recordStart(recorder: EventRecorder, start: RecordedSessionStart): void {
+    const { principal, connection, protocol, client } = start;
     recorder.record('gateway', 'session.start', {
       protocol,
       identity: { id: principal.identityId, name: principal.name, kind: principal.kind },
@@ -60,10 +91,10 @@ export class Recordings {
       clientUser: client.user ?? null,
       signingKeyId: this.signer.keyId,
     });
-    return recorder;
   }
 
-  close(): Promise<void> {
-    return this.writer.close();
+  async close(): Promise<void> {
+    await this.offload.close();
+    await this.writer.close();
   }
 }

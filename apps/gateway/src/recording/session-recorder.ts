@@ -1,5 +1,6 @@
 import {
   encodePayload,
+  type EncodedEvent,
   HashChain,
   type EventDirection,
   type EventPayloads,
@@ -8,7 +9,23 @@ import {
   type RecordingSigner,
   type SessionEndPayload,
 } from '@warden/recording';
-import type { RecordingWriter } from './recording-writer.js';
+
+/** Where a recorder's events go: the writer on the gateway's thread, a chunk builder in the recording worker. */
+export interface EventSink {
+  push(encoded: EncodedEvent, searchText?: string): void;
+  /** Resolves once every event pushed before the call is stored. */
+  flush(): Promise<void>;
+}
+
+/** What protocol code records into; the number returned is what later events pass as their `ref`. */
+export interface EventRecorder {
+  record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number;
+}
+
+/** A session's recording as its session row needs it at the end: the session.end event, then the seal. */
+export interface EndableRecording {
+  end(payload: SessionEndPayload): Promise<RecordingSeal>;
+}
 
 let lastMs = -1;
 let lastIso = '';
@@ -18,13 +35,13 @@ let secondPrefix = '';
 const MILLIS = Array.from({ length: 1000 }, (_, ms) => String(ms).padStart(3, '0') + 'Z');
 
 /**
- * The current time as ISO-8601 with milliseconds (what toISOString gives): the part up to the
- * second is formatted once a second, the milliseconds looked up, and the result kept for the
- * millisecond. Every recorded event takes a timestamp, and toISOString for each new millisecond
- * cost ~1 µs per statement under load.
+ * A time (ms since the epoch) as ISO-8601 with milliseconds (what toISOString gives): the part
+ * up to the second is formatted once a second, the milliseconds looked up, and the result kept
+ * for the millisecond. Every recorded event takes a timestamp, and toISOString for each new
+ * millisecond cost ~1 µs per statement under load.
  */
-function isoNow(): string {
-  const ms = Date.now();
+export function isoTime(time: number): string {
+  const ms = Math.floor(time);
   if (ms === lastMs) return lastIso;
   lastMs = ms;
   const second = Math.floor(ms / 1000);
@@ -44,14 +61,16 @@ const SEARCHABLE = new Set(['query', 'prepare', 'execute', 'ssh.exec']);
  * hash chain and hands it to the shared writer. At the end it records the session's
  * end, waits for its events to be in the database and seals the chain.
  */
-export class SessionRecorder {
+export class SessionRecorder implements EventRecorder, EndableRecording {
   private readonly chain: HashChain;
   private ended = false;
 
+  /** `clock` gives each event's time; the recording worker passes the time its bytes were relayed. */
   constructor(
     readonly sessionId: string,
-    private readonly writer: RecordingWriter,
-    private readonly signer: RecordingSigner,
+    private readonly sink: EventSink,
+    private readonly signer: RecordingSigner | undefined,
+    private readonly clock: () => number = Date.now,
   ) {
     this.chain = new HashChain(sessionId);
   }
@@ -59,18 +78,25 @@ export class SessionRecorder {
   /** Records an event and returns its seq (results refer to their statement by it). */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ended) return 0;
-    const encoded = this.chain.appendEncoded(isoNow(), direction, kind, encodePayload(kind, payload));
-    this.writer.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
+    const encoded = this.chain.appendEncoded(isoTime(this.clock()), direction, kind, encodePayload(kind, payload));
+    this.sink.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
     return encoded.seq;
   }
 
-  /** Records the end, flushes and returns the seal for the session row. */
-  async end(payload: SessionEndPayload): Promise<RecordingSeal> {
+  /** Records the end (once) and returns where the chain ends, for the seal. */
+  finish(payload: SessionEndPayload): { lastSeq: number; lastHash: string } {
     if (!this.ended) {
       this.record('gateway', 'session.end', payload);
       this.ended = true;
     }
-    await this.writer.flush();
-    return this.signer.seal(this.sessionId, this.chain.lastSeq, this.chain.lastHash);
+    return { lastSeq: this.chain.lastSeq, lastHash: this.chain.lastHash };
+  }
+
+  /** Records the end, flushes and returns the seal for the session row. */
+  async end(payload: SessionEndPayload): Promise<RecordingSeal> {
+    if (!this.signer) throw new Error('this recorder has no signing key: seal its chain where the key is');
+    const { lastSeq, lastHash } = this.finish(payload);
+    await this.sink.flush();
+    return this.signer.seal(this.sessionId, lastSeq, lastHash);
   }
 }

@@ -1,0 +1,59 @@
+import type { EncodedEvent } from '@warden/recording';
+import { searchWords } from './search-words.js';
+
+/**
+ * One RecordingChunk row, ready to insert: a run of one session's events in seq order. The
+ * events column is the JSON the hash chain already encoded, joined, so the database only
+ * validates it; the search text is the statements' distinct words (see searchWords).
+ */
+export interface PreparedChunk {
+  sessionId: string;
+  firstSeq: number;
+  lastSeq: number;
+  firstAt: string;
+  lastAt: string;
+  events: string;
+  searchText: string;
+}
+
+/** Collects one session's events into chunks: what the recording worker keeps per session. */
+export class ChunkBuilder {
+  private events: EncodedEvent[] = [];
+  private texts = new Set<string>();
+
+  get size(): number {
+    return this.events.length;
+  }
+
+  push(encoded: EncodedEvent, searchText: string | undefined): void {
+    this.events.push(encoded);
+    if (searchText !== undefined) this.texts.add(searchText);
+  }
+
+  /** The events pushed since the last take(), as one chunk (undefined when there are none). */
+  take(): PreparedChunk | undefined {
+    const events = this.events;
+    if (events.length === 0) return undefined;
+    const chunk = chunkOf(events, this.texts);
+    this.events = [];
+    this.texts = new Set();
+    return chunk;
+  }
+}
+
+/** A chunk of `events` (one session's, in seq order) whose statements are `texts`. */
+export function chunkOf(events: readonly EncodedEvent[], texts: Iterable<string>): PreparedChunk {
+  const first = events[0]!;
+  const last = events.at(-1)!;
+  const parts: string[] = [];
+  for (const encoded of events) parts.push(encoded.json);
+  return {
+    sessionId: first.sessionId,
+    firstSeq: first.seq,
+    lastSeq: last.seq,
+    firstAt: first.t,
+    lastAt: last.t,
+    events: `[${parts.join(',')}]`,
+    searchText: searchWords(texts),
+  };
+}

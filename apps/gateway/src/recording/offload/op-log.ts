@@ -1,0 +1,114 @@
+/**
+ * The record of what recorded sessions did, as the gateway's event loop hands it to the
+ * recording worker: a flat byte log of operations, appended to with a copy and a few integer
+ * writes per relayed message, and transferred (not copied) to the worker. Every operation is
+ *
+ *   u8 op | u32 session handle | f64 time (ms since the epoch) | u32 length | payload
+ *
+ * with the payload per op as below. Little-endian throughout.
+ */
+export const Op = {
+  /** JSON {sessionId, maxRows, maxBytes}: a Postgres session's recording begins. */
+  open: 1,
+  /** u32 token | JSON {d, k, p}: one event as recorded by the gateway itself (start, reviews). */
+  event: 2,
+  /** u32 token | u32 decision length | decision JSON | the client's message, one whole frame. */
+  client: 3,
+  /** Bytes from the server exactly as the client received them (any split). */
+  server: 4,
+  /** JSON SessionEndPayload: the session ended; its chain is closed and reported back. */
+  end: 5,
+  /** u32 request id: report everything recorded so far (shutdown, tests). */
+  flush: 6,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+const HEADER = 1 + 4 + 8 + 4;
+const INITIAL_CAPACITY = 64 * 1024;
+
+/** Appends operations to a buffer that is handed over whole (see take()). */
+export class OpLogWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor() {
+    this.buf = Buffer.allocUnsafeSlow(INITIAL_CAPACITY);
+  }
+
+  /** Bytes written since the last take(). */
+  get size(): number {
+    return this.pos;
+  }
+
+  bytes(op: OpCode, handle: number, time: number, data: Uint8Array): void {
+    this.header(op, handle, time, data.byteLength);
+    this.buf.set(data, this.pos);
+    this.pos += data.byteLength;
+  }
+
+  text(op: OpCode, handle: number, time: number, text: string): void {
+    const length = Buffer.byteLength(text);
+    this.header(op, handle, time, length);
+    this.pos += this.buf.write(text, this.pos);
+  }
+
+  /** An op whose payload is a u32 and a text (event: token and JSON). */
+  numberedText(op: OpCode, handle: number, time: number, n: number, text: string): void {
+    const length = Buffer.byteLength(text);
+    this.header(op, handle, time, 4 + length);
+    this.pos = this.buf.writeUInt32LE(n, this.pos);
+    this.pos += this.buf.write(text, this.pos);
+  }
+
+  client(handle: number, time: number, token: number, decisionJson: string, frame: Uint8Array): void {
+    const decisionLength = decisionJson ? Buffer.byteLength(decisionJson) : 0;
+    this.header(Op.client, handle, time, 8 + decisionLength + frame.byteLength);
+    this.pos = this.buf.writeUInt32LE(token, this.pos);
+    this.pos = this.buf.writeUInt32LE(decisionLength, this.pos);
+    if (decisionLength) this.pos += this.buf.write(decisionJson, this.pos);
+    this.buf.set(frame, this.pos);
+    this.pos += frame.byteLength;
+  }
+
+  /**
+   * Hands over what was written (to be transferred) and starts an empty log. Logs are not
+   * reused: the reader's parsers keep views into them (a frame split across two logs).
+   */
+  take(): { log: ArrayBuffer; length: number } {
+    const taken = { log: this.buf.buffer as ArrayBuffer, length: this.pos };
+    this.buf = Buffer.allocUnsafeSlow(INITIAL_CAPACITY);
+    this.pos = 0;
+    return taken;
+  }
+
+  private header(op: OpCode, handle: number, time: number, length: number): void {
+    const needed = this.pos + HEADER + length;
+    if (needed > this.buf.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.pos);
+      this.buf = grown;
+    }
+    const buf = this.buf;
+    let pos = this.pos;
+    buf[pos++] = op;
+    pos = buf.writeUInt32LE(handle, pos);
+    pos = buf.writeDoubleLE(time, pos);
+    this.pos = buf.writeUInt32LE(length, pos);
+  }
+}
+
+export type OpVisitor = (op: number, handle: number, time: number, payload: Buffer) => void;
+
+/** Calls `visit` for each operation in a log, in order; payloads are views into `log`. */
+export function readOps(log: Buffer, visit: OpVisitor): void {
+  let pos = 0;
+  while (pos + HEADER <= log.length) {
+    const op = log[pos]!;
+    const handle = log.readUInt32LE(pos + 1);
+    const time = log.readDoubleLE(pos + 5);
+    const length = log.readUInt32LE(pos + 13);
+    pos += HEADER;
+    visit(op, handle, time, log.subarray(pos, pos + length));
+    pos += length;
+  }
+}

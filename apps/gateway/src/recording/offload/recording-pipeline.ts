@@ -1,0 +1,220 @@
+import { BackendSplitter, FrameView, FrontendParser } from '@warden/pg-wire';
+import type { EncodedEvent, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
+import { PostgresSessionRecording } from '../../postgres/session-recording.js';
+import { ChunkBuilder, type PreparedChunk } from '../chunks.js';
+import { SessionRecorder, type EventSink } from '../session-recorder.js';
+import { Op, readOps } from './op-log.js';
+
+/** A session whose chain was closed: what its seal is made from. */
+export interface EndedChain {
+  handle: number;
+  lastSeq: number;
+  lastHash: string;
+}
+
+/** What the pipeline hands back to the gateway's event loop. */
+export interface PipelineOutput {
+  chunks: PreparedChunk[];
+  ended: EndedChain[];
+  /** Sessions whose server bytes stopped making sense; their responses are no longer recorded. */
+  broken: { handle: number; message: string }[];
+}
+
+/**
+ * One recorded Postgres session inside the pipeline: it parses the session's traffic again from
+ * the op log (cheap next to everything else the recording does) and records through the same
+ * PostgresSessionRecording the gateway used before, timed by when the bytes were relayed.
+ */
+class PipelineSession implements EventSink {
+  readonly recorder: SessionRecorder;
+  readonly recording: PostgresSessionRecording;
+  readonly chunks = new ChunkBuilder();
+  /** Tokens the gateway handed out for events it may refer to later (reviews), and their seqs. */
+  readonly tokens = new Map<number, number>();
+  private readonly parser = new FrontendParser({ phase: 'normal' });
+  private readonly splitter = new BackendSplitter();
+  private readonly view = new FrameView();
+  /** Set when the session's bytes stopped parsing: nothing more of it is recorded. */
+  serverBroken = false;
+
+  constructor(sessionId: string, options: { maxRows: number; maxBytes: number }, clock: () => number) {
+    this.recorder = new SessionRecorder(sessionId, this, undefined, clock);
+    this.recording = new PostgresSessionRecording(this.recorder, { enabled: true, ...options }, clock);
+  }
+
+  push(encoded: EncodedEvent, searchText?: string): void {
+    this.chunks.push(encoded, searchText);
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  client(payload: Buffer): void {
+    if (this.serverBroken) return;
+    const token = payload.readUInt32LE(0);
+    const decisionLength = payload.readUInt32LE(4);
+    const decision: RecordedDecision | undefined = decisionLength
+      ? (JSON.parse(payload.toString('utf8', 8, 8 + decisionLength)) as RecordedDecision)
+      : undefined;
+    this.parser.push(payload.subarray(8 + decisionLength));
+    const message = this.parser.read();
+    if (!message) return;
+    const recording = this.recording;
+    let seq: number | undefined;
+    switch (message.kind) {
+      case 'query':
+        seq = recording.query(message.text, decision);
+        break;
+      case 'parse':
+        recording.parse(message, decision);
+        break;
+      case 'bind':
+        recording.bind(message);
+        break;
+      case 'execute':
+        seq = recording.execute(message);
+        break;
+      case 'functionCall':
+        recording.functionCall(message.functionOid);
+        break;
+      case 'sync':
+        recording.sync();
+        break;
+      case 'close':
+        recording.close(message.target, message.name);
+        break;
+      case 'copyData':
+        recording.copyData(message.data);
+        break;
+      default:
+    }
+    if (token && seq !== undefined) this.tokens.set(token, seq);
+  }
+
+  server(payload: Buffer): void {
+    if (this.serverBroken) return;
+    const view = this.view;
+    this.splitter.push(payload);
+    while (this.splitter.next(view)) this.recording.serverFrameAt(view.buffer, view.start, view.end);
+  }
+
+  event(payload: Buffer): void {
+    const token = payload.readUInt32LE(0);
+    const { d, k, p } = JSON.parse(payload.toString('utf8', 4)) as {
+      d: 'client' | 'server' | 'gateway';
+      k: KnownEventKind;
+      p: Record<string, unknown>;
+    };
+    // Refs name an event by the token the gateway got for it; the chain needs its seq.
+    if (typeof p.ref === 'number') p.ref = this.tokens.get(p.ref) ?? null;
+    const seq = this.recorder.record(d, k, p as never);
+    if (token) this.tokens.set(token, seq);
+  }
+}
+
+/**
+ * The recording's work for Postgres sessions, off the gateway's event loop: it reads the op
+ * log the sessions appended to (op-log.ts), turns it into events exactly as the gateway did
+ * inline (same classes, same encoding and hash chain), and gathers them into per-session
+ * chunks for the gateway's RecordingWriter, which keeps the writing, its retries and
+ * backpressure. It runs in the recording worker (recording-worker.ts), or in the gateway's
+ * thread when the worker is turned off.
+ */
+export class RecordingPipeline {
+  private readonly sessions = new Map<number, PipelineSession>();
+  /** The time of the op being read: what recorded events and statement timings use. */
+  private time = 0;
+  private readonly clock = (): number => this.time;
+  private ended: EndedChain[] = [];
+  private broken: PipelineOutput['broken'] = [];
+  private readonly finished: PreparedChunk[] = [];
+  private readonly visit = (op: number, handle: number, time: number, payload: Buffer): void =>
+    this.apply(op, handle, time, payload);
+
+  /** Events waiting in chunks not yet taken. */
+  get waiting(): number {
+    let n = 0;
+    for (const session of this.sessions.values()) n += session.chunks.size;
+    return n;
+  }
+
+  /** Applies one op log; returns the flush request ids it held. */
+  consume(log: Buffer): number[] {
+    this.flushRequests = [];
+    readOps(log, this.visit);
+    return this.flushRequests;
+  }
+
+  /** Everything recorded so far, as chunks, with the chains that were closed. */
+  take(): PipelineOutput {
+    const chunks = this.finished.splice(0);
+    for (const session of this.sessions.values()) {
+      const chunk = session.chunks.take();
+      if (chunk) chunks.push(chunk);
+    }
+    const out = { chunks, ended: this.ended, broken: this.broken };
+    this.ended = [];
+    this.broken = [];
+    return out;
+  }
+
+  /** Whether take() has something that must not wait (a closed chain, a broken session). */
+  get urgent(): boolean {
+    return this.ended.length > 0 || this.broken.length > 0;
+  }
+
+  private flushRequests: number[] = [];
+
+  private apply(op: number, handle: number, time: number, payload: Buffer): void {
+    this.time = time;
+    if (op === Op.open) {
+      const { sessionId, maxRows, maxBytes } = JSON.parse(payload.toString('utf8')) as {
+        sessionId: string;
+        maxRows: number;
+        maxBytes: number;
+      };
+      this.sessions.set(handle, new PipelineSession(sessionId, { maxRows, maxBytes }, this.clock));
+      return;
+    }
+    if (op === Op.flush) {
+      this.flushRequests.push(payload.readUInt32LE(0));
+      return;
+    }
+    const session = this.sessions.get(handle);
+    if (!session) return;
+    try {
+      this.applyTo(session, op, handle, payload);
+    } catch (error) {
+      // The gateway parsed these bytes before; if they still make no sense, this session's
+      // recording stops here, and says so, rather than every session's.
+      session.serverBroken = true;
+      this.broken.push({ handle, message: (error as Error).message });
+    }
+  }
+
+  private applyTo(session: PipelineSession, op: number, handle: number, payload: Buffer): void {
+    switch (op) {
+      case Op.client:
+        session.client(payload);
+        break;
+      case Op.server:
+        session.server(payload);
+        break;
+      case Op.event:
+        session.event(payload);
+        break;
+      case Op.end: {
+        const { lastSeq, lastHash } = session.recorder.finish(
+          JSON.parse(payload.toString('utf8')) as SessionEndPayload,
+        );
+        const chunk = session.chunks.take();
+        if (chunk) this.finished.push(chunk);
+        this.ended.push({ handle, lastSeq, lastHash });
+        this.sessions.delete(handle);
+        break;
+      }
+      default:
+    }
+  }
+}

@@ -217,6 +217,7 @@ try {
       WARDEN_DATA_DIR: work,
       LOG_LEVEL: 'info',
       WARDEN_GATEWAY_METRICS_PORT: process.env.BENCH_GATEWAY_METRICS_PORT,
+      WARDEN_RECORDING_WORKER: process.env.WARDEN_RECORDING_WORKER,
       ...processTuning,
     },
     process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean),

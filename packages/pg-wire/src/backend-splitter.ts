@@ -42,6 +42,11 @@ export function frameTypes(except: readonly (number | string)[] = []): Uint8Arra
  */
 export class BackendSplitter {
   private readonly queue = new ChunkQueue();
+
+  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
+  detach(): void {
+    this.queue.detach();
+  }
   private readonly maxMessageSize: number;
   private error: ProtocolViolation | null = null;
 

@@ -86,6 +86,24 @@ export class ChunkQueue {
     view.end = n;
   }
 
+  /**
+   * Copies the unread bytes (at most a partial message) into a buffer of their own and lets go
+   * of every chunk pushed so far, so that their owner may reuse them.
+   */
+  detach(): void {
+    const unread = this.length;
+    const rest = unread === 0 ? EMPTY : Buffer.allocUnsafe(unread);
+    if (unread > 0) {
+      let filled = this.buf.copy(rest, 0, this.off);
+      for (let c = this.head; c < this.chunks.length; c++) filled += this.chunks[c]!.copy(rest, filled);
+    }
+    this.buf = rest;
+    this.off = 0;
+    this.chunks = [];
+    this.head = 0;
+    this.queued = 0;
+  }
+
   /** Consume n unread bytes (caller guarantees n <= length). */
   take(n: number): Buffer {
     const start = this.off;

@@ -65,6 +65,11 @@ const sharedReader = new BufferReader(false);
  */
 export class FrontendParser {
   private readonly queue = new ChunkQueue();
+
+  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
+  detach(): void {
+    this.queue.detach();
+  }
   private readonly reader: BufferReader;
   private readonly limits: Int32Array;
   private readonly maxMessageSize: number;

@@ -7,9 +7,10 @@ export interface LogMessage {
   length: number;
 }
 
-/** The pipeline's answer to each log: how much it applied, and any output due. */
+/** The pipeline's answer to each log: how much it applied, the log back for reuse, and any output due. */
 export interface ReplyMessage {
   ack: number;
+  log?: ArrayBuffer;
   output?: PipelineOutput;
   flushed: number[];
 }
@@ -35,7 +36,7 @@ export class PipelineRunner {
   private lastOutput = performance.now();
 
   constructor(
-    private readonly reply: (message: ReplyMessage) => void,
+    private readonly reply: (message: ReplyMessage, transfer: ArrayBuffer[]) => void,
     private readonly options: PipelineRunnerOptions = DEFAULT_PIPELINE_OPTIONS,
   ) {}
 
@@ -46,16 +47,16 @@ export class PipelineRunner {
       this.pipeline.urgent ||
       this.pipeline.waiting >= this.options.maxWaiting ||
       performance.now() - this.lastOutput >= this.options.chunkIntervalMs;
-    const reply: ReplyMessage = { ack: message.length, flushed };
+    const reply: ReplyMessage = { ack: message.length, log: message.log, flushed };
     if (due) reply.output = this.output();
     else if (this.pipeline.waiting > 0)
       this.timer ??= setTimeout(() => this.sendOutput(), this.options.chunkIntervalMs);
-    this.reply(reply);
+    this.reply(reply, [message.log]);
   }
 
   private sendOutput(): void {
     this.timer = null;
-    this.reply({ ack: 0, flushed: [], output: this.output() });
+    this.reply({ ack: 0, flushed: [], output: this.output() }, []);
   }
 
   private output(): PipelineOutput {

@@ -21,9 +21,9 @@ import type { EndedChain } from './recording-pipeline.js';
 
 /** How long appended ops may wait before they go to the pipeline, and how many bytes send them at once. */
 const SEND_AFTER_MS = 10;
-const SEND_AT_BYTES = 256 * 1024;
+const SEND_AT_BYTES = 64 * 1024;
 /** Op bytes the pipeline has not applied yet above which recorded sessions pause (resume under half). */
-const MAX_UNAPPLIED_BYTES = 32 * 1024 * 1024;
+const MAX_UNAPPLIED_BYTES = 8 * 1024 * 1024;
 
 /** Epoch milliseconds with the sub-millisecond part: comparable across threads, unlike performance.now(). */
 const TIME_ORIGIN = performance.timeOrigin;
@@ -148,6 +148,7 @@ export class RecordingOffload {
 
   private onReply(reply: ReplyMessage): void {
     this.unapplied -= reply.ack;
+    if (reply.log) this.log.recycle(reply.log);
     if (this.behind && this.unapplied <= MAX_UNAPPLIED_BYTES / 2) {
       this.behind = false;
       this.logger.info('recording worker caught up: clients resume');

@@ -92,6 +92,12 @@ class PipelineSession implements EventSink {
     if (token && seq !== undefined) this.tokens.set(token, seq);
   }
 
+  /** Lets go of the op log just read: a partial frame is copied out, so the log can be reused. */
+  detach(): void {
+    this.parser.detach();
+    this.splitter.detach();
+  }
+
   server(payload: Buffer): void {
     if (this.serverBroken) return;
     const view = this.view;
@@ -139,10 +145,11 @@ export class RecordingPipeline {
     return n;
   }
 
-  /** Applies one op log; returns the flush request ids it held. */
+  /** Applies one op log, after which nothing refers to it; returns the flush request ids it held. */
   consume(log: Buffer): number[] {
     this.flushRequests = [];
     readOps(log, this.visit);
+    for (const session of this.sessions.values()) session.detach();
     return this.flushRequests;
   }
 

@@ -5,5 +5,5 @@ import { PipelineRunner, type LogMessage } from './pipeline-runner.js';
 
 const port = parentPort;
 if (!port) throw new Error('recording-worker.js runs as a worker thread of the gateway');
-const runner = new PipelineRunner((message) => port.postMessage(message));
+const runner = new PipelineRunner((message, transfer) => port.postMessage(message, transfer));
 port.on('message', (message: LogMessage) => runner.receive(message));

@@ -20,7 +20,7 @@ import { PipelineRunner, type LogMessage, type ReplyMessage } from './pipeline-r
 import type { EndedChain } from './recording-pipeline.js';
 
 /** How long appended ops may wait before they go to the pipeline, and how many bytes send them at once. */
-const SEND_AFTER_MS = 10;
+const SEND_AFTER_MS = 25;
 const SEND_AT_BYTES = 64 * 1024;
 /** Op bytes the pipeline has not applied yet above which recorded sessions pause (resume under half). */
 const MAX_UNAPPLIED_BYTES = 8 * 1024 * 1024;

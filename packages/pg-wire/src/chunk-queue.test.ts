@@ -1,9 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import { ChunkQueue } from './chunk-queue.js';
 import { FrontendParser } from './frontend-parser.js';
-import { serializeFrontend } from './index.js';
+import { BackendSerializer, BackendSplitter, serializeFrontend } from './index.js';
 
 describe('ChunkQueue', () => {
+  it('detach() keeps the unread bytes when the chunks they came from are overwritten', () => {
+    const q = new ChunkQueue();
+    const first = Buffer.from('abcd');
+    const second = Buffer.from('efgh');
+    q.push(first);
+    q.push(second);
+    expect(q.take(3).toString()).toBe('abc');
+    q.detach();
+    first.fill('x');
+    second.fill('y');
+    expect(q.length).toBe(5);
+    q.push(Buffer.from('ij'));
+    expect(q.take(7).toString()).toBe('defghij');
+    q.detach();
+    expect(q.length).toBe(0);
+  });
+
+  it('a BackendSplitter that detached reads a frame split across reused buffers', () => {
+    const frame = BackendSerializer.commandComplete('SELECT 1');
+    const splitter = new BackendSplitter();
+    const log = Buffer.alloc(frame.length);
+    frame.copy(log, 0, 0, 4);
+    splitter.push(log.subarray(0, 4));
+    expect(splitter.read()).toBeNull();
+    splitter.detach();
+    // The log is reused for the rest of the frame, as the recording worker's op logs are.
+    frame.copy(log, 0, 4);
+    splitter.push(log.subarray(0, frame.length - 4));
+    expect(splitter.read()).toEqual(frame);
+  });
+
   it('take() of exactly the current chunk returns that chunk, not the next queued one', () => {
     const q = new ChunkQueue();
     q.push(Buffer.from('ab'));

@@ -42,11 +42,6 @@ export function frameTypes(except: readonly (number | string)[] = []): Uint8Arra
  */
 export class BackendSplitter {
   private readonly queue = new ChunkQueue();
-
-  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
-  detach(): void {
-    this.queue.detach();
-  }
   private readonly maxMessageSize: number;
   private error: ProtocolViolation | null = null;
 
@@ -57,6 +52,11 @@ export class BackendSplitter {
   /** Bytes pushed but not yet returned as frames. */
   get bufferedLength(): number {
     return this.queue.length;
+  }
+
+  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
+  detach(): void {
+    this.queue.detach();
   }
 
   /** Hand over the next chunk. It is not copied: do not reuse it. */

@@ -65,11 +65,6 @@ const sharedReader = new BufferReader(false);
  */
 export class FrontendParser {
   private readonly queue = new ChunkQueue();
-
-  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
-  detach(): void {
-    this.queue.detach();
-  }
   private readonly reader: BufferReader;
   private readonly limits: Int32Array;
   private readonly maxMessageSize: number;
@@ -123,6 +118,11 @@ export class FrontendParser {
     // 'data' listener, where a throw would be an uncaught exception. read() keeps reporting it.
     if (this.error) return;
     this.queue.push(chunk);
+  }
+
+  /** Stops referring to the chunks pushed so far (see ChunkQueue.detach): their owner reuses them. */
+  detach(): void {
+    this.queue.detach();
   }
 
   /**

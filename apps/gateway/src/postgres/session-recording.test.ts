@@ -61,7 +61,7 @@ describe('PostgresSessionRecording', () => {
     });
     const whole = recorded();
     client(whole.recording, serializeFrontend.query('SELECT id, email FROM users'));
-    for (const frame of new BackendSplitter().split(reply)) whole.recording.serverFrame(frame);
+    for (const frame of new BackendSplitter().split(reply)) whole.recording.serverFrameAt(frame, 0, frame.length);
 
     for (const events of runs) {
       expect(events.map((e) => ({ ...e, payload: { ...e.payload, ms: 0 } }))).toEqual(

@@ -155,12 +155,8 @@ export class PostgresSessionRecording {
 
   // ---- server → client (frames exactly as the client receives them) ----------
 
-  serverFrame(frame: Buffer): void {
-    this.serverFrameAt(frame, 0, frame.length);
-  }
-
   /**
-   * serverFrame() for a frame lying at `buf[start, end)` (a FrameView): the frames every statement
+   * One server frame, lying at `buf[start, end)` (a FrameView): the frames every statement
    * brings (DataRow, RowDescription, CommandComplete, ReadyForQuery) are read in place, without a
    * Buffer of their own; the rarer ones are cut out for their decoders.
    */

@@ -35,7 +35,7 @@ class PipelineSession implements EventSink {
   private readonly splitter = new BackendSplitter();
   private readonly view = new FrameView();
   /** Set when the session's bytes stopped parsing: nothing more of it is recorded. */
-  serverBroken = false;
+  broken = false;
 
   constructor(sessionId: string, options: { maxRows: number; maxBytes: number }, clock: () => number) {
     this.recorder = new SessionRecorder(sessionId, this, undefined, clock);
@@ -51,7 +51,7 @@ class PipelineSession implements EventSink {
   }
 
   client(payload: Buffer): void {
-    if (this.serverBroken) return;
+    if (this.broken) return;
     const token = payload.readUInt32LE(0);
     const decisionLength = payload.readUInt32LE(4);
     const decision: RecordedDecision | undefined = decisionLength
@@ -99,7 +99,7 @@ class PipelineSession implements EventSink {
   }
 
   server(payload: Buffer): void {
-    if (this.serverBroken) return;
+    if (this.broken) return;
     const view = this.view;
     this.splitter.push(payload);
     while (this.splitter.next(view)) this.recording.serverFrameAt(view.buffer, view.start, view.end);
@@ -135,6 +135,8 @@ export class RecordingPipeline {
   private ended: EndedChain[] = [];
   private broken: PipelineOutput['broken'] = [];
   private readonly finished: PreparedChunk[] = [];
+  /** Flush requests met in the log being consumed. */
+  private flushRequests: number[] = [];
   private readonly visit = (op: number, handle: number, time: number, payload: Buffer): void =>
     this.apply(op, handle, time, payload);
 
@@ -171,8 +173,6 @@ export class RecordingPipeline {
     return this.ended.length > 0 || this.broken.length > 0;
   }
 
-  private flushRequests: number[] = [];
-
   private apply(op: number, handle: number, time: number, payload: Buffer): void {
     this.time = time;
     if (op === Op.open) {
@@ -195,7 +195,7 @@ export class RecordingPipeline {
     } catch (error) {
       // The gateway parsed these bytes before; if they still make no sense, this session's
       // recording stops here, and says so, rather than every session's.
-      session.serverBroken = true;
+      session.broken = true;
       this.broken.push({ handle, message: (error as Error).message });
     }
   }

@@ -14,7 +14,7 @@
 //   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
 //   (BENCH_AGENT_NODE_ARGS the agent); BENCH_CLIENTS sets pgbench's client count (default 8).
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueToken } from '@warden/access';
@@ -52,6 +52,26 @@ function cpuMs(pid: number): { total: number; kernel: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const [user, kernel] = [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks * 1000) / 100); // 10 ms ticks
   return { total: user! + kernel!, kernel: kernel! };
+}
+
+/** CPU ms so far of a process's main thread (its event loop) and of all its threads. */
+function threadsCpuMs(pid: number): { main: number; all: number } {
+  const ms = (stat: string): number => {
+    const fields = stat.split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  };
+  let all = 0;
+  let main = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const used = ms(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      all += used;
+      if (Number(tid) === pid) main = used;
+    } catch {
+      // the thread ended in between
+    }
+  }
+  return { main, all };
 }
 
 function rssMb(pid: number): number {
@@ -338,26 +358,37 @@ try {
     // Where the recording's cost lands, per transaction: the gateway (encoding, hashing, batching)
     // and the control plane's Postgres (the chunk inserts: the gateway's pooled connections,
     // long-lived backends whose CPU /proc can read).
-    const cost = { gateway: [] as number[], postgres: [] as number[] };
+    // The gateway's share is split into its event loop (what every session waits on) and its
+    // other threads (the recording worker, V8's GC helpers).
+    const cost = { gateway: [] as number[], eventLoop: [] as number[], postgres: [] as number[] };
     const recordingRun = async (label: string, connection: string) => {
       const before = await controlBackendsCpu();
+      const threadsBefore = threadsCpuMs(gateway.child.pid!);
       const r = await measure(label, pgPort, 'bench', connection, mode, [gateway.child.pid!], adminToken.token);
+      const threadsAfter = threadsCpuMs(gateway.child.pid!);
       const after = await controlBackendsCpu();
       // A backend that started during the run spent all its CPU in it; one that exited is missed.
       let postgres = 0;
       for (const [pid, ms] of after) postgres += ms - (before.get(pid) ?? 0);
-      return { tps: r.tps, gateway: r.cpu[0]!.total, postgres: (postgres * 1000) / (r.tps * seconds) };
+      const txns = r.tps * seconds;
+      return {
+        tps: r.tps,
+        gateway: r.cpu[0]!.total,
+        eventLoop: ((threadsAfter.main - threadsBefore.main) * 1000) / txns,
+        postgres: (postgres * 1000) / txns,
+      };
     };
     for (let i = 0; i < pairs; i++) {
       const off = await recordingRun('warden-rec', 'bench-norec');
       const on = await recordingRun('warden', 'bench');
       ratios.push(on.tps / off.tps);
       cost.gateway.push(on.gateway - off.gateway);
+      cost.eventLoop.push(on.eventLoop - off.eventLoop);
       cost.postgres.push(on.postgres - off.postgres);
     }
     console.log(
       `${mode}: recording on / off over ${pairs} alternated pairs: median ${median(ratios).toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')}); ` +
-        `it costs per transaction the gateway ${median(cost.gateway).toFixed(1)} µs and the control plane's Postgres ${median(cost.postgres).toFixed(1)} µs of CPU (medians)`,
+        `it costs per transaction the gateway ${median(cost.gateway).toFixed(1)} µs (its event loop ${median(cost.eventLoop).toFixed(1)} µs) and the control plane's Postgres ${median(cost.postgres).toFixed(1)} µs of CPU (medians)`,
     );
   }
 

@@ -1,0 +1,101 @@
+// The recording worker's cost per statement, on its own: pgbench -S traffic (simple or
+// prepared) from 8 sessions is written to op logs exactly as the gateway's relays append it,
+// and the RecordingPipeline turns them into chained, encoded chunks in a loop on this thread.
+// No sockets, no database: what it prints is the CPU the recording worker spends per statement,
+// the number to watch when changing the pipeline (bench/pgbench.ts measures the whole path).
+//
+//   node --import tsx bench/recording-pipeline.ts     (PIPELINE_STATEMENTS=200000 PIPELINE_RUNS=7)
+//   node --cpu-prof --import tsx bench/recording-pipeline.ts   profiles it
+import { randomUUID } from 'node:crypto';
+import { BackendSerializer as S, serializeFrontend } from '@warden/pg-wire';
+import { Op, OpLogWriter } from '../apps/gateway/src/recording/offload/op-log.js';
+import { RecordingPipeline } from '../apps/gateway/src/recording/offload/recording-pipeline.js';
+
+const statements = Number(process.env.PIPELINE_STATEMENTS ?? 200_000);
+/** Measured runs after a warm-up; the fastest is quoted: on a shared machine noise only ever adds. */
+const runs = Number(process.env.PIPELINE_RUNS ?? 7);
+const SESSIONS = 8;
+/** Statements per op log: ~25 ms of traffic at 8k TPS, as the gateway hands them over. */
+const PER_LOG = 200;
+/** Logs between two take()s: the worker's 100 ms chunk interval. */
+const LOGS_PER_TAKE = 4;
+const TEXT = 'SELECT abalance FROM pgbench_accounts WHERE aid = $1;';
+
+const rowDescription = S.rowDescription([
+  { name: 'abalance', tableOID: 16397, columnAttr: 3, dataTypeOID: 23, typeSize: 4 },
+]);
+const reply = (mode: string): Buffer =>
+  Buffer.concat([
+    ...(mode === 'prepared' ? [S.bindComplete()] : []),
+    rowDescription,
+    S.dataRow([Buffer.from('0')]),
+    S.commandComplete('SELECT 1'),
+    S.readyForQuery('I'),
+  ]);
+
+/** One statement's client frames, as the relay logs them one frame at a time. */
+function clientFrames(mode: string, aid: number): Buffer[] {
+  if (mode === 'simple') return [serializeFrontend.query(TEXT.replace('$1', String(aid)))];
+  return [
+    serializeFrontend.bind({ statement: 'P0_1', values: [String(aid)] }),
+    serializeFrontend.describe({ type: 'P', name: '' }),
+    serializeFrontend.execute({}),
+    serializeFrontend.sync(),
+  ];
+}
+
+function logs(mode: string): Buffer[] {
+  const writer = new OpLogWriter();
+  const out: Buffer[] = [];
+  const take = () => {
+    const { log, length } = writer.take();
+    out.push(Buffer.from(log, 0, length));
+  };
+  let time = Date.now();
+  for (let handle = 1; handle <= SESSIONS; handle++) {
+    writer.text(Op.open, handle, time, JSON.stringify({ sessionId: randomUUID(), maxRows: 1000, maxBytes: 1 << 20 }));
+    if (mode === 'prepared') writer.client(handle, time, 0, '', serializeFrontend.parse({ name: 'P0_1', text: TEXT }));
+  }
+  take();
+  const answer = reply(mode);
+  for (let i = 0; i < statements; i++) {
+    const handle = (i % SESSIONS) + 1;
+    time += 0.1;
+    for (const frame of clientFrames(mode, (i * 7919) % 1_000_000)) writer.client(handle, time, 0, '', frame);
+    writer.bytes(Op.server, handle, time + 0.05, answer);
+    if ((i + 1) % PER_LOG === 0) take();
+  }
+  take();
+  return out;
+}
+
+function run(mode: string): void {
+  const input = logs(mode);
+  const measure = (): { us: number; events: number; bytes: number } => {
+    const pipeline = new RecordingPipeline();
+    let events = 0;
+    let bytes = 0;
+    const started = process.cpuUsage();
+    input.forEach((log, i) => {
+      pipeline.consume(log);
+      if ((i + 1) % LOGS_PER_TAKE === 0 || i === input.length - 1) {
+        for (const chunk of pipeline.take().chunks) {
+          events += chunk.lastSeq - chunk.firstSeq + 1;
+          bytes += chunk.events.length;
+        }
+      }
+    });
+    const used = process.cpuUsage(started);
+    return { us: (used.user + used.system) / statements, events, bytes };
+  };
+  measure(); // warm-up: optimized code, grown heap
+  const measured = Array.from({ length: runs }, measure);
+  const best = measured.reduce((a, b) => (b.us < a.us ? b : a));
+  const sorted = measured.map((r) => r.us).sort((a, b) => a - b);
+  console.log(
+    `${mode.padEnd(8)} ${best.us.toFixed(2)} µs CPU per statement (fastest of ${runs}; median ${sorted[sorted.length >> 1]!.toFixed(2)}); ` +
+      `${(best.events / statements).toFixed(2)} events and ${Math.round(best.bytes / statements)} bytes of chunk JSON per statement`,
+  );
+}
+
+for (const mode of (process.env.PIPELINE_MODES ?? 'simple,prepared').split(',')) run(mode);

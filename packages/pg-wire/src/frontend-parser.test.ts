@@ -3,6 +3,7 @@ import { serialize } from 'pg-protocol';
 import { BufferWriter } from './buffer-writer.js';
 import {
   FrontendParser,
+  decodeFrontendFrame,
   decodePassword,
   decodeSASLInitialResponse,
   decodeSASLResponse,
@@ -110,6 +111,24 @@ describe('FrontendParser round trips (messages built by pg-protocol serialize)',
     const messages = parseAll([all]);
     check(messages, frames, expected);
     for (const m of messages) expect(m.frame.buffer).toBe(all.buffer);
+  });
+
+  it('decodes single whole frames on their own (decodeFrontendFrame), as the stream parser does', () => {
+    // From the first typed message on: startup-phase packets have no type byte.
+    const { frames, expected } = session();
+    const typed = expected.findIndex((m) => m.kind === 'query');
+    check(
+      frames.slice(typed).map((frame) => decodeFrontendFrame(frame)),
+      frames.slice(typed),
+      expected.slice(typed),
+    );
+  });
+
+  it('refuses, as decodeFrontendFrame, a frame that is not exactly one message', () => {
+    const bind = serialize.bind({ statement: 's', values: ['1'] });
+    expect(() => decodeFrontendFrame(bind.subarray(0, bind.length - 1))).toThrow(ProtocolViolation);
+    expect(() => decodeFrontendFrame(Buffer.concat([bind, serialize.sync()]))).toThrow(ProtocolViolation);
+    expect(() => decodeFrontendFrame(Buffer.from([0x7a, 0, 0, 0, 4]))).toThrow(/invalid frontend message type/);
   });
 
   it('decodes when fed byte by byte', () => {

@@ -239,83 +239,101 @@ export class FrontendParser {
   }
 
   private decode(code: number, frame: Buffer): TypedFrontendMessage {
-    const r = this.reader.reset(frame, 5);
-    switch (code) {
-      case FrontendCode.Query: {
-        const text = r.cstring();
-        r.expectEnd();
-        return { kind: 'query', frame, text };
-      }
-      case FrontendCode.Parse: {
-        const name = r.cstring();
-        const query = r.cstring();
-        const n = r.uint16();
-        if (r.remaining !== n * 4) throw malformed();
-        const paramTypes = new Array<number>(n);
-        for (let i = 0; i < n; i++) paramTypes[i] = r.uint32();
-        return { kind: 'parse', frame, name, query, paramTypes };
-      }
-      case FrontendCode.Bind: {
-        const portal = r.cstring();
-        const statement = r.cstring();
-        const paramFormats = readFormats(r);
-        const params = readValues(r);
-        if (paramFormats.length > 1 && paramFormats.length !== params.length) {
-          throw malformed(`bind message has ${paramFormats.length} parameter formats but ${params.length} parameters`);
-        }
-        const resultFormats = readFormats(r);
-        r.expectEnd();
-        return { kind: 'bind', frame, portal, statement, paramFormats, params, resultFormats };
-      }
-      case FrontendCode.Describe:
-      case FrontendCode.Close: {
-        const t = r.byte();
-        if (t !== 0x53 && t !== 0x50) {
-          throw malformed(`invalid ${code === FrontendCode.Close ? 'CLOSE' : 'DESCRIBE'} message subtype ${t}`);
-        }
-        const name = r.cstring();
-        r.expectEnd();
-        const target = t === 0x53 ? 'S' : 'P';
-        return code === FrontendCode.Close
-          ? { kind: 'close', frame, target, name }
-          : { kind: 'describe', frame, target, name };
-      }
-      case FrontendCode.Execute: {
-        const portal = r.cstring();
-        const maxRows = r.int32();
-        r.expectEnd();
-        return { kind: 'execute', frame, portal, maxRows };
-      }
-      case FrontendCode.Sync:
-        return { kind: 'sync', frame };
-      case FrontendCode.Flush:
-        return { kind: 'flush', frame };
-      case FrontendCode.Terminate:
-        return { kind: 'terminate', frame };
-      case FrontendCode.CopyData:
-        return { kind: 'copyData', frame, data: frame.subarray(5) };
-      case FrontendCode.CopyDone:
-        return { kind: 'copyDone', frame };
-      case FrontendCode.CopyFail: {
-        const message = r.cstring();
-        r.expectEnd();
-        return { kind: 'copyFail', frame, message };
-      }
-      case FrontendCode.AuthResponse:
-        return { kind: 'authResponse', frame, body: frame.subarray(5) };
-      case FrontendCode.FunctionCall: {
-        const functionOid = r.uint32();
-        const argFormats = readFormats(r);
-        const args = readValues(r);
-        if (argFormats.length > 1 && argFormats.length !== args.length) throw malformed();
-        const resultFormat = r.int16();
-        r.expectEnd();
-        return { kind: 'functionCall', frame, functionOid, argFormats, args, resultFormat };
-      }
-      default:
-        // Unreachable: read() only decodes known codes.
-        throw new ProtocolViolation(`invalid frontend message type ${code}`);
+    return decodeTyped(code, frame, this.reader);
+  }
+}
+
+const frameReader = new BufferReader(false);
+
+/**
+ * One whole typed message (type byte, length, body: exactly `frame`) decoded on its own, for a
+ * reader that already holds messages one by one (the recording pipeline reads the frames the
+ * gateway relayed). Throws ProtocolViolation when the frame is not one valid message.
+ */
+export function decodeFrontendFrame(frame: Buffer): TypedFrontendMessage {
+  if (frame.length < 5 || frame.readInt32BE(1) !== frame.length - 1) {
+    throw new ProtocolViolation('not one whole frontend message');
+  }
+  return decodeTyped(frame[0]!, frame, frameReader);
+}
+
+function decodeTyped(code: number, frame: Buffer, reader: BufferReader): TypedFrontendMessage {
+  const r = reader.reset(frame, 5);
+  switch (code) {
+    case FrontendCode.Query: {
+      const text = r.cstring();
+      r.expectEnd();
+      return { kind: 'query', frame, text };
     }
+    case FrontendCode.Parse: {
+      const name = r.cstring();
+      const query = r.cstring();
+      const n = r.uint16();
+      if (r.remaining !== n * 4) throw malformed();
+      const paramTypes = new Array<number>(n);
+      for (let i = 0; i < n; i++) paramTypes[i] = r.uint32();
+      return { kind: 'parse', frame, name, query, paramTypes };
+    }
+    case FrontendCode.Bind: {
+      const portal = r.cstring();
+      const statement = r.cstring();
+      const paramFormats = readFormats(r);
+      const params = readValues(r);
+      if (paramFormats.length > 1 && paramFormats.length !== params.length) {
+        throw malformed(`bind message has ${paramFormats.length} parameter formats but ${params.length} parameters`);
+      }
+      const resultFormats = readFormats(r);
+      r.expectEnd();
+      return { kind: 'bind', frame, portal, statement, paramFormats, params, resultFormats };
+    }
+    case FrontendCode.Describe:
+    case FrontendCode.Close: {
+      const t = r.byte();
+      if (t !== 0x53 && t !== 0x50) {
+        throw malformed(`invalid ${code === FrontendCode.Close ? 'CLOSE' : 'DESCRIBE'} message subtype ${t}`);
+      }
+      const name = r.cstring();
+      r.expectEnd();
+      const target = t === 0x53 ? 'S' : 'P';
+      return code === FrontendCode.Close
+        ? { kind: 'close', frame, target, name }
+        : { kind: 'describe', frame, target, name };
+    }
+    case FrontendCode.Execute: {
+      const portal = r.cstring();
+      const maxRows = r.int32();
+      r.expectEnd();
+      return { kind: 'execute', frame, portal, maxRows };
+    }
+    case FrontendCode.Sync:
+      return { kind: 'sync', frame };
+    case FrontendCode.Flush:
+      return { kind: 'flush', frame };
+    case FrontendCode.Terminate:
+      return { kind: 'terminate', frame };
+    case FrontendCode.CopyData:
+      return { kind: 'copyData', frame, data: frame.subarray(5) };
+    case FrontendCode.CopyDone:
+      return { kind: 'copyDone', frame };
+    case FrontendCode.CopyFail: {
+      const message = r.cstring();
+      r.expectEnd();
+      return { kind: 'copyFail', frame, message };
+    }
+    case FrontendCode.AuthResponse:
+      return { kind: 'authResponse', frame, body: frame.subarray(5) };
+    case FrontendCode.FunctionCall: {
+      const functionOid = r.uint32();
+      const argFormats = readFormats(r);
+      const args = readValues(r);
+      if (argFormats.length > 1 && argFormats.length !== args.length) throw malformed();
+      const resultFormat = r.int16();
+      r.expectEnd();
+      return { kind: 'functionCall', frame, functionOid, argFormats, args, resultFormat };
+    }
+    default:
+      // read() only passes known codes; decodeFrontendFrame's callers may not.
+      throw new ProtocolViolation(`invalid frontend message type ${code}`);
   }
 }
 

@@ -8,6 +8,7 @@ export {
   FrontendParser,
   DEFAULT_MAX_MESSAGE_SIZE,
   DEFAULT_MAX_STARTUP_PACKET_SIZE,
+  decodeFrontendFrame,
   decodePassword,
   decodeSASLInitialResponse,
   decodeSASLResponse,

@@ -51,4 +51,26 @@ describe('encodePayload', () => {
   it.each(cases)('%s payloads encode exactly as canonicalJson', (kind, payload) => {
     expect(encodePayload(kind, payload)).toBe(canonicalJson(payload));
   });
+
+  it('encodes each statement text, statement name and tag anew when they change between events', () => {
+    // The encoders keep the last text, name and tag they encoded: a stale one would be a wrong record.
+    const execute = (statement: string, text: string): EventPayload => ({
+      statement,
+      portal: '',
+      text,
+      params: [],
+      decision: { action: 'allow' },
+    });
+    const result = (tag: string): EventPayload => ({ ref: 1, tag, rowCount: 0, bytes: 0, ms: 0 });
+    for (const [kind, payload] of [
+      ['execute', execute('a', 'SELECT 1')],
+      ['execute', execute('a', 'SELECT 1')],
+      ['execute', execute('a', 'SELECT "2"')],
+      ['execute', execute('b', 'SELECT "2"')],
+      ['result', result('SELECT 1')],
+      ['result', result('UPDATE 3')],
+    ] as const) {
+      expect(encodePayload(kind, payload)).toBe(canonicalJson(payload));
+    }
+  });
 });

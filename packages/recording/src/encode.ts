@@ -16,6 +16,36 @@ import type {
 
 const str = JSON.stringify;
 
+/**
+ * A finite number as JSON writes it. String() gives the same digits (both use Number's shortest
+ * round-trip form, and both write -0 as 0) without a trip through the JSON serializer; only
+ * non-finite numbers differ, and JSON has no form for them but null.
+ */
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
+ * A string as JSON, remembering the last one: a session executes the same statement text, under
+ * the same statement name, with the same command tag, over and over.
+ */
+class LastStringJson {
+  private last: string | undefined;
+  private json = '';
+
+  of(value: string): string {
+    if (value !== this.last) {
+      this.last = value;
+      this.json = str(value);
+    }
+    return this.json;
+  }
+}
+
+const textJson = new LastStringJson();
+const statementJson = new LastStringJson();
+const tagJson = new LastStringJson();
+
 function cellJson(cell: RecordedCell): string {
   if (cell === null) return 'null';
   if (typeof cell === 'string') return str(cell);
@@ -47,9 +77,9 @@ function encodeExecute(p: ExecutePayload): string {
     ',"portal":' +
     str(p.portal) +
     ',"statement":' +
-    str(p.statement) +
+    statementJson.of(p.statement) +
     ',"text":' +
-    str(p.text) +
+    textJson.of(p.text) +
     (p.truncated !== undefined ? ',"truncated":' + String(p.truncated) : '') +
     '}'
   );
@@ -67,7 +97,7 @@ function columnsJson(columns: readonly { name: string; typeOid: number }[]): str
   out = '[';
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
-    out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + str(c.typeOid) + '}';
+    out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + num(c.typeOid) + '}';
   }
   out += ']';
   columnsJsonCache.set(columns, out);
@@ -75,16 +105,16 @@ function columnsJson(columns: readonly { name: string; typeOid: number }[]): str
 }
 
 function encodeResult(p: ResultPayload): string {
-  let out = '{"bytes":' + str(p.bytes);
+  let out = '{"bytes":' + num(p.bytes);
   if (p.columns !== undefined) out += ',"columns":' + columnsJson(p.columns);
   if (p.copy !== undefined) out += ',"copy":' + canonicalJson(p.copy);
-  out += ',"ms":' + str(p.ms) + ',"ref":' + str(p.ref) + ',"rowCount":' + str(p.rowCount);
+  out += ',"ms":' + num(p.ms) + ',"ref":' + (p.ref === null ? 'null' : num(p.ref)) + ',"rowCount":' + num(p.rowCount);
   if (p.rows !== undefined) {
     out += ',"rows":[';
     for (let i = 0; i < p.rows.length; i++) out += (i ? ',' : '') + cellsJson(p.rows[i]!);
     out += ']';
   }
-  out += ',"tag":' + str(p.tag);
+  out += ',"tag":' + tagJson.of(p.tag);
   if (p.truncated !== undefined) out += ',"truncated":' + String(p.truncated);
   return out + '}';
 }

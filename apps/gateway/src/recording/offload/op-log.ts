@@ -107,9 +107,10 @@ export class OpLogWriter {
   }
 }
 
-export type OpVisitor = (op: number, handle: number, time: number, payload: Buffer) => void;
+/** One operation: its payload lies at `log[start, end)`, passed as offsets rather than a Buffer of its own. */
+export type OpVisitor = (op: number, handle: number, time: number, log: Buffer, start: number, end: number) => void;
 
-/** Calls `visit` for each operation in a log, in order; payloads are views into `log`. */
+/** Calls `visit` for each operation in a log, in order. */
 export function readOps(log: Buffer, visit: OpVisitor): void {
   let pos = 0;
   while (pos + HEADER <= log.length) {
@@ -118,7 +119,7 @@ export function readOps(log: Buffer, visit: OpVisitor): void {
     const time = log.readDoubleLE(pos + 5);
     const length = log.readUInt32LE(pos + 13);
     pos += HEADER;
-    visit(op, handle, time, log.subarray(pos, pos + length));
+    visit(op, handle, time, log, pos, pos + length);
     pos += length;
   }
 }

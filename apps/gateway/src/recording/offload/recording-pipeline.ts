@@ -1,9 +1,24 @@
-import { BackendSplitter, FrameView, FrontendParser } from '@warden/pg-wire';
+import { BackendSplitter, decodeFrontendFrame, FrameView, FrontendCode } from '@warden/pg-wire';
 import type { EncodedEvent, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
 import { PostgresSessionRecording } from '../../postgres/session-recording.js';
 import { ChunkBuilder, type PreparedChunk } from '../chunks.js';
 import { SessionRecorder, type EventSink } from '../session-recorder.js';
 import { Op, readOps } from './op-log.js';
+
+/** Client message types the recording reads (see PipelineSession.client); the rest are passed over. */
+const RECORDED = new Uint8Array(256);
+for (const code of [
+  FrontendCode.Query,
+  FrontendCode.Parse,
+  FrontendCode.Bind,
+  FrontendCode.Execute,
+  FrontendCode.FunctionCall,
+  FrontendCode.Sync,
+  FrontendCode.Close,
+  FrontendCode.CopyData,
+]) {
+  RECORDED[code] = 1;
+}
 
 /** A session whose chain was closed: what its seal is made from. */
 export interface EndedChain {
@@ -31,7 +46,6 @@ class PipelineSession implements EventSink {
   readonly chunks = new ChunkBuilder();
   /** Tokens the gateway handed out for events it may refer to later (reviews), and their seqs. */
   readonly tokens = new Map<number, number>();
-  private readonly parser = new FrontendParser({ phase: 'normal' });
   private readonly splitter = new BackendSplitter();
   private readonly view = new FrameView();
   /** Set when the session's bytes stopped parsing: nothing more of it is recorded. */
@@ -50,16 +64,18 @@ class PipelineSession implements EventSink {
     return Promise.resolve();
   }
 
-  client(payload: Buffer): void {
+  /** A client op: u32 token | u32 decision length | decision JSON | one whole frame (op-log.ts). */
+  client(log: Buffer, start: number, end: number): void {
     if (this.broken) return;
-    const token = payload.readUInt32LE(0);
-    const decisionLength = payload.readUInt32LE(4);
+    const token = log.readUInt32LE(start);
+    const decisionLength = log.readUInt32LE(start + 4);
+    const frameStart = start + 8 + decisionLength;
+    // Each op holds exactly one frame: decoded where it lies, no stream parser needed.
+    if (!RECORDED[log[frameStart]!]) return;
     const decision: RecordedDecision | undefined = decisionLength
-      ? (JSON.parse(payload.toString('utf8', 8, 8 + decisionLength)) as RecordedDecision)
+      ? (JSON.parse(log.toString('utf8', start + 8, frameStart)) as RecordedDecision)
       : undefined;
-    this.parser.push(payload.subarray(8 + decisionLength));
-    const message = this.parser.read();
-    if (!message) return;
+    const message = decodeFrontendFrame(log.subarray(frameStart, end));
     const recording = this.recording;
     let seq: number | undefined;
     switch (message.kind) {
@@ -94,20 +110,19 @@ class PipelineSession implements EventSink {
 
   /** Lets go of the op log just read: a partial frame is copied out, so the log can be reused. */
   detach(): void {
-    this.parser.detach();
     this.splitter.detach();
   }
 
-  server(payload: Buffer): void {
+  server(log: Buffer, start: number, end: number): void {
     if (this.broken) return;
     const view = this.view;
-    this.splitter.push(payload);
+    this.splitter.push(log.subarray(start, end));
     while (this.splitter.next(view)) this.recording.serverFrameAt(view.buffer, view.start, view.end);
   }
 
-  event(payload: Buffer): void {
-    const token = payload.readUInt32LE(0);
-    const { d, k, p } = JSON.parse(payload.toString('utf8', 4)) as {
+  event(log: Buffer, start: number, end: number): void {
+    const token = log.readUInt32LE(start);
+    const { d, k, p } = JSON.parse(log.toString('utf8', start + 4, end)) as {
       d: 'client' | 'server' | 'gateway';
       k: KnownEventKind;
       p: Record<string, unknown>;
@@ -137,8 +152,8 @@ export class RecordingPipeline {
   private readonly finished: PreparedChunk[] = [];
   /** Flush requests met in the log being consumed. */
   private flushRequests: number[] = [];
-  private readonly visit = (op: number, handle: number, time: number, payload: Buffer): void =>
-    this.apply(op, handle, time, payload);
+  private readonly visit = (op: number, handle: number, time: number, log: Buffer, start: number, end: number): void =>
+    this.apply(op, handle, time, log, start, end);
 
   /** Events waiting in chunks not yet taken. */
   get waiting(): number {
@@ -173,10 +188,10 @@ export class RecordingPipeline {
     return this.ended.length > 0 || this.broken.length > 0;
   }
 
-  private apply(op: number, handle: number, time: number, payload: Buffer): void {
+  private apply(op: number, handle: number, time: number, log: Buffer, start: number, end: number): void {
     this.time = time;
     if (op === Op.open) {
-      const { sessionId, maxRows, maxBytes } = JSON.parse(payload.toString('utf8')) as {
+      const { sessionId, maxRows, maxBytes } = JSON.parse(log.toString('utf8', start, end)) as {
         sessionId: string;
         maxRows: number;
         maxBytes: number;
@@ -185,13 +200,13 @@ export class RecordingPipeline {
       return;
     }
     if (op === Op.flush) {
-      this.flushRequests.push(payload.readUInt32LE(0));
+      this.flushRequests.push(log.readUInt32LE(start));
       return;
     }
     const session = this.sessions.get(handle);
     if (!session) return;
     try {
-      this.applyTo(session, op, handle, payload);
+      this.applyTo(session, op, handle, log, start, end);
     } catch (error) {
       // The gateway parsed these bytes before; if they still make no sense, this session's
       // recording stops here, and says so, rather than every session's.
@@ -200,20 +215,20 @@ export class RecordingPipeline {
     }
   }
 
-  private applyTo(session: PipelineSession, op: number, handle: number, payload: Buffer): void {
+  private applyTo(session: PipelineSession, op: number, handle: number, log: Buffer, start: number, end: number): void {
     switch (op) {
       case Op.client:
-        session.client(payload);
+        session.client(log, start, end);
         break;
       case Op.server:
-        session.server(payload);
+        session.server(log, start, end);
         break;
       case Op.event:
-        session.event(payload);
+        session.event(log, start, end);
         break;
       case Op.end: {
         const { lastSeq, lastHash } = session.recorder.finish(
-          JSON.parse(payload.toString('utf8')) as SessionEndPayload,
+          JSON.parse(log.toString('utf8', start, end)) as SessionEndPayload,
         );
         const chunk = session.chunks.take();
         if (chunk) this.finished.push(chunk);

@@ -397,7 +397,7 @@ try {
     SELECT pg_total_relation_size('"RecordingChunk"') AS bytes,
            count(*) FILTER (WHERE e->>'kind' IN ('query', 'execute')) AS statements,
            count(*) AS events
-    FROM "RecordingChunk", json_array_elements(events) e`;
+    FROM "RecordingChunk", json_array_elements(events::json) e`;
   const statements = Number(storage!.statements);
   if (statements > 0)
     console.log(

@@ -161,7 +161,7 @@ describe('GET /api/sessions/:id/verify', () => {
     await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
     try {
       const updated = await sql(
-        `UPDATE "RecordingChunk" SET events = jsonb_set(events::jsonb, '{1,payload,text}', '"SELECT 1"')::json
+        `UPDATE "RecordingChunk" SET events = jsonb_set(events::jsonb, '{1,payload,text}', '"SELECT 1"')::text
          WHERE "sessionId" = $1 AND "firstSeq" = 5`,
         [victim.id],
       );
@@ -179,6 +179,34 @@ describe('GET /api/sessions/:id/verify', () => {
     });
     const events = await api.request('GET', `/api/sessions/${victim.id}/events?after=5&limit=1`);
     expect(events.body.events[0].payload.text).toBe('SELECT 1');
+  });
+});
+
+describe('a chunk that no longer parses', () => {
+  it('reads as missing events, and verify reports where the chain breaks', async () => {
+    const victim = await recordSession(api.db.prisma, api.secretBox, {
+      identity: aliceRef,
+      connection: prod,
+      chunkSize: 4,
+      statements,
+    });
+    // The column is text: the database no longer refuses what is not JSON, the chain still catches it.
+    await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
+    try {
+      const updated = await sql(
+        `UPDATE "RecordingChunk" SET events = left(events, 40) WHERE "sessionId" = $1 AND "firstSeq" = 5`,
+        [victim.id],
+      );
+      expect(updated.rowCount).toBe(1);
+    } finally {
+      await sql('ALTER TABLE "RecordingChunk" ENABLE TRIGGER USER');
+    }
+    const res = await api.request('GET', `/api/sessions/${victim.id}/verify`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: false, chain: 'broken', brokenAt: { seq: 9, reason: 'seq-gap' } });
+    const events = await api.request('GET', `/api/sessions/${victim.id}/events?limit=100`);
+    expect(events.status).toBe(200);
+    expect(events.body.events.map((e: { seq: number }) => e.seq)).not.toContain(5);
   });
 });
 

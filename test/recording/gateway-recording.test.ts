@@ -64,7 +64,7 @@ async function eventsOf(sessionId: string): Promise<RecordedEvent[]> {
   const chunks = await dp.api.db.prisma.recordingChunk.findMany({ where: { sessionId }, orderBy: { firstSeq: 'asc' } });
   let prevHash = GENESIS_HASH;
   return chunks.flatMap((chunk) =>
-    (chunk.events as Omit<RecordedEvent, 'sessionId' | 'prevHash'>[]).map((e) => {
+    (JSON.parse(chunk.events) as Omit<RecordedEvent, 'sessionId' | 'prevHash'>[]).map((e) => {
       const event = { ...e, sessionId, prevHash };
       prevHash = e.hash;
       return event;

@@ -82,7 +82,7 @@ describe('a recorded psql session, read back', () => {
       await admin.query(
         `UPDATE "RecordingChunk" SET events = (
            SELECT jsonb_agg(CASE WHEN e->>'kind' = 'result' AND e->'payload'->'rows' = '[["zanzibar"]]'
-                                 THEN jsonb_set(e, '{payload,rows}', '[["nothing"]]') ELSE e END ORDER BY i)::json
+                                 THEN jsonb_set(e, '{payload,rows}', '[["nothing"]]') ELSE e END ORDER BY i)::text
            FROM jsonb_array_elements(events::jsonb) WITH ORDINALITY AS x(e, i))
          WHERE "sessionId" = $1`,
         [sessionId],

@@ -2,7 +2,7 @@
 // does (session row, hash-chained events in chunks, Ed25519 seal on the row, public
 // key in RecordingKey), so API tests need no gateway, agent or target database.
 import { randomUUID } from 'node:crypto';
-import type { Prisma, PrismaClient } from '@warden/db';
+import type { PrismaClient } from '@warden/db';
 import {
   HashChain,
   recordingSignerFrom,
@@ -153,7 +153,7 @@ export class SessionWriter {
           firstAt: new Date(chunk[0]!.t),
           lastAt: new Date(chunk[chunk.length - 1]!.t),
           // Stored as the gateway stores them: prevHash is the previous event's hash.
-          events: chunk.map(({ prevHash: _prevHash, ...stored }) => stored) as unknown as Prisma.InputJsonArray,
+          events: JSON.stringify(chunk.map(({ prevHash: _prevHash, ...stored }) => stored)),
           searchText: [...texts].join('\n'),
         },
       });

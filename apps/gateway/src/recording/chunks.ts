@@ -3,8 +3,8 @@ import { searchWords } from './search-words.js';
 
 /**
  * One RecordingChunk row, ready to insert: a run of one session's events in seq order. The
- * events column is the JSON the hash chain already encoded, joined, so the database only
- * validates it; the search text is the statements' distinct words (see searchWords).
+ * events column is the JSON the hash chain already encoded, joined, stored as text; the search
+ * text is the statements' distinct words (see searchWords).
  */
 export interface PreparedChunk {
   sessionId: string;

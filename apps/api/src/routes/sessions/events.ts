@@ -57,8 +57,7 @@ export async function* storedEvents(
       select: { firstSeq: true, events: true },
     });
     for (const chunk of chunks) {
-      const events = Array.isArray(chunk.events) ? (chunk.events as unknown as StoredEvent[]) : [];
-      for (const stored of events) {
+      for (const stored of storedArray(chunk.events)) {
         const event = restore(stored, sessionId, prevHash);
         prevHash = event.hash;
         if (event.seq > after) yield event;
@@ -92,6 +91,19 @@ export async function lastStoredSeq(prisma: PrismaClient, sessionId: string): Pr
     select: { lastSeq: true },
   });
   return last?.lastSeq ?? 0;
+}
+
+/**
+ * A chunk's events. The column is text, unvalidated by the database: a chunk that does not parse
+ * (it cannot come from the gateway) reads as no events, and verify reports the gap it leaves.
+ */
+function storedArray(text: string): StoredEvent[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? (parsed as StoredEvent[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The exported field order; the stored sessionId is kept so a foreign event stays detectable. */

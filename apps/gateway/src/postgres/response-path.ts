@@ -2,7 +2,7 @@ import type { StatementGuard } from './statement-guard.js';
 
 /** Where the bytes the client received go to be recorded (an OffloadedRecording). */
 export interface ServerBytesRecording {
-  server(bytes: Uint8Array): void;
+  server(bytes: Buffer): void;
 }
 
 /**

@@ -187,6 +187,14 @@ export class PostgresSessionRecording {
     this.otherFrame(buf.subarray(start, end));
   }
 
+  /** Data rows the client received that the gateway left out of the log past the capture cap: counted only. */
+  skippedRows(rows: number, bytes: number): void {
+    const c = this.current;
+    c.rowCount += rows;
+    c.bytes += bytes;
+    c.truncated = true;
+  }
+
   private otherFrame(frame: Buffer): void {
     switch (frame[0]) {
       case BackendCode.CopyData:

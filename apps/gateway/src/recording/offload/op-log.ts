@@ -20,6 +20,8 @@ export const Op = {
   end: 5,
   /** u32 request id: report everything recorded so far (shutdown, tests). */
   flush: 6,
+  /** u32 rows | f64 bytes: data rows the client received past the capture cap, left out of the log (RowCapFilter). */
+  skipped: 7,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -51,6 +53,18 @@ export class OpLogWriter {
     this.header(op, handle, time, data.byteLength);
     this.buf.set(data, this.pos);
     this.pos += data.byteLength;
+  }
+
+  /** An op whose payload is `buf[start, end)`. */
+  range(op: OpCode, handle: number, time: number, buf: Buffer, start: number, end: number): void {
+    this.header(op, handle, time, end - start);
+    this.pos += buf.copy(this.buf, this.pos, start, end);
+  }
+
+  skipped(handle: number, time: number, rows: number, bytes: number): void {
+    this.header(Op.skipped, handle, time, 12);
+    this.pos = this.buf.writeUInt32LE(rows, this.pos);
+    this.pos = this.buf.writeDoubleLE(bytes, this.pos);
   }
 
   text(op: OpCode, handle: number, time: number, text: string): void {

@@ -18,6 +18,7 @@ import type { EndableRecording, EventRecorder } from '../session-recorder.js';
 import { Op, OpLogWriter } from './op-log.js';
 import { PipelineRunner, type LogMessage, type ReplyMessage } from './pipeline-runner.js';
 import type { EndedChain } from './recording-pipeline.js';
+import { RowCapFilter, type RowCapSink } from './row-cap-filter.js';
 
 /** How long appended ops may wait before they go to the pipeline, and how many bytes send them at once. */
 const SEND_AFTER_MS = 25;
@@ -95,7 +96,7 @@ export class RecordingOffload {
     const handle = this.nextHandle++;
     const { maxRows, maxBytes } = options;
     this.log.text(Op.open, handle, now(), JSON.stringify({ sessionId, maxRows, maxBytes }));
-    const recording = new OffloadedRecording(this, handle, sessionId);
+    const recording = new OffloadedRecording(this, handle, sessionId, new RowCapFilter(maxRows, maxBytes));
     this.sessions.set(handle, recording);
     this.appended();
     return recording;
@@ -230,12 +231,22 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   private ending: Promise<RecordingSeal> | undefined;
   private closeChain: ((chain: EndedChain) => void) | undefined;
   private loseChain: ((error: Error) => void) | undefined;
+  /** When the server bytes being filtered were relayed. */
+  private serverTime = 0;
+  private readonly serverSink: RowCapSink;
 
   constructor(
     private readonly offload: RecordingOffload,
     private readonly handle: number,
     readonly sessionId: string,
-  ) {}
+    private readonly rowCap: RowCapFilter,
+  ) {
+    const log = offload.log;
+    this.serverSink = {
+      bytes: (buf, start, end) => log.range(Op.server, handle, this.serverTime, buf, start, end),
+      skipped: (rows, bytes) => log.skipped(handle, this.serverTime, rows, bytes),
+    };
+  }
 
   /**
    * A whole client message (one frame) and the policy decision it met; returns a token for the
@@ -250,10 +261,11 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
     return token;
   }
 
-  /** Server bytes exactly as the client received them. */
-  server(bytes: Uint8Array): void {
+  /** Server bytes exactly as the client received them (rows past the capture cap only counted). */
+  server(bytes: Buffer): void {
     if (this.ending) return;
-    this.offload.log.bytes(Op.server, this.handle, now(), bytes);
+    this.serverTime = now();
+    this.rowCap.push(bytes, this.serverSink);
     this.offload.appended();
   }
 

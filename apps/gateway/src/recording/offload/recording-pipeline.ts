@@ -226,6 +226,9 @@ export class RecordingPipeline {
       case Op.event:
         session.event(log, start, end);
         break;
+      case Op.skipped:
+        if (!session.broken) session.recording.skippedRows(log.readUInt32LE(start), log.readDoubleLE(start + 4));
+        break;
       case Op.end: {
         const { lastSeq, lastHash } = session.recorder.finish(
           JSON.parse(log.toString('utf8', start, end)) as SessionEndPayload,

@@ -32,7 +32,9 @@ export interface Database {
 /**
  * Runs one parameterized statement without going through Prisma: for bulk writes
  * (session recordings) whose single large JSON parameter Prisma's query pipeline
- * would copy and inspect on every flush. Everything else uses `prisma`.
+ * would copy and inspect on every flush. Everything else uses `prisma`. A Buffer
+ * parameter is UTF-8 text (node-postgres sends it as is, in binary format, which for
+ * a text column is the text's bytes).
  */
 export type RawExecute = (sql: string, params: unknown[]) => Promise<void>;
 
@@ -73,7 +75,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     adapterFactory,
     location: dir,
     execute: async (sql, params) => {
-      await pglite.query(sql, params);
+      // PGlite would take a Buffer for bytea: text parameters go as strings.
+      await pglite.query(
+        sql,
+        params.map((p) => (Buffer.isBuffer(p) ? p.toString('utf8') : p)),
+      );
     },
     close: async () => {
       await prisma.$disconnect();

@@ -12,7 +12,11 @@ export interface PreparedChunk {
   lastSeq: number;
   firstAt: string;
   lastAt: string;
-  events: string;
+  /**
+   * The events as JSON text: a string when built on the gateway's thread, UTF-8 bytes in a buffer
+   * of their own when built by the recording worker (transferred, not copied, to the writer).
+   */
+  events: string | Buffer;
   searchText: string;
 }
 
@@ -30,11 +34,21 @@ export class ChunkBuilder {
     if (searchText !== undefined) this.texts.add(searchText);
   }
 
-  /** The events pushed since the last take(), as one chunk (undefined when there are none). */
+  /**
+   * The events pushed since the last take(), as one chunk (undefined when there are none), its
+   * events as bytes: a chunk goes to the gateway's thread in a transferred buffer and is written
+   * from it as is. As a string it was copied into the gateway's heap on arrival (large-object
+   * space, freed only by full collections) and encoded to UTF-8 again for the insert.
+   */
   take(): PreparedChunk | undefined {
     const events = this.events;
     if (events.length === 0) return undefined;
     const chunk = chunkOf(events, this.texts);
+    const text = chunk.events as string;
+    // A buffer of its own (not a slice of Node's pool), so that it can be transferred.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    bytes.write(text);
+    chunk.events = bytes;
     this.events = [];
     this.texts = new Set();
     return chunk;

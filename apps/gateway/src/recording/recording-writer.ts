@@ -187,7 +187,7 @@ export class RecordingWriter {
     }
   }
 
-  private async insert(params: (string | number)[]): Promise<void> {
+  private async insert(params: (string | number | Buffer)[]): Promise<void> {
     // Times are ISO strings in UTC; the columns are timestamps without zone holding
     // UTC, as Prisma writes them, and the input ignores the `Z`.
     const began = performance.now();
@@ -261,8 +261,8 @@ function insertStatement(rows: number): string {
  * rows from one JSON parameter with json_to_recordset cost Postgres ~4.5 µs more per event,
  * measured).
  */
-function chunkParams(bySession: Map<string, Queued[]>): (string | number)[] {
-  const params: (string | number)[] = [];
+function chunkParams(bySession: Map<string, Queued[]>): (string | number | Buffer)[] {
+  const params: (string | number | Buffer)[] = [];
   const add = (c: PreparedChunk) =>
     params.push(c.sessionId, c.firstSeq, c.lastSeq, c.firstAt, c.lastAt, c.events, c.searchText);
   for (const queued of bySession.values()) {

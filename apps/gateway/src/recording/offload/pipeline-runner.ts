@@ -24,6 +24,14 @@ export interface PipelineRunnerOptions {
 
 export const DEFAULT_PIPELINE_OPTIONS: PipelineRunnerOptions = { chunkIntervalMs: 100, maxWaiting: 5000 };
 
+/** The chunks' event bytes, each in a buffer of its own (ChunkBuilder.take), to transfer. */
+function chunkBuffers(output: PipelineOutput): ArrayBuffer[] {
+  const buffers: ArrayBuffer[] = [];
+  for (const chunk of output.chunks)
+    if (typeof chunk.events !== 'string') buffers.push(chunk.events.buffer as ArrayBuffer);
+  return buffers;
+}
+
 /**
  * Drives a RecordingPipeline from messages: each op log is applied at once and acknowledged
  * (the gateway counts unacknowledged bytes for backpressure); chunks go back every
@@ -48,15 +56,20 @@ export class PipelineRunner {
       this.pipeline.waiting >= this.options.maxWaiting ||
       performance.now() - this.lastOutput >= this.options.chunkIntervalMs;
     const reply: ReplyMessage = { ack: message.length, log: message.log, flushed };
-    if (due) reply.output = this.output();
-    else if (this.pipeline.waiting > 0)
+    const transfer = [message.log];
+    if (due) {
+      reply.output = this.output();
+      transfer.push(...chunkBuffers(reply.output));
+    } else if (this.pipeline.waiting > 0) {
       this.timer ??= setTimeout(() => this.sendOutput(), this.options.chunkIntervalMs);
-    this.reply(reply, [message.log]);
+    }
+    this.reply(reply, transfer);
   }
 
   private sendOutput(): void {
     this.timer = null;
-    this.reply({ ack: 0, flushed: [], output: this.output() }, []);
+    const output = this.output();
+    this.reply({ ack: 0, flushed: [], output }, chunkBuffers(output));
   }
 
   private output(): PipelineOutput {

@@ -157,7 +157,14 @@ export class RecordingOffload {
     }
     const output = reply.output;
     if (output) {
-      for (const chunk of output.chunks) this.writer.pushChunk(chunk);
+      for (const chunk of output.chunks) {
+        // A transferred buffer arrives as a plain Uint8Array: the writer hands pg a Buffer (text bytes).
+        const events = chunk.events as string | Uint8Array;
+        if (typeof events !== 'string' && !Buffer.isBuffer(events)) {
+          chunk.events = Buffer.from(events.buffer, events.byteOffset, events.byteLength);
+        }
+        this.writer.pushChunk(chunk);
+      }
       for (const { handle, message } of output.broken) {
         this.logger.warn(
           { sessionId: this.sessions.get(handle)?.sessionId, error: message },

@@ -64,6 +64,34 @@ async function sql<T extends pg.QueryResultRow = any>(text: string, values: unkn
   }
 }
 
+/** A recording of `statements` stored four events to a chunk: the second chunk holds seq 5..8. */
+function recordInChunksOfFour() {
+  return recordSession(api.db.prisma, api.secretBox, {
+    identity: aliceRef,
+    connection: prod,
+    chunkSize: 4,
+    statements,
+  });
+}
+
+/**
+ * Sets the events of a session's second chunk to `expression` (SQL over `events`), behind the
+ * immutability trigger: only a table owner can do this, and it leaves no trace in the rows, so
+ * the chain is what has to catch it.
+ */
+async function rewriteSecondChunk(sessionId: string, expression: string): Promise<void> {
+  await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
+  try {
+    const updated = await sql(
+      `UPDATE "RecordingChunk" SET events = ${expression} WHERE "sessionId" = $1 AND "firstSeq" = 5`,
+      [sessionId],
+    );
+    expect(updated.rowCount).toBe(1);
+  } finally {
+    await sql('ALTER TABLE "RecordingChunk" ENABLE TRIGGER USER');
+  }
+}
+
 describe('GET /api/sessions/:id/export', () => {
   it('streams JSON Lines that parse back and verify offline with the published key', async () => {
     const res = await fetchAs(`/api/sessions/${sealed.id}/export`, alice.token);
@@ -148,27 +176,11 @@ describe('GET /api/sessions/:id/verify', () => {
   });
 
   it('pinpoints the event that was altered behind the trigger', async () => {
-    const victim = await recordSession(api.db.prisma, api.secretBox, {
-      identity: aliceRef,
-      connection: prod,
-      chunkSize: 4,
-      statements,
-    });
+    const victim = await recordInChunksOfFour();
     // seq 6 is the second event of the second chunk (seq 5..8): the blocked DROP's statement.
     const target = victim.events[5]!;
     expect(target).toMatchObject({ seq: 6, kind: 'query' });
-    // Only a table owner can do this, and it leaves no trace in the rows: the chain is what catches it.
-    await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
-    try {
-      const updated = await sql(
-        `UPDATE "RecordingChunk" SET events = jsonb_set(events::jsonb, '{1,payload,text}', '"SELECT 1"')::text
-         WHERE "sessionId" = $1 AND "firstSeq" = 5`,
-        [victim.id],
-      );
-      expect(updated.rowCount).toBe(1);
-    } finally {
-      await sql('ALTER TABLE "RecordingChunk" ENABLE TRIGGER USER');
-    }
+    await rewriteSecondChunk(victim.id, `jsonb_set(events::jsonb, '{1,payload,text}', '"SELECT 1"')::text`);
     const res = await api.request('GET', `/api/sessions/${victim.id}/verify`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -184,23 +196,9 @@ describe('GET /api/sessions/:id/verify', () => {
 
 describe('a chunk that no longer parses', () => {
   it('reads as missing events, and verify reports where the chain breaks', async () => {
-    const victim = await recordSession(api.db.prisma, api.secretBox, {
-      identity: aliceRef,
-      connection: prod,
-      chunkSize: 4,
-      statements,
-    });
+    const victim = await recordInChunksOfFour();
     // The column is text: the database no longer refuses what is not JSON, the chain still catches it.
-    await sql('ALTER TABLE "RecordingChunk" DISABLE TRIGGER USER');
-    try {
-      const updated = await sql(
-        `UPDATE "RecordingChunk" SET events = left(events, 40) WHERE "sessionId" = $1 AND "firstSeq" = 5`,
-        [victim.id],
-      );
-      expect(updated.rowCount).toBe(1);
-    } finally {
-      await sql('ALTER TABLE "RecordingChunk" ENABLE TRIGGER USER');
-    }
+    await rewriteSecondChunk(victim.id, 'left(events, 40)');
     const res = await api.request('GET', `/api/sessions/${victim.id}/verify`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ ok: false, chain: 'broken', brokenAt: { seq: 9, reason: 'seq-gap' } });

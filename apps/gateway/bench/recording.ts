@@ -1,14 +1,20 @@
-// Micro-benchmark: the recording worker's cost per pgbench -S statement, on its own. Traffic
-// (simple or prepared mode) from 8 sessions is written to op logs exactly as the gateway's relays
-// append it, and the RecordingPipeline turns them into chained, encoded chunks in a loop on this
-// thread. No sockets, no database: it prints the CPU the worker spends per statement, the number
-// to watch when changing the pipeline (bench/pgbench.ts measures the whole path).
+// Micro-benchmark: what recording costs per pgbench -S statement (simple and prepared mode), in
+// its two parts. The event loop's: 8 sessions' relays append each statement's frames and reply
+// to the op log (OffloadedRecording, a real worker behind it), each in a task of its own as
+// socket reads come, timed around the appends. The recording worker's: op logs of the same
+// traffic, turned into chained, encoded chunks by the RecordingPipeline in a loop on this thread.
+// No sockets, no database (bench/pgbench.ts measures the whole path).
 //
 //   node --import tsx apps/gateway/bench/recording.ts   (PIPELINE_STATEMENTS=200000 PIPELINE_RUNS=7
 //   PIPELINE_MODES=simple,prepared); node --cpu-prof --import tsx … profiles it
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setImmediate as nextTask } from 'node:timers/promises';
 import { BackendSerializer as S, serializeFrontend } from '@warden/pg-wire';
+import { recordingSignerFrom } from '@warden/recording';
+import { createLogger } from '@warden/runtime';
 import { Op, OpLogWriter } from '../src/recording/offload/op-log.js';
+import { RecordingOffload } from '../src/recording/offload/recording-offload.js';
+import { RecordingWriter } from '../src/recording/recording-writer.js';
 import { RecordingPipeline } from '../src/recording/offload/recording-pipeline.js';
 
 const statements = Number(process.env.PIPELINE_STATEMENTS ?? 200_000);
@@ -36,9 +42,9 @@ const reply = (mode: string): Buffer =>
 /** One statement's client frames, as the relay logs them one frame at a time. */
 function clientFrames(mode: string, aid: number): Buffer[] {
   if (mode === 'simple') return [serializeFrontend.query(TEXT.replace('$1', String(aid)))];
+  // libpq also sends a Describe, which the relay does not log.
   return [
     serializeFrontend.bind({ statement: 'P0_1', values: [String(aid)] }),
-    serializeFrontend.describe({ type: 'P', name: '' }),
     serializeFrontend.execute({}),
     serializeFrontend.sync(),
   ];
@@ -93,9 +99,54 @@ function run(mode: string): void {
   const best = measured.reduce((a, b) => (b.us < a.us ? b : a));
   const sorted = measured.map((r) => r.us).sort((a, b) => a - b);
   console.log(
-    `${mode.padEnd(8)} ${best.us.toFixed(2)} µs CPU per statement (fastest of ${runs}; median ${sorted[sorted.length >> 1]!.toFixed(2)}); ` +
+    `${mode.padEnd(8)} worker ${best.us.toFixed(2)} µs CPU per statement (fastest of ${runs}; median ${sorted[sorted.length >> 1]!.toFixed(2)}); ` +
       `${(best.events / statements).toFixed(2)} events and ${Math.round(best.bytes / statements)} bytes of chunk JSON per statement`,
   );
 }
 
-for (const mode of (process.env.PIPELINE_MODES ?? 'simple,prepared').split(',')) run(mode);
+/** The event loop's part: microseconds of appending per statement (fastest of `runs`). */
+async function eventLoop(mode: string): Promise<void> {
+  const logger = createLogger({ level: 'silent' } as never);
+  const writer = new RecordingWriter(async () => {}, logger);
+  const offload = new RecordingOffload(
+    writer,
+    recordingSignerFrom(() => randomBytes(32)),
+    logger,
+  );
+  const options = { enabled: true, maxRows: 100, maxBytes: 64 * 1024 };
+  const sessions = Array.from({ length: SESSIONS }, () => offload.open(randomUUID(), options));
+  if (mode === 'prepared') {
+    for (const s of sessions) s.client(serializeFrontend.parse({ name: 'P0_1', text: TEXT }));
+  }
+  const answer = reply(mode);
+  const count = Math.min(statements, 50_000);
+  const measure = async (): Promise<number> => {
+    let spent = 0;
+    for (let i = 0; i < count; i++) {
+      const session = sessions[i % SESSIONS]!;
+      const frames = clientFrames(mode, i);
+      await nextTask();
+      let began = performance.now();
+      for (const frame of frames) session.client(frame);
+      spent += performance.now() - began;
+      await nextTask();
+      began = performance.now();
+      session.server(answer);
+      spent += performance.now() - began;
+    }
+    return (spent * 1000) / count;
+  };
+  await measure();
+  const measured: number[] = [];
+  for (let r = 0; r < runs; r++) measured.push(await measure());
+  measured.sort((a, b) => a - b);
+  console.log(
+    `${mode.padEnd(8)} event loop ${measured[0]!.toFixed(2)} µs per statement (fastest of ${runs}; median ${measured[runs >> 1]!.toFixed(2)})`,
+  );
+  await offload.close();
+}
+
+for (const mode of (process.env.PIPELINE_MODES ?? 'simple,prepared').split(',')) {
+  await eventLoop(mode);
+  run(mode);
+}

@@ -32,6 +32,8 @@ const MAX_SPARE = 8;
 /** Appends operations to a buffer that is handed over whole (see take()). */
 export class OpLogWriter {
   private buf: Buffer;
+  /** The same bytes as `buf`: DataView's setters compile to plain stores, Buffer's write methods validate. */
+  private view: DataView;
   private pos = 0;
   /**
    * Logs the reader handed back, reused instead of allocating: a fresh one every few
@@ -42,6 +44,7 @@ export class OpLogWriter {
 
   constructor() {
     this.buf = Buffer.allocUnsafeSlow(INITIAL_CAPACITY);
+    this.view = viewOf(this.buf);
   }
 
   /** Bytes written since the last take(). */
@@ -58,13 +61,16 @@ export class OpLogWriter {
   /** An op whose payload is `buf[start, end)`. */
   range(op: OpCode, handle: number, time: number, buf: Buffer, start: number, end: number): void {
     this.header(op, handle, time, end - start);
-    this.pos += buf.copy(this.buf, this.pos, start, end);
+    // Most ranges are a whole chunk: set() takes it without the argument checks copy() makes.
+    this.buf.set(start === 0 && end === buf.length ? buf : buf.subarray(start, end), this.pos);
+    this.pos += end - start;
   }
 
   skipped(handle: number, time: number, rows: number, bytes: number): void {
     this.header(Op.skipped, handle, time, 12);
-    this.pos = this.buf.writeUInt32LE(rows, this.pos);
-    this.pos = this.buf.writeDoubleLE(bytes, this.pos);
+    this.view.setUint32(this.pos, rows, true);
+    this.view.setFloat64(this.pos + 4, bytes, true);
+    this.pos += 12;
   }
 
   text(op: OpCode, handle: number, time: number, text: string): void {
@@ -77,15 +83,17 @@ export class OpLogWriter {
   numberedText(op: OpCode, handle: number, time: number, n: number, text: string): void {
     const length = Buffer.byteLength(text);
     this.header(op, handle, time, 4 + length);
-    this.pos = this.buf.writeUInt32LE(n, this.pos);
+    this.view.setUint32(this.pos, n, true);
+    this.pos += 4;
     this.pos += this.buf.write(text, this.pos);
   }
 
   client(handle: number, time: number, token: number, decisionJson: string, frame: Uint8Array): void {
     const decisionLength = decisionJson ? Buffer.byteLength(decisionJson) : 0;
     this.header(Op.client, handle, time, 8 + decisionLength + frame.byteLength);
-    this.pos = this.buf.writeUInt32LE(token, this.pos);
-    this.pos = this.buf.writeUInt32LE(decisionLength, this.pos);
+    this.view.setUint32(this.pos, token, true);
+    this.view.setUint32(this.pos + 4, decisionLength, true);
+    this.pos += 8;
     if (decisionLength) this.pos += this.buf.write(decisionJson, this.pos);
     this.buf.set(frame, this.pos);
     this.pos += frame.byteLength;
@@ -96,6 +104,7 @@ export class OpLogWriter {
     const taken = { log: this.buf.buffer as ArrayBuffer, length: this.pos };
     const reuse = this.spare.pop();
     this.buf = reuse ? Buffer.from(reuse) : Buffer.allocUnsafeSlow(INITIAL_CAPACITY);
+    this.view = viewOf(this.buf);
     this.pos = 0;
     return taken;
   }
@@ -111,17 +120,23 @@ export class OpLogWriter {
       const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.buf.length * 2));
       this.buf.copy(grown, 0, 0, this.pos);
       this.buf = grown;
+      this.view = viewOf(grown);
     }
-    const buf = this.buf;
-    let pos = this.pos;
-    buf[pos++] = op;
-    pos = buf.writeUInt32LE(handle, pos);
-    pos = buf.writeDoubleLE(time, pos);
-    this.pos = buf.writeUInt32LE(length, pos);
+    const view = this.view;
+    const pos = this.pos;
+    view.setUint8(pos, op);
+    view.setUint32(pos + 1, handle, true);
+    view.setFloat64(pos + 5, time, true);
+    view.setUint32(pos + 13, length, true);
+    this.pos = pos + HEADER;
   }
 }
 
 /** One operation: its payload lies at `log[start, end)`, passed as offsets rather than a Buffer of its own. */
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
 export type OpVisitor = (op: number, handle: number, time: number, log: Buffer, start: number, end: number) => void;
 
 /** Calls `visit` for each operation in a log, in order. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, eventHash, GENESIS_HASH, HashChain, StoredEventBytes } from './chain.js';
+import { canonicalJson, eventHash, GENESIS_HASH, HashChain } from './chain.js';
 import type { RecordedEvent } from './events.js';
 
 describe('canonicalJson', () => {
@@ -36,32 +36,5 @@ describe('HashChain', () => {
     expect(encoded).toMatchObject({ seq: 2, kind: 'result', t: '2026-11-22T08:00:00.001Z' });
     expect(eventHash(a.hash, { ...b, payload: { tag: 'SELECT 2', ref: 1, rows: [['1']] } })).not.toBe(b.hash);
     expect([chain.lastSeq, chain.lastHash]).toEqual([2, b.hash]);
-  });
-});
-
-describe('HashChain.appendInto', () => {
-  it('writes the same stored events, with the same hashes, as appendEncoded', () => {
-    // Non-ASCII text, escapes, and a payload past the 64 KiB scratch buffer it starts with.
-    const payloads = [
-      '{"text":"SELECT 1"}',
-      '{"text":"héllo ✓ \\"quoted\\"\\n𝄞"}',
-      `{"text":${JSON.stringify('é'.repeat(40_000))}}`,
-      '{"rows":[]}',
-    ];
-    const strings = new HashChain('s-1');
-    const bytes = new HashChain('s-1');
-    const out = new StoredEventBytes();
-    const expected: string[] = [];
-    for (const [i, payload] of payloads.entries()) {
-      const t = `2026-12-03T12:00:0${i}.000Z`;
-      expected.push(strings.appendEncoded(t, 'client', 'query', payload).json);
-      expect(bytes.appendInto(out, t, 'client', 'query', payload)).toBe(i + 1);
-    }
-    expect(out.count).toBe(payloads.length);
-    expect(out.take().toString('utf8')).toBe(`[${expected.join(',')}]`);
-    expect(bytes.lastHash).toBe(strings.lastHash);
-    // take() starts a new array.
-    bytes.appendInto(out, 't', 'server', 'result', '{}');
-    expect(JSON.parse(out.take().toString('utf8'))).toHaveLength(1);
   });
 });

@@ -98,12 +98,9 @@ function hashInput(prevHash: string, content: string): string {
 // One-shot hashing (Node >= 20.12) is several times cheaper than a Hash object per event.
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
-function sha256Hex(input: string | Buffer): string {
-  return oneShot ? oneShot('sha256', input as string, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
+function sha256Hex(input: string): string {
+  return oneShot ? oneShot('sha256', input, 'hex') : crypto.createHash('sha256').update(input).digest('hex');
 }
-
-/** Where appendInto() encodes an event's hash input: previous hash, newline, content. Grown as needed. */
-let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 function hashContent(prevHash: string, content: string): string {
   return sha256Hex(hashInput(prevHash, content));
@@ -125,57 +122,6 @@ export interface EncodedEvent {
   t: string;
   kind: string;
   json: string;
-}
-
-/** Bytes before an event's content in its hash input: the previous hash and a newline. */
-const HASH_PREFIX = GENESIS_HASH.length + 1;
-
-/**
- * Stored events as one JSON array of UTF-8 bytes, appended to by HashChain.appendInto: what a
- * RecordingChunk row's events column holds.
- */
-export class StoredEventBytes {
-  /** A new array starts at the size the last one reached: sessions keep their pace. */
-  private capacity = 4 * 1024;
-  private buf: Buffer;
-  private pos = 1;
-  /** Events added since the last take(). */
-  count = 0;
-
-  constructor() {
-    this.buf = this.fresh();
-  }
-
-  /** One event: `from[start, end)` (its content less the closing brace), then `,"hash":"…"}`. */
-  add(from: Buffer, start: number, end: number, hash: string): void {
-    const needed = this.pos + (end - start) + hash.length + 16;
-    if (needed > this.buf.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.buf.length * 2));
-      this.buf.copy(grown, 0, 0, this.pos);
-      this.buf = grown;
-    }
-    if (this.count > 0) this.buf[this.pos++] = 0x2c;
-    this.pos += from.copy(this.buf, this.pos, start, end);
-    this.pos += this.buf.write(',"hash":"' + hash + '"}', this.pos, 'latin1');
-    this.count += 1;
-  }
-
-  /** The array so far, closed, in an ArrayBuffer of its own (it can be transferred); starts a new one. */
-  take(): Buffer {
-    this.buf[this.pos++] = 0x5d;
-    const out = this.buf.subarray(0, this.pos);
-    this.capacity = Math.min(Math.max(4 * 1024, this.pos + (this.pos >> 2)), 1024 * 1024);
-    this.buf = this.fresh();
-    this.pos = 1;
-    this.count = 0;
-    return out;
-  }
-
-  private fresh(): Buffer {
-    const buf = Buffer.allocUnsafeSlow(this.capacity);
-    buf[0] = 0x5b;
-    return buf;
-  }
 }
 
 /** Links a session's events as they are produced; one per session, used in seq order. */
@@ -207,28 +153,6 @@ export class HashChain {
     this.last = hash;
     const json = input.slice(GENESIS_HASH.length + 1, -1) + ',"hash":"' + hash + '"}';
     return { sessionId: this.sessionId, seq, t, kind, json };
-  }
-
-  /**
-   * The next event in the chain, written straight into `out` in its stored form (what
-   * appendEncoded's `json` holds) as UTF-8; returns its seq. The hash input is encoded once, into
-   * a scratch buffer, hashed there and copied out: no string is built for the stored form, and
-   * the chunk needs no encoding later (the recording worker's path, see StoredEventBytes).
-   */
-  appendInto(out: StoredEventBytes, t: string, direction: EventDirection, kind: string, payloadJson: string): number {
-    const seq = ++this.seq;
-    const content = contentOf(direction, kind, payloadJson, seq, this.sessionJson, t);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: room for the worst case, no length pass.
-    const room = HASH_PREFIX + content.length * 3;
-    if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(Math.max(room, scratch.length * 2));
-    scratch.write(this.last, 0, 'latin1');
-    scratch[GENESIS_HASH.length] = 0x0a;
-    const end = HASH_PREFIX + scratch.write(content, HASH_PREFIX);
-    const hash = sha256Hex(scratch.subarray(0, end));
-    this.last = hash;
-    // The stored form: the content without its closing brace, then the hash.
-    out.add(scratch, HASH_PREFIX, end - 1, hash);
-    return seq;
   }
 
   get lastHash(): string {

@@ -1,5 +1,5 @@
 export * from './events.js';
-export { canonicalJson, eventHash, GENESIS_HASH, HashChain, StoredEventBytes, type EncodedEvent } from './chain.js';
+export { canonicalJson, eventHash, GENESIS_HASH, HashChain, type EncodedEvent } from './chain.js';
 export { encodePayload } from './encode.js';
 export {
   keyIdOf,

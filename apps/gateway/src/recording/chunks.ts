@@ -1,4 +1,4 @@
-import { StoredEventBytes, type EncodedEvent, type EventDirection, type HashChain } from '@warden/recording';
+import type { EncodedEvent } from '@warden/recording';
 import { searchWords } from './search-words.js';
 
 /**
@@ -20,60 +20,39 @@ export interface PreparedChunk {
   searchText: string;
 }
 
-/**
- * Collects one session's events into chunks, as the recording worker keeps them: the hash chain
- * writes each event straight into the chunk's bytes (HashChain.appendInto), which go to the
- * writer in a buffer of their own, transferred rather than copied, and are inserted as they are.
- */
+/** Collects one session's events into chunks: what the recording worker keeps per session. */
 export class ChunkBuilder {
-  private readonly bytes = new StoredEventBytes();
+  private events: EncodedEvent[] = [];
   private texts = new Set<string>();
-  private firstSeq = 0;
-  private lastSeq = 0;
-  private firstAt = '';
-  private lastAt = '';
 
   get size(): number {
-    return this.bytes.count;
+    return this.events.length;
   }
 
-  /** Chains the next event into the chunk (see ByteEventSink); returns its seq. */
-  append(
-    chain: HashChain,
-    t: string,
-    direction: EventDirection,
-    kind: string,
-    payloadJson: string,
-    searchText: string | undefined,
-  ): number {
-    const seq = chain.appendInto(this.bytes, t, direction, kind, payloadJson);
-    if (this.bytes.count === 1) {
-      this.firstSeq = seq;
-      this.firstAt = t;
-    }
-    this.lastSeq = seq;
-    this.lastAt = t;
+  push(encoded: EncodedEvent, searchText: string | undefined): void {
+    this.events.push(encoded);
     if (searchText !== undefined) this.texts.add(searchText);
-    return seq;
   }
 
-  /** The events appended since the last take(), as one chunk (undefined when there are none). */
+  /**
+   * The events pushed since the last take(), as one chunk (undefined when there are none), its
+   * events as bytes: a chunk goes to the gateway's thread in a transferred buffer and is written
+   * from it as is. As a string it was copied into the gateway's heap on arrival (large-object
+   * space, freed only by full collections) and encoded to UTF-8 again for the insert.
+   */
   take(): PreparedChunk | undefined {
-    if (this.bytes.count === 0) return undefined;
-    const chunk: PreparedChunk = {
-      sessionId: this.sessionId,
-      firstSeq: this.firstSeq,
-      lastSeq: this.lastSeq,
-      firstAt: this.firstAt,
-      lastAt: this.lastAt,
-      events: this.bytes.take(),
-      searchText: searchWords(this.texts),
-    };
+    const events = this.events;
+    if (events.length === 0) return undefined;
+    const chunk = chunkOf(events, this.texts);
+    const text = chunk.events as string;
+    // A buffer of its own (not a slice of Node's pool), so that it can be transferred.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    bytes.write(text);
+    chunk.events = bytes;
+    this.events = [];
     this.texts = new Set();
     return chunk;
   }
-
-  constructor(private readonly sessionId: string) {}
 }
 
 /** A chunk of `events` (one session's, in seq order) whose statements are `texts`. */

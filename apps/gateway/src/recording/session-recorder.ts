@@ -17,22 +17,6 @@ export interface EventSink {
   flush(): Promise<void>;
 }
 
-/**
- * A sink that takes events as they are chained: it has the chain write each one into its bytes
- * (HashChain.appendInto) and returns the seq. The recording worker's chunks are built this way.
- */
-export interface ByteEventSink {
-  append(
-    chain: HashChain,
-    t: string,
-    direction: EventDirection,
-    kind: string,
-    payloadJson: string,
-    searchText: string | undefined,
-  ): number;
-  flush(): Promise<void>;
-}
-
 /** What protocol code records into; the number returned is what later events pass as their `ref`. */
 export interface EventRecorder {
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number;
@@ -84,7 +68,7 @@ export class SessionRecorder implements EventRecorder, EndableRecording {
   /** `clock` gives each event's time; the recording worker passes the time its bytes were relayed. */
   constructor(
     readonly sessionId: string,
-    private readonly sink: EventSink | ByteEventSink,
+    private readonly sink: EventSink,
     private readonly signer: RecordingSigner | undefined,
     private readonly clock: () => number = Date.now,
   ) {
@@ -94,13 +78,8 @@ export class SessionRecorder implements EventRecorder, EndableRecording {
   /** Records an event and returns its seq (results refer to their statement by it). */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ended) return 0;
-    const t = isoTime(this.clock());
-    const payloadJson = encodePayload(kind, payload);
-    const searchText = SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined;
-    const sink = this.sink;
-    if ('append' in sink) return sink.append(this.chain, t, direction, kind, payloadJson, searchText);
-    const encoded = this.chain.appendEncoded(t, direction, kind, payloadJson);
-    sink.push(encoded, searchText);
+    const encoded = this.chain.appendEncoded(isoTime(this.clock()), direction, kind, encodePayload(kind, payload));
+    this.sink.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
     return encoded.seq;
   }
 

@@ -1,8 +1,8 @@
 import { BackendSplitter, decodeFrontendFrame, FrameView, FrontendCode } from '@warden/pg-wire';
-import type { EventDirection, HashChain, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
+import type { EncodedEvent, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
 import { PostgresSessionRecording } from '../../postgres/session-recording.js';
 import { ChunkBuilder, type PreparedChunk } from '../chunks.js';
-import { SessionRecorder, type ByteEventSink } from '../session-recorder.js';
+import { SessionRecorder, type EventSink } from '../session-recorder.js';
 import { Op, readOps } from './op-log.js';
 
 /** Client message types the recording reads (see PipelineSession.client); the rest are passed over. */
@@ -40,10 +40,10 @@ export interface PipelineOutput {
  * the op log (cheap next to everything else the recording does) and records through the same
  * PostgresSessionRecording the gateway used before, timed by when the bytes were relayed.
  */
-class PipelineSession implements ByteEventSink {
+class PipelineSession implements EventSink {
   readonly recorder: SessionRecorder;
   readonly recording: PostgresSessionRecording;
-  readonly chunks: ChunkBuilder;
+  readonly chunks = new ChunkBuilder();
   /** Tokens the gateway handed out for events it may refer to later (reviews), and their seqs. */
   readonly tokens = new Map<number, number>();
   private readonly splitter = new BackendSplitter();
@@ -52,20 +52,12 @@ class PipelineSession implements ByteEventSink {
   broken = false;
 
   constructor(sessionId: string, options: { maxRows: number; maxBytes: number }, clock: () => number) {
-    this.chunks = new ChunkBuilder(sessionId);
     this.recorder = new SessionRecorder(sessionId, this, undefined, clock);
     this.recording = new PostgresSessionRecording(this.recorder, { enabled: true, ...options }, clock);
   }
 
-  append(
-    chain: HashChain,
-    t: string,
-    direction: EventDirection,
-    kind: string,
-    payloadJson: string,
-    searchText: string | undefined,
-  ): number {
-    return this.chunks.append(chain, t, direction, kind, payloadJson, searchText);
+  push(encoded: EncodedEvent, searchText?: string): void {
+    this.chunks.push(encoded, searchText);
   }
 
   flush(): Promise<void> {

@@ -14,7 +14,7 @@
 //   BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway
 //   (BENCH_AGENT_NODE_ARGS the agent); BENCH_CLIENTS sets pgbench's client count (default 8).
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { issueToken } from '@warden/access';
@@ -47,31 +47,21 @@ function run(
   });
 }
 
-/** CPU time a process has used so far, in ms: in all, and in the kernel (here mostly socket syscalls). */
-function cpuMs(pid: number): { total: number; kernel: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/** CPU time used so far, in ms, from a /proc stat file: in all, and in the kernel (here mostly socket syscalls). */
+function statCpuMs(statPath: string): { total: number; kernel: number } {
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ');
   const [user, kernel] = [Number(fields[11]), Number(fields[12])].map((ticks) => (ticks * 1000) / 100); // 10 ms ticks
   return { total: user! + kernel!, kernel: kernel! };
 }
 
-/** CPU ms so far of a process's main thread (its event loop) and of all its threads. */
-function threadsCpuMs(pid: number): { main: number; all: number } {
-  const ms = (stat: string): number => {
-    const fields = stat.split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  };
-  let all = 0;
-  let main = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const used = ms(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
-      all += used;
-      if (Number(tid) === pid) main = used;
-    } catch {
-      // the thread ended in between
-    }
-  }
-  return { main, all };
+/** CPU time a process has used so far (all its threads). */
+function cpuMs(pid: number): { total: number; kernel: number } {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** CPU ms so far of a process's main thread: a Node process's event loop. */
+function eventLoopCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`).total;
 }
 
 function rssMb(pid: number): number {
@@ -363,9 +353,9 @@ try {
     const cost = { gateway: [] as number[], eventLoop: [] as number[], postgres: [] as number[] };
     const recordingRun = async (label: string, connection: string) => {
       const before = await controlBackendsCpu();
-      const threadsBefore = threadsCpuMs(gateway.child.pid!);
+      const eventLoopBefore = eventLoopCpuMs(gateway.child.pid!);
       const r = await measure(label, pgPort, 'bench', connection, mode, [gateway.child.pid!], adminToken.token);
-      const threadsAfter = threadsCpuMs(gateway.child.pid!);
+      const eventLoopAfter = eventLoopCpuMs(gateway.child.pid!);
       const after = await controlBackendsCpu();
       // A backend that started during the run spent all its CPU in it; one that exited is missed.
       let postgres = 0;
@@ -374,7 +364,7 @@ try {
       return {
         tps: r.tps,
         gateway: r.cpu[0]!.total,
-        eventLoop: ((threadsAfter.main - threadsBefore.main) * 1000) / txns,
+        eventLoop: ((eventLoopAfter - eventLoopBefore) * 1000) / txns,
         postgres: (postgres * 1000) / txns,
       };
     };

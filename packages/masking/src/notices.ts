@@ -1,10 +1,9 @@
-import { BackendCode } from '@warden/pg-wire';
+import { BackendCode, typeTable } from '@warden/pg-wire';
 import { Syntax, type Counts, type ValueMasker } from './value-masker.js';
 
 // ErrorResponse/NoticeResponse fields that can carry data values: M message, D detail, H hint,
 // W where (context), q internal query.
-const SCANNED = new Uint8Array(256);
-for (const c of 'MDHWq') SCANNED[c.charCodeAt(0)] = 1;
+const SCANNED = typeTable([...'MDHWq']);
 
 const DETAIL = 0x44; // D
 const CODE = 0x43; // C

@@ -14,8 +14,21 @@ export interface BackendSplitterOptions {
 
 export const DEFAULT_MAX_BACKEND_MESSAGE_SIZE = 1024 * 1024 * 1024 + 64 * 1024;
 
-const KNOWN = new Uint8Array(256);
-for (const code of Object.values(BackendCode)) KNOWN[code] = 1;
+/**
+ * A 256-entry table indexed by message type byte, 1 for each of `types` (type bytes or
+ * one-character strings such as 'Z'): a type test on the per-message path is one array read.
+ */
+export function typeTable(types: readonly (number | string)[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const type of types) t[typeByte(type)] = 1;
+  return t;
+}
+
+function typeByte(type: number | string): number {
+  return typeof type === 'number' ? type : type.charCodeAt(0);
+}
+
+const KNOWN = typeTable(Object.values(BackendCode));
 
 /**
  * A 256-entry type table for {@link BackendSplitter.readRun}: every backend message type, except
@@ -23,7 +36,7 @@ for (const code of Object.values(BackendCode)) KNOWN[code] = 1;
  */
 export function frameTypes(except: readonly (number | string)[] = []): Uint8Array {
   const t = KNOWN.slice();
-  for (const e of except) t[typeof e === 'number' ? e : e.charCodeAt(0)] = 0;
+  for (const e of except) t[typeByte(e)] = 0;
   return t;
 }
 

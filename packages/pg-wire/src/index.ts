@@ -19,6 +19,7 @@ export * from './backend-messages.js';
 export {
   BackendSplitter,
   frameTypes,
+  typeTable,
   DEFAULT_MAX_BACKEND_MESSAGE_SIZE,
   type BackendSplitterOptions,
 } from './backend-splitter.js';

@@ -132,11 +132,11 @@ export class OpLogWriter {
   }
 }
 
-/** One operation: its payload lies at `log[start, end)`, passed as offsets rather than a Buffer of its own. */
 function viewOf(buf: Buffer): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+/** One operation: its payload lies at `log[start, end)`, passed as offsets rather than a Buffer of its own. */
 export type OpVisitor = (op: number, handle: number, time: number, log: Buffer, start: number, end: number) => void;
 
 /** Calls `visit` for each operation in a log, in order. */

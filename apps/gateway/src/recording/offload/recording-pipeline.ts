@@ -1,4 +1,4 @@
-import { BackendSplitter, decodeFrontendFrame, FrameView, FrontendCode } from '@warden/pg-wire';
+import { BackendSplitter, decodeFrontendFrame, FrameView, FrontendCode, typeTable } from '@warden/pg-wire';
 import type { EncodedEvent, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
 import { PostgresSessionRecording } from '../../postgres/session-recording.js';
 import { ChunkBuilder, type PreparedChunk } from '../chunks.js';
@@ -6,8 +6,7 @@ import { SessionRecorder, type EventSink } from '../session-recorder.js';
 import { Op, readOps } from './op-log.js';
 
 /** Client message types the recording reads (see PipelineSession.client); the rest are passed over. */
-const RECORDED = new Uint8Array(256);
-for (const code of [
+const RECORDED = typeTable([
   FrontendCode.Query,
   FrontendCode.Parse,
   FrontendCode.Bind,
@@ -16,9 +15,7 @@ for (const code of [
   FrontendCode.Sync,
   FrontendCode.Close,
   FrontendCode.CopyData,
-]) {
-  RECORDED[code] = 1;
-}
+]);
 
 /** A session whose chain was closed: what its seal is made from. */
 export interface EndedChain {

@@ -1,4 +1,4 @@
-import { BackendCode } from '@warden/pg-wire';
+import { BackendCode, typeTable } from '@warden/pg-wire';
 
 /** Where the filter's output goes, in stream order (OffloadedRecording: the op log). */
 export interface RowCapSink {
@@ -11,16 +11,13 @@ export interface RowCapSink {
 const HEADER = 5;
 
 /** Frames after which a new result starts: the recording's row counts start again (session-recording.ts). */
-const RESULT_ENDS = new Uint8Array(256);
-for (const code of [
+const RESULT_ENDS = typeTable([
   BackendCode.CommandComplete,
   BackendCode.EmptyQueryResponse,
   BackendCode.PortalSuspended,
   BackendCode.ErrorResponse,
   BackendCode.ReadyForQuery,
-]) {
-  RESULT_ENDS[code] = 1;
-}
+]);
 
 /**
  * Keeps the rows the recording cannot capture out of the op log. A result's rows are recorded up
@@ -37,10 +34,9 @@ for (const code of [
  * from there, for the worker's parser to reject as before.
  */
 export class RowCapFilter {
+  /** Data rows and their bytes in the current result: they only grow until it ends. */
   private rows = 0;
   private bytes = 0;
-  /** Past the cap in the current result: its data frames are skipped. */
-  private capped = false;
   /** Body bytes of the current frame still to come. */
   private bodyLeft = 0;
   /** Whether the current frame is being skipped. */
@@ -124,7 +120,6 @@ export class RowCapFilter {
       if (RESULT_ENDS[type]) {
         this.rows = 0;
         this.bytes = 0;
-        this.capped = false;
       }
     }
     if (run >= 0 && end > run) sink.bytes(chunk, run, end);
@@ -139,8 +134,8 @@ export class RowCapFilter {
     else return false;
     this.rows += 1;
     this.bytes += size;
-    if (!this.capped && this.rows <= this.maxRows && this.bytes <= this.maxBytes) return false;
-    this.capped = true;
+    // Both counts only grow within a result: once past the cap, every later row is too.
+    if (this.rows <= this.maxRows && this.bytes <= this.maxBytes) return false;
     this.skippedRows += 1;
     this.skippedBytes += size;
     return true;

@@ -5,6 +5,15 @@ import type { EventDirection, RecordedEvent, UnchainedEvent } from './events.js'
 export const GENESIS_HASH = '0'.repeat(64);
 
 /**
+ * A number as JSON writes it. For finite numbers String() gives the same digits (both use
+ * Number's shortest round-trip form, and both write -0 as 0) without a trip through the JSON
+ * serializer; JSON has no form for the others but null.
+ */
+export function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
  * JSON with object keys sorted at every level, so the same event hashes the same
  * after a round trip through Postgres JSONB (which reorders keys). `undefined`
  * members are left out, as JSON.stringify does. Written with plain loops: it runs
@@ -15,7 +24,7 @@ export function canonicalJson(value: unknown): string {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+      return jsonNumber(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {

@@ -1,4 +1,4 @@
-import { canonicalJson } from './chain.js';
+import { canonicalJson, jsonNumber } from './chain.js';
 import type {
   ErrorPayload,
   EventPayload,
@@ -15,15 +15,6 @@ import type {
 // most of the recording's cost per statement. encode.test.ts holds them to that.
 
 const str = JSON.stringify;
-
-/**
- * A finite number as JSON writes it. String() gives the same digits (both use Number's shortest
- * round-trip form, and both write -0 as 0) without a trip through the JSON serializer; only
- * non-finite numbers differ, and JSON has no form for them but null.
- */
-function num(n: number): string {
-  return Number.isFinite(n) ? String(n) : 'null';
-}
 
 /**
  * A string as JSON, remembering the last one: a session executes the same statement text, under
@@ -97,7 +88,7 @@ function columnsJson(columns: readonly { name: string; typeOid: number }[]): str
   out = '[';
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
-    out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + num(c.typeOid) + '}';
+    out += (i ? ',' : '') + '{"name":' + str(c.name) + ',"typeOid":' + jsonNumber(c.typeOid) + '}';
   }
   out += ']';
   columnsJsonCache.set(columns, out);
@@ -105,10 +96,16 @@ function columnsJson(columns: readonly { name: string; typeOid: number }[]): str
 }
 
 function encodeResult(p: ResultPayload): string {
-  let out = '{"bytes":' + num(p.bytes);
+  let out = '{"bytes":' + jsonNumber(p.bytes);
   if (p.columns !== undefined) out += ',"columns":' + columnsJson(p.columns);
   if (p.copy !== undefined) out += ',"copy":' + canonicalJson(p.copy);
-  out += ',"ms":' + num(p.ms) + ',"ref":' + (p.ref === null ? 'null' : num(p.ref)) + ',"rowCount":' + num(p.rowCount);
+  out +=
+    ',"ms":' +
+    jsonNumber(p.ms) +
+    ',"ref":' +
+    (p.ref === null ? 'null' : jsonNumber(p.ref)) +
+    ',"rowCount":' +
+    jsonNumber(p.rowCount);
   if (p.rows !== undefined) {
     out += ',"rows":[';
     for (let i = 0; i < p.rows.length; i++) out += (i ? ',' : '') + cellsJson(p.rows[i]!);

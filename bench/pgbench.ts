@@ -4,7 +4,7 @@
 // as separate processes), all in
 // this one run so the ratios mean something on a shared, noisy machine; Warden with
 // session recording off, on (the default) and with policy; then the recording's
-// storage cost per 1,000 statements, and a large COPY TO STDOUT through Warden while
+// storage cost per 1,000 statements, and a large COPY TO STDOUT and FROM STDIN through Warden while
 // sampling each process's RSS.
 //
 //   node --import tsx bench/pgbench.ts            (BENCH_SECONDS=10 BENCH_COPY_MB=1024)
@@ -394,28 +394,46 @@ try {
       `recording storage: ${statements} statements in ${Number(storage!.events)} events, ${(Number(storage!.bytes) / 1024 / 1024).toFixed(1)} MiB → ${(((Number(storage!.bytes) / statements) * 1000) / 1024).toFixed(0)} KiB per 1,000 statements (pgbench -S: statement + one-row result)`,
     );
 
-  // Large COPY TO STDOUT through Warden: memory must stay flat.
+  // Large COPYs through Warden, recorded, both ways: memory must stay flat.
   if (copyMb <= 0) throw new SkipCopy();
   const rows = Math.ceil((copyMb * 1024 * 1024) / 1001);
-  const baseline = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
-  const peaks = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
-  const sampler = setInterval(() => {
-    peaks.gateway = Math.max(peaks.gateway, rssMb(gateway.child.pid!));
-    peaks.agent = Math.max(peaks.agent, rssMb(agentProc.child.pid!));
-  }, 100);
-  const started = Date.now();
-  const copy = await run('sh', [
-    '-c',
-    `psql -X -d "postgres://bench:${adminToken.token}@127.0.0.1:${pgPort}/bench?sslmode=disable" -c "COPY (SELECT repeat('x', 1000) FROM generate_series(1, ${rows})) TO STDOUT" | wc -c`,
-  ]);
-  clearInterval(sampler);
-  const bytes = Number(copy.out.trim());
-  const secs = (Date.now() - started) / 1000;
-  console.log(
-    `\nCOPY TO STDOUT through Warden: ${(bytes / 1024 / 1024).toFixed(0)} MiB in ${secs.toFixed(1)} s (${(bytes / 1024 / 1024 / secs).toFixed(0)} MiB/s)`,
+  // BENCH_COPY_CONNECTION=bench-norec runs them unrecorded, for reference.
+  const copyConnection = process.env.BENCH_COPY_CONNECTION ?? 'bench';
+  const url = `postgres://bench:${adminToken.token}@127.0.0.1:${pgPort}/${copyConnection}?sslmode=disable`;
+  /** Runs a shell pipeline around psql while sampling both processes' RSS; prints MiB/s and the peaks. */
+  const copyThrough = async (label: string, script: string, bytes: () => number): Promise<void> => {
+    const baseline = { gateway: rssMb(gateway.child.pid!), agent: rssMb(agentProc.child.pid!) };
+    const peaks = { ...baseline };
+    const sampler = setInterval(() => {
+      peaks.gateway = Math.max(peaks.gateway, rssMb(gateway.child.pid!));
+      peaks.agent = Math.max(peaks.agent, rssMb(agentProc.child.pid!));
+    }, 100);
+    const started = Date.now();
+    const result = await run('sh', ['-c', script]);
+    clearInterval(sampler);
+    if (result.code !== 0) throw new Error(`${label} failed: ${result.out}`);
+    const secs = (Date.now() - started) / 1000;
+    const mib = bytes() || Number(result.out.trim()) / 1024 / 1024;
+    console.log(
+      `\n${label} through Warden: ${mib.toFixed(0)} MiB in ${secs.toFixed(1)} s (${(mib / secs).toFixed(0)} MiB/s)`,
+    );
+    console.log(
+      `RSS at start, before the COPY → its peak: gateway ${startedRss.gateway.toFixed(0)}, ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB; agent ${startedRss.agent.toFixed(0)}, ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
+    );
+  };
+  await copyThrough(
+    'COPY TO STDOUT',
+    `psql -X -d "${url}" -c "COPY (SELECT repeat('x', 1000) FROM generate_series(1, ${rows})) TO STDOUT" | wc -c`,
+    () => 0,
   );
-  console.log(
-    `RSS at start, before the COPY → its peak: gateway ${startedRss.gateway.toFixed(0)}, ${baseline.gateway.toFixed(0)} → ${peaks.gateway.toFixed(0)} MB; agent ${startedRss.agent.toFixed(0)}, ${baseline.agent.toFixed(0)} → ${peaks.agent.toFixed(0)} MB`,
+  // The same rows the other way, into an unlogged table (dropped after): psql sends them as CopyData.
+  const line = 'x'.repeat(1000);
+  await copyThrough(
+    'COPY FROM STDIN',
+    `psql -X -q -d "${url}" -c "CREATE UNLOGGED TABLE bench_copy_in (v text)" && ` +
+      `yes ${line} | head -n ${rows} | psql -X -q -d "${url}" -c "COPY bench_copy_in FROM STDIN" && ` +
+      `psql -X -q -d "${url}" -c "DROP TABLE bench_copy_in"`,
+    () => (rows * 1001) / 1024 / 1024,
   );
 
   await db.close();

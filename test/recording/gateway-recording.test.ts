@@ -199,19 +199,28 @@ describe('session recording', () => {
     expect(byKind('notice')).toEqual([expect.objectContaining({ message: 'hello from plpgsql' })]);
   });
 
-  it('caps captured rows per statement but keeps exact counts; COPY is recorded too', async () => {
+  it('caps captured rows per statement but keeps exact counts; COPY both ways is recorded too', async () => {
     await dp.api.db.prisma.connection.update({
       where: { name: 'pg-test' },
       data: { options: { recording: { maxRows: 5 } } },
     });
     try {
       const since = new Date();
-      const out = await dp.psql([
-        '-c',
-        'SELECT g FROM generate_series(1, 1000) g',
-        '-c',
-        'COPY (SELECT g FROM generate_series(1, 50) g) TO STDOUT',
-      ]);
+      // psql sends COPY data in buffers of several lines: 100 KB of it makes more CopyData messages than the cap.
+      const copiedIn = Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(1000, 'x') + '\n').join('');
+      const out = await dp.psql(
+        [
+          '-c',
+          'SELECT g FROM generate_series(1, 1000) g',
+          '-c',
+          'COPY (SELECT g FROM generate_series(1, 50) g) TO STDOUT',
+          '-c',
+          'CREATE TEMP TABLE copied (v text)',
+          '-c',
+          'COPY copied FROM STDIN',
+        ],
+        { input: copiedIn },
+      );
       expect(out.code, out.stderr).toBe(0);
       const session = await sealedSession(dp.api.db.prisma, since);
       const results = (await eventsOf(session.id))
@@ -221,6 +230,14 @@ describe('session recording', () => {
       expect(results[0]!.rows).toEqual([['1'], ['2'], ['3'], ['4'], ['5']]);
       expect(results[1]).toMatchObject({ tag: 'COPY 50', rowCount: 50, truncated: true });
       expect(results[1]!.copy).toEqual({ direction: 'out', data: ['1\n', '2\n', '3\n', '4\n', '5\n'] });
+      // COPY FROM STDIN: the data the client sent, counted exactly (rows are its CopyData messages)
+      // and captured up to the cap.
+      const copyIn = results.find((r) => r.tag === 'COPY 100')!;
+      expect(copyIn).toMatchObject({ bytes: copiedIn.length, truncated: true });
+      expect(copyIn.rowCount).toBeGreaterThan(5);
+      expect(copyIn.copy.direction).toBe('in');
+      expect(copyIn.copy.data).toHaveLength(5);
+      expect(copiedIn.startsWith(copyIn.copy.data.join(''))).toBe(true);
     } finally {
       await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: {} } });
     }

@@ -133,6 +133,34 @@ describe.each([
     await offload.close();
   });
 
+  it('records a COPY FROM STDIN with exact counts and its data up to the cap', async () => {
+    const { offload, eventsOf, verify } = harness(inThread);
+    const id = randomUUID();
+    const recording = offload.open(id, OPTIONS);
+    recording.client(serializeFrontend.query('COPY t FROM STDIN'));
+    recording.server(S.copyInResponse(0, [0]));
+    const lines = Array.from({ length: 300 }, (_, i) => Buffer.from(`${i}\n`));
+    for (const [i, line] of lines.entries()) {
+      recording.client(serializeFrontend.copyData(line));
+      // Ops go to the pipeline mid-COPY too.
+      if (i === 150) offload.send();
+    }
+    recording.client(serializeFrontend.copyDone());
+    recording.server(Buffer.concat([S.commandComplete('COPY 300'), S.readyForQuery('I')]));
+    const seal = await recording.end(END);
+
+    const result = eventsOf(id).find((e) => e.kind === 'result')!;
+    expect(result.payload).toMatchObject({
+      tag: 'COPY 300',
+      rowCount: 300,
+      bytes: lines.reduce((sum, line) => sum + line.length, 0),
+      truncated: true,
+      copy: { direction: 'in', data: lines.slice(0, OPTIONS.maxRows).map(String) },
+    });
+    expect(verify(id, seal).ok).toBe(true);
+    await offload.close();
+  });
+
   it('keeps sessions apart and flush() writes everything appended before it', async () => {
     const { offload, eventsOf } = harness(inThread);
     const ids = [randomUUID(), randomUUID()];

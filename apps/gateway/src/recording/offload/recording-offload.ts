@@ -11,6 +11,7 @@ import type {
   RecordingSigner,
   SessionEndPayload,
 } from '@warden/recording';
+import { FrontendCode } from '@warden/pg-wire';
 import type { Logger } from '@warden/runtime';
 import type { RecordingOptions } from '../recording-options.js';
 import type { RecordingWriter } from '../recording-writer.js';
@@ -25,6 +26,10 @@ const SEND_AFTER_MS = 25;
 const SEND_AT_BYTES = 64 * 1024;
 /** Op bytes the pipeline has not applied yet above which recorded sessions pause (resume under half). */
 const MAX_UNAPPLIED_BYTES = 8 * 1024 * 1024;
+
+/** A client CopyData frame: its type byte, and the header before its data. */
+const COPY_DATA = FrontendCode.CopyData;
+const COPY_DATA_HEADER = 5;
 
 /** Epoch milliseconds with the sub-millisecond part: comparable across threads, unlike performance.now(). */
 const TIME_ORIGIN = performance.timeOrigin;
@@ -259,6 +264,9 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   /** When the server bytes being filtered were relayed. */
   private serverTime = 0;
   private readonly serverSink: RowCapSink;
+  /** COPY FROM STDIN data past the cap, not logged yet: reported as one op before the session's next. */
+  private copyInSkippedRows = 0;
+  private copyInSkippedBytes = 0;
 
   constructor(
     private readonly offload: RecordingOffload,
@@ -279,6 +287,12 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
    */
   client(frame: Uint8Array, decision?: RecordedDecision, wantRef = false): number {
     if (this.ending) return 0;
+    if (frame[0] === COPY_DATA && this.rowCap.skipsCopyIn(frame.length - COPY_DATA_HEADER)) {
+      this.copyInSkippedRows += 1;
+      this.copyInSkippedBytes += frame.length - COPY_DATA_HEADER;
+      return 0;
+    }
+    this.reportSkippedCopyIn();
     const token = wantRef ? this.nextToken++ : 0;
     const decisionJson = decision && decision.action !== 'allow' ? JSON.stringify(decision) : '';
     this.offload.log.client(this.handle, this.offload.time(), token, decisionJson, frame);
@@ -289,6 +303,7 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   /** Server bytes exactly as the client received them (rows past the capture cap only counted). */
   server(bytes: Buffer): void {
     if (this.ending) return;
+    this.reportSkippedCopyIn();
     this.serverTime = this.offload.time();
     this.rowCap.push(bytes, this.serverSink);
     this.offload.appended();
@@ -297,6 +312,7 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   /** Records an event of the gateway's own; returns the token later events pass as `ref`. */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ending) return 0;
+    this.reportSkippedCopyIn();
     const token = this.nextToken++;
     this.offload.log.numberedText(
       Op.event,
@@ -316,6 +332,7 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
         if (this.offload.failed) return reject(this.offload.failed);
         this.closeChain = resolve;
         this.loseChain = reject;
+        this.reportSkippedCopyIn();
         this.offload.log.text(Op.end, this.handle, now(), JSON.stringify(payload));
         this.offload.send();
       });
@@ -323,6 +340,14 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
       return this.offload.signer.seal(this.sessionId, chain.lastSeq, chain.lastHash);
     })();
     return this.ending;
+  }
+
+  /** Logs the COPY data left out so far, ahead of the session's next op: it counts into the COPY's result. */
+  private reportSkippedCopyIn(): void {
+    if (this.copyInSkippedRows === 0) return;
+    this.offload.log.skipped(this.handle, this.offload.time(), this.copyInSkippedRows, this.copyInSkippedBytes);
+    this.copyInSkippedRows = 0;
+    this.copyInSkippedBytes = 0;
   }
 
   /** @internal */

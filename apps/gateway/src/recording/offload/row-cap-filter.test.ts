@@ -1,4 +1,4 @@
-import { BackendSerializer as S, BackendSplitter, FrameView } from '@warden/pg-wire';
+import { BackendSerializer as S, BackendSplitter, FrameView, serializeFrontend as F } from '@warden/pg-wire';
 import { describe, expect, it } from 'vitest';
 import { PostgresSessionRecording } from '../../postgres/session-recording.js';
 import type { EventRecorder } from '../session-recorder.js';
@@ -125,5 +125,89 @@ describe('RowCapFilter', () => {
       const { ops } = filtered(pieces(stream, seed));
       expect(Buffer.concat(ops.map((op) => (op as { bytes: Buffer }).bytes))).toEqual(stream);
     }
+  });
+
+  it('counts COPY FROM STDIN data as the recording does and leaves what is past the cap out', () => {
+    // What passes, in order: server bytes, and the client's frames (COPY data among them).
+    type Step = { server: Buffer } | { client: Buffer };
+    const lines = (n: number, size: number): Step[] =>
+      Array.from({ length: n }, (_, i) => ({ client: F.copyData(Buffer.from(`${i}\t`.padEnd(size, 'z'))) }));
+    const steps: Step[] = [
+      // Past the byte cap, then the end of the data.
+      { server: S.copyInResponse(0, [0]) },
+      ...lines(300, 500),
+      { client: F.copyDone() },
+      { server: Buffer.concat([S.commandComplete('COPY 300'), S.readyForQuery('I')]) },
+      // Past the row cap, then the server refuses the data: what the client still sends is no row.
+      { server: S.copyInResponse(0, [0]) },
+      ...lines(150, 10),
+      { server: S.errorResponse({ severity: 'ERROR', code: '22P02', message: 'invalid input syntax' }) },
+      ...lines(120, 10),
+      { client: F.copyFail('gave up') },
+      { server: S.readyForQuery('I') },
+      // Within the cap; and COPY data outside any COPY, which the recording ignores.
+      { server: S.copyInResponse(0, [0]) },
+      ...lines(5, 10),
+      { client: F.copyDone() },
+      { server: Buffer.concat([S.commandComplete('COPY 5'), S.readyForQuery('I')]) },
+      ...lines(120, 10),
+      { server: S.copyInResponse(0, [0]) },
+      { client: F.copyDone() },
+      { server: Buffer.concat([S.commandComplete('COPY 0'), S.readyForQuery('I')]) },
+    ];
+    const view = new FrameView();
+    const apply = (recording: PostgresSessionRecording, splitter: BackendSplitter, bytes: Buffer) => {
+      splitter.push(bytes);
+      while (splitter.next(view)) recording.serverFrameAt(view.buffer, view.start, view.end);
+    };
+    const copyDataOf = (frame: Buffer) => (frame[0] === 0x64 ? frame.subarray(5) : undefined);
+
+    const whole = recordingOf();
+    const wholeSplitter = new BackendSplitter();
+    for (const step of steps) {
+      if ('server' in step) apply(whole.recording, wholeSplitter, step.server);
+      else if (copyDataOf(step.client)) whole.recording.copyData(copyDataOf(step.client)!);
+    }
+    const results = whole.events.filter((e) => e.kind === 'result' || e.kind === 'error');
+    expect(results.map((e) => [e.kind, (e.payload as { rowCount?: number }).rowCount])).toEqual([
+      ['result', 300],
+      ['error', undefined],
+      ['result', 5],
+      ['result', 0],
+    ]);
+
+    // The same steps through the filter, as OffloadedRecording does: skipped data reported before the next op.
+    const replayed = recordingOf();
+    const splitter = new BackendSplitter();
+    const filter = new RowCapFilter(CAP.maxRows, CAP.maxBytes);
+    let pending = { rows: 0, bytes: 0 };
+    const report = () => {
+      if (pending.rows > 0) replayed.recording.skippedRows(pending.rows, pending.bytes);
+      pending = { rows: 0, bytes: 0 };
+    };
+    let clientBytes = 0;
+    let loggedClientBytes = 0;
+    const sink: RowCapSink = {
+      bytes: (buf, start, end) => apply(replayed.recording, splitter, Buffer.from(buf.subarray(start, end))),
+      skipped: (rows, bytes) => replayed.recording.skippedRows(rows, bytes),
+    };
+    for (const step of steps) {
+      if ('server' in step) {
+        report();
+        filter.push(step.server, sink);
+        continue;
+      }
+      const data = copyDataOf(step.client);
+      clientBytes += step.client.length;
+      if (data && filter.skipsCopyIn(data.length)) {
+        pending = { rows: pending.rows + 1, bytes: pending.bytes + data.length };
+        continue;
+      }
+      report();
+      loggedClientBytes += step.client.length;
+      if (data) replayed.recording.copyData(data);
+    }
+    expect(replayed.events).toEqual(whole.events);
+    expect(loggedClientBytes).toBeLessThan(clientBytes / 2);
   });
 });

@@ -32,6 +32,10 @@ const RESULT_ENDS = typeTable([
  * recording's (rows, and bytes as collectRow/collectCopy measure them), reset where the
  * recording starts a new result. A stream it cannot walk (a length below 4) is passed on whole
  * from there, for the worker's parser to reject as before.
+ *
+ * COPY FROM STDIN data comes from the client, a frame at a time: `skipsCopyIn` counts those into
+ * the same result (the server's CopyInResponse opens it, its end closes it) and says which are
+ * past the cap, for OffloadedRecording to report instead of logging.
  */
 export class RowCapFilter {
   /** Data rows and their bytes in the current result: they only grow until it ends. */
@@ -47,6 +51,8 @@ export class RowCapFilter {
   private skippedRows = 0;
   private skippedBytes = 0;
   private broken = false;
+  /** Between the server's CopyInResponse and the end of that result: client CopyData is counted. */
+  private copyIn = false;
 
   constructor(
     private readonly maxRows: number,
@@ -120,10 +126,21 @@ export class RowCapFilter {
       if (RESULT_ENDS[type]) {
         this.rows = 0;
         this.bytes = 0;
-      }
+        this.copyIn = false;
+      } else if (type === BackendCode.CopyInResponse) this.copyIn = true;
     }
     if (run >= 0 && end > run) sink.bytes(chunk, run, end);
     this.flushSkipped(sink);
+  }
+
+  /**
+   * Counts a client CopyData frame carrying `size` bytes of data, as the recording does, and says
+   * whether it is past the cap. Outside a COPY FROM STDIN it counts nothing: the recording
+   * ignores such frames, so they are logged as they are.
+   */
+  skipsCopyIn(size: number): boolean {
+    if (!this.copyIn || this.broken) return false;
+    return this.pastCap(size);
   }
 
   /** Counts a data frame as the recording does and says whether it is past the cap. */
@@ -132,13 +149,17 @@ export class RowCapFilter {
     if (type === BackendCode.DataRow) size = 1 + length;
     else if (type === BackendCode.CopyData) size = length - 4;
     else return false;
-    this.rows += 1;
-    this.bytes += size;
-    // Both counts only grow within a result: once past the cap, every later row is too.
-    if (this.rows <= this.maxRows && this.bytes <= this.maxBytes) return false;
+    if (!this.pastCap(size)) return false;
     this.skippedRows += 1;
     this.skippedBytes += size;
     return true;
+  }
+
+  private pastCap(size: number): boolean {
+    this.rows += 1;
+    this.bytes += size;
+    // Both counts only grow within a result: once past the cap, every later row is too.
+    return this.rows > this.maxRows || this.bytes > this.maxBytes;
   }
 
   private flushSkipped(sink: RowCapSink): void {

@@ -43,10 +43,20 @@ describe('/api/agents', () => {
       body: { name: 'pg', type: 'postgres', agent: 'dc2', config: { host: 'db', database: 'a', user: 'a' } },
     });
     const seen = new Date('2030-01-02T03:04:05.000Z');
-    await api.db.prisma.agent.update({
+    const dc2Row = await api.db.prisma.agent.update({
       where: { name: 'dc2' },
       data: { status: 'online', version: '1.2.3', lastSeenAt: seen },
     });
+    // Online is what a gateway replica holding its stream keeps fresh (AgentPresence), as it would.
+    await api.db.prisma.$executeRaw`
+      INSERT INTO "AgentPresence" ("agentId", "gatewayId", "seenAt")
+      VALUES (${dc2Row.id}::uuid, 'gw-a', now() AT TIME ZONE 'UTC')`;
+    // A replica that died an hour ago left its row behind, and the status column says online.
+    const gone = await createAgent(api, 'dc3');
+    await api.db.prisma.agent.update({ where: { name: 'dc3' }, data: { status: 'online' } });
+    await api.db.prisma.$executeRaw`
+      INSERT INTO "AgentPresence" ("agentId", "gatewayId", "seenAt")
+      VALUES (${gone.id}::uuid, 'gw-b', now() AT TIME ZONE 'UTC' - interval '1 hour')`;
     const list = await api.request('GET', '/api/agents');
     expect(list.status).toBe(200);
     const dc2 = list.body.find((a: { name: string }) => a.name === 'dc2');
@@ -55,6 +65,12 @@ describe('/api/agents', () => {
       version: '1.2.3',
       lastSeenAt: seen.toISOString(),
       connectionCount: 1,
+    });
+    expect(list.body.find((a: { name: string }) => a.name === 'dc3').status).toBe('offline');
+    expect((await api.request('GET', '/api/agents/dc3')).body.status).toBe('offline');
+    expect((await api.request('GET', '/api/connections/pg')).body.agent).toMatchObject({
+      name: 'dc2',
+      status: 'online',
     });
     expect(list.body.map((a: { name: string }) => a.name)).toEqual([...list.body.map((a: any) => a.name)].sort());
   });

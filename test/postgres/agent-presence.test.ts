@@ -5,7 +5,8 @@ import { startProcess, type RunningProcess } from '../support/processes.js';
 
 // An agent dials every gateway replica (docs/operations.md). Its status in the control plane is
 // the union of what the replicas hold: one replica stopping, or crashing, must not mark it offline
-// while another still has its stream; and a crashed replica's claim expires on its own.
+// while another still has its stream; and a crashed replica's claim expires on its own, also when
+// no replica is left to sweep it.
 let dp: DataPath;
 let replica: RunningProcess;
 
@@ -14,6 +15,8 @@ beforeAll(async () => {
     redisPrefix: `warden-test-${randomBytes(4).toString('hex')}`,
     replica: true,
     gatewayEnv: { WARDEN_AGENT_PRESENCE_INTERVAL_MS: '300' },
+    // The API judges presence by the same interval the replicas refresh it at.
+    apiConfig: { agentPresenceIntervalMs: 300 },
   });
   replica = dp.replica!.process;
 }, 120_000);
@@ -73,6 +76,22 @@ describe('agent presence across gateway replicas', () => {
     expect(await agentStatus()).toBe('online');
     const { stdout } = await dp.psql(['-Atc', 'select 42']);
     expect(stdout.trim()).toBe('42');
+  });
+
+  it('reads offline when every replica crashed, with nobody left to mark it so', async () => {
+    // replica-b crashed in the test before; now the last replica does.
+    await dp.gateway.stop('SIGKILL');
+    // Its presence row stays, and the status column still says online: the API goes by freshness.
+    await expect.poll(agentStatus, { timeout: 5_000 }).toBe('offline');
+    expect(await presence()).toHaveLength(1);
+    const stored = await dp.api.db.prisma.agent.findUniqueOrThrow({ where: { name: 'edge' } });
+    expect(stored.status).toBe('online');
+    const connection = (await dp.api.request('GET', '/api/connections/pg-test')).body;
+    expect(connection.agent.status).toBe('offline');
+
+    await dp.startGateway();
+    await expect.poll(agentStatus, { timeout: 20_000 }).toBe('online');
+    expect((await dp.api.request('GET', '/api/connections/pg-test')).body.agent.status).toBe('online');
   });
 
   it('goes offline once no replica holds the agent any more', async () => {

@@ -1,13 +1,8 @@
 import { hashToken } from '@warden/access';
-import { Prisma, type PrismaClient } from '@warden/db';
+import { DB_NOW, freshPresence, Prisma, type PrismaClient } from '@warden/db';
 import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
 import type { AgentDisconnectInfo, AuthenticatedAgent, ConnectedAgent } from '@warden/tunnel';
-
-/** A presence row nobody refreshed for this many refresh intervals belongs to a replica that is gone. */
-const STALE_AFTER_INTERVALS = 3;
-/** The database's clock in UTC, as Prisma stores timestamps: replicas' clocks may disagree. */
-const DB_NOW = Prisma.sql`(now() AT TIME ZONE 'UTC')`;
 
 /**
  * The control-plane view of agents for the tunnel: who may dial in, and whether an
@@ -19,9 +14,6 @@ export class AgentDirectory {
   /** agent.connected / agent.disconnected events; the gateway gives it the bus in start(). */
   readonly events: EventPublisher;
 
-  /** Presence rows older than this are a gone replica's (config.agentPresenceIntervalMs × 3). */
-  private readonly staleAfterMs: number;
-
   constructor(
     private readonly prisma: PrismaClient,
     private readonly gatewayId: string,
@@ -30,7 +22,6 @@ export class AgentDirectory {
     private readonly presenceIntervalMs = 30_000,
   ) {
     this.events = new EventPublisher(prisma, { logger });
-    this.staleAfterMs = STALE_AFTER_INTERVALS * presenceIntervalMs;
   }
 
   /** One event per tunnel stream an agent opens to this replica. */
@@ -92,7 +83,7 @@ export class AgentDirectory {
           UPDATE "Agent" SET status = 'offline', "lastSeenAt" = ${DB_NOW}
           WHERE id = ${agentId}::uuid AND NOT EXISTS (
             SELECT 1 FROM "AgentPresence" p
-            WHERE p."agentId" = ${agentId}::uuid AND p."seenAt" > ${DB_NOW} - ${this.staleAfterMs} * interval '1 millisecond')`,
+            WHERE p."agentId" = ${agentId}::uuid AND ${freshPresence(Prisma.sql`p."seenAt"`, this.presenceIntervalMs)})`,
       ])
       .catch((err: unknown) => this.logger.warn({ err, agentId }, 'could not mark agent offline'));
   }
@@ -131,7 +122,7 @@ export class AgentDirectory {
   /** Forgets presence rows no replica refreshed in time; agents left without one are offline. */
   private async sweep(): Promise<void> {
     await this.prisma.$executeRaw`
-      DELETE FROM "AgentPresence" WHERE "seenAt" <= ${DB_NOW} - ${this.staleAfterMs} * interval '1 millisecond'`;
+      DELETE FROM "AgentPresence" WHERE NOT ${freshPresence(Prisma.sql`"seenAt"`, this.presenceIntervalMs)}`;
     await this.prisma.$executeRaw`
       UPDATE "Agent" a SET status = 'offline'
       WHERE a.status = 'online' AND NOT EXISTS (SELECT 1 FROM "AgentPresence" p WHERE p."agentId" = a.id)`;

@@ -7,5 +7,6 @@ export {
   type RawExecute,
 } from './database.js';
 export { applyMigrations, createMigration } from './migrations.js';
+export { DB_NOW, freshPresence, liveAgentIds } from './agent-presence.js';
 export * from './generated/client.js';
 export { Prisma } from './generated/client.js';

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { issueToken } from '@warden/access';
-import type { Prisma } from '@warden/db';
+import { liveAgentIds, type Prisma } from '@warden/db';
 import { conflict, notFound } from '../../errors.js';
 import { byIdOrName } from '../../lookup.js';
 import { requireRole } from '../../plugins/auth.js';
@@ -11,13 +11,17 @@ import { Agent, AgentBody, AgentPatch, AgentWithKey } from './schemas.js';
 const withCount = { _count: { select: { connections: true } } } as const;
 type AgentRow = Prisma.AgentGetPayload<{ include: typeof withCount }>;
 
-/** Never the key hash: only the display prefix identifies the key. */
-function present(agent: AgentRow) {
+/**
+ * Never the key hash: only the display prefix identifies the key. The status is read from the
+ * presence gateway replicas keep fresh (`live`), not from the status column alone: when every
+ * replica died, nobody was left to mark the agent offline there.
+ */
+function present(agent: AgentRow, live: Set<string>) {
   return {
     id: agent.id,
     name: agent.name,
     description: agent.description,
-    status: agent.status,
+    status: live.has(agent.id) ? ('online' as const) : ('offline' as const),
     version: agent.version,
     hostname: agent.hostname,
     lastSeenAt: agent.lastSeenAt?.toISOString() ?? null,
@@ -31,7 +35,8 @@ function present(agent: AgentRow) {
 
 /** Agents run inside customer networks, dial out to the gateway and hold target credentials. */
 export async function agentRoutes(app: ApiInstance) {
-  const { prisma, audit, bus } = app.services;
+  const { prisma, audit, bus, config } = app.services;
+  const live = () => liveAgentIds(prisma, config.agentPresenceIntervalMs);
   // Roles are checked before the body is validated: a caller without the role gets 403, never 400.
   const admin = { preValidation: requireRole('admin') };
   const reader = { preValidation: requireRole('admin', 'auditor') };
@@ -47,8 +52,11 @@ export async function agentRoutes(app: ApiInstance) {
     '/',
     { ...reader, schema: { tags, summary: 'List agents', response: { 200: Type.Array(Agent), ...errors(403) } } },
     async () => {
-      const agents = await prisma.agent.findMany({ include: withCount, orderBy: { name: 'asc' } });
-      return agents.map(present);
+      const [agents, online] = await Promise.all([
+        prisma.agent.findMany({ include: withCount, orderBy: { name: 'asc' } }),
+        live(),
+      ]);
+      return agents.map((agent) => present(agent, online));
     },
   );
 
@@ -63,7 +71,7 @@ export async function agentRoutes(app: ApiInstance) {
         response: { 200: Agent, ...errors(403, 404) },
       },
     },
-    async (req) => present(await find(req.params.ref)),
+    async (req) => present(await find(req.params.ref), await live()),
   );
 
   app.post(
@@ -97,7 +105,7 @@ export async function agentRoutes(app: ApiInstance) {
           keyPrefix: agent.keyPrefix,
         },
       );
-      return reply.code(201).send({ agent: present(agent), key: issued.token });
+      return reply.code(201).send({ agent: present(agent, await live()), key: issued.token });
     },
   );
 
@@ -121,7 +129,7 @@ export async function agentRoutes(app: ApiInstance) {
         include: withCount,
       });
       await audit.record(req, 'agent.update', { type: 'agent', id, name: agent.name }, req.body);
-      return present(agent);
+      return present(agent, await live());
     },
   );
 
@@ -187,7 +195,7 @@ export async function agentRoutes(app: ApiInstance) {
       // "The old one stops working" includes streams it already holds: they are dropped,
       // and the agent gets back in once it is given the new key.
       await bus.publish('agent.revoked', { agentId: id });
-      return { agent: present(agent), key: issued.token };
+      return { agent: present(agent, await live()), key: issued.token };
     },
   );
 
@@ -213,7 +221,7 @@ export async function agentRoutes(app: ApiInstance) {
       // Every time, not only the first: a replica that missed the message still holds the stream.
       // The key is refused from now on; this drops the streams it already opened.
       await bus.publish('agent.revoked', { agentId: found.id });
-      return present(await find(found.id));
+      return present(await find(found.id), await live());
     },
   );
 }

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { canUseConnection, type Principal } from '@warden/access';
-import type { Prisma } from '@warden/db';
+import { liveAgentIds, type Prisma } from '@warden/db';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { byIdOrName } from '../../lookup.js';
 import { requireRole } from '../../plugins/auth.js';
@@ -12,13 +12,16 @@ import { applyConfig, mergeObject, readObject, readSecrets, summarizeSecrets } f
 import { Connection, ConnectionBody, ConnectionPatch, connectionTypes } from './schemas.js';
 
 const withAgent = {
-  agent: { select: { id: true, name: true, status: true } },
+  agent: { select: { id: true, name: true } },
   policies: { select: { id: true, name: true, kind: true }, orderBy: { name: 'asc' } },
 } as const;
 type ConnectionRow = Prisma.ConnectionGetPayload<{ include: typeof withAgent }>;
 
-/** Credentials never leave through here: config without secret fields, secrets as sources only. */
-function present(connection: ConnectionRow) {
+/**
+ * Credentials never leave through here: config without secret fields, secrets as sources only.
+ * The agent's status is its live presence (`live`), as GET /api/agents reports it.
+ */
+function present(connection: ConnectionRow, live: Set<string>) {
   const config = readObject(connection.config);
   for (const field of connectionTypes[connection.type].secrets) delete config[field];
   return {
@@ -26,7 +29,7 @@ function present(connection: ConnectionRow) {
     name: connection.name,
     type: connection.type,
     description: connection.description,
-    agent: connection.agent,
+    agent: { ...connection.agent, status: live.has(connection.agent.id) ? 'online' : 'offline' },
     config,
     secrets: summarizeSecrets(readSecrets(connection.secrets)),
     allowedGroups: connection.allowedGroups,
@@ -44,7 +47,8 @@ function canSee(principal: Principal, connection: { allowedGroups: readonly stri
 
 /** Connections are the targets (Postgres, SSH, HTTP) an agent reaches on the gateway's behalf. */
 export async function connectionRoutes(app: ApiInstance) {
-  const { prisma, audit, secretBox } = app.services;
+  const { prisma, audit, secretBox, config } = app.services;
+  const live = () => liveAgentIds(prisma, config.agentPresenceIntervalMs);
   // Roles are checked before the body is validated: a caller without the role gets 403, never 400.
   const admin = { preValidation: requireRole('admin') };
   const tags = ['connections'];
@@ -78,8 +82,11 @@ export async function connectionRoutes(app: ApiInstance) {
       const { principal } = req;
       const where: Prisma.ConnectionWhereInput =
         principal.role === 'user' ? { allowedGroups: { hasSome: principal.groups } } : {};
-      const connections = await prisma.connection.findMany({ where, include: withAgent, orderBy: { name: 'asc' } });
-      return connections.filter((c) => canSee(principal, c)).map(present);
+      const [connections, online] = await Promise.all([
+        prisma.connection.findMany({ where, include: withAgent, orderBy: { name: 'asc' } }),
+        live(),
+      ]);
+      return connections.filter((c) => canSee(principal, c)).map((c) => present(c, online));
     },
   );
 
@@ -93,7 +100,7 @@ export async function connectionRoutes(app: ApiInstance) {
         response: { 200: Connection, ...errors(404) },
       },
     },
-    async (req) => present(await find(req.params.ref, req.principal)),
+    async (req) => present(await find(req.params.ref, req.principal), await live()),
   );
 
   app.post(
@@ -148,7 +155,7 @@ export async function connectionRoutes(app: ApiInstance) {
           defaultPolicies: body.policies === undefined,
         },
       );
-      return reply.code(201).send(present(connection));
+      return reply.code(201).send(present(connection, await live()));
     },
   );
 
@@ -229,7 +236,7 @@ export async function connectionRoutes(app: ApiInstance) {
           req.log.warn({ err }, 'could not announce a policy change to the gateways');
         });
       }
-      return present(connection);
+      return present(connection, await live());
     },
   );
 

@@ -340,7 +340,9 @@ try {
   }
 
   // Recording on vs off, alternated in pairs so that a noisy neighbour hits both alike;
-  // the median of the pairs' ratios is the number to quote (BENCH_PAIRS, default 3).
+  // the median of the pairs' ratios is the number to quote (BENCH_PAIRS, default 3). Each pair
+  // runs right after a PgBouncer and a two-relay run, so that the ratios to PgBouncer are
+  // medians of neighbouring runs too: one pass of each path, minutes apart, can differ by 2x.
   const pairs = Number(process.env.BENCH_PAIRS ?? 3);
   for (const mode of modes) {
     if (pairs <= 0 || !wanted('warden') || !wanted('warden-rec')) break;
@@ -368,14 +370,26 @@ try {
         postgres: (postgres * 1000) / txns,
       };
     };
+    const toBouncer = { relay2: [] as number[], off: [] as number[], on: [] as number[] };
     for (let i = 0; i < pairs; i++) {
+      const bouncer = await measure('pgbouncer', bouncerPort, 'postgres', target, mode, []);
+      const relays = await measure('node-relay2', relayPorts[1]!, 'postgres', target, mode, []);
       const off = await recordingRun('warden-rec', 'bench-norec');
       const on = await recordingRun('warden', 'bench');
       ratios.push(on.tps / off.tps);
+      toBouncer.relay2.push(relays.tps / bouncer.tps);
+      toBouncer.off.push(off.tps / bouncer.tps);
+      toBouncer.on.push(on.tps / bouncer.tps);
       cost.gateway.push(on.gateway - off.gateway);
       cost.eventLoop.push(on.eventLoop - off.eventLoop);
       cost.postgres.push(on.postgres - off.postgres);
     }
+    const spread = (values: number[]) =>
+      `${median(values).toFixed(2)}x (${values.map((r) => r.toFixed(2)).join(', ')})`;
+    console.log(
+      `${mode}: TPS against PgBouncer in the same rounds, median: two relays ${spread(toBouncer.relay2)}; ` +
+        `Warden recording off ${spread(toBouncer.off)}; recording on ${spread(toBouncer.on)}`,
+    );
     console.log(
       `${mode}: recording on / off over ${pairs} alternated pairs: median ${median(ratios).toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')}); ` +
         `it costs per transaction the gateway ${median(cost.gateway).toFixed(1)} µs (its event loop ${median(cost.eventLoop).toFixed(1)} µs) and the control plane's Postgres ${median(cost.postgres).toFixed(1)} µs of CPU (medians)`,

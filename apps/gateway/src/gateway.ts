@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createControlBus, type ControlBus } from '@warden/control-bus';
 import type { PrismaClient, RawExecute } from '@warden/db';
 import { ReviewService } from '@warden/reviews';
+import { LoginThrottle } from '@warden/access';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
 import { registerAgentSource } from '@warden/runtime/metrics';
 import { TunnelServer } from '@warden/tunnel';
@@ -134,6 +135,8 @@ export class Gateway {
       certFile: config.tlsCertFile,
       keyFile: config.tlsKeyFile,
     });
+    // One count for both listeners: a client guessing tokens gains nothing by switching protocol.
+    const logins = new LoginThrottle({ maxFailures: config.loginMaxFailures, lockoutMs: config.loginLockoutMs });
     const postgres = new PostgresListener({
       address: config.postgres,
       prisma,
@@ -145,6 +148,7 @@ export class Gateway {
       publicUrl: config.publicUrl,
       tls,
       policies,
+      logins,
       logger: logger.child({ component: 'postgres' }),
     });
     this.listeners.push(postgres);
@@ -160,6 +164,7 @@ export class Gateway {
       reviews,
       policies,
       publicUrl: config.publicUrl,
+      logins,
       logger: logger.child({ component: 'ssh' }),
     });
     this.listeners.push(ssh);

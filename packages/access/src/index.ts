@@ -1,5 +1,6 @@
 export { authenticateToken, principalOf, withGroups, type IdentityWithGroups } from './authenticate.js';
 export { canUseConnection } from './authorize.js';
+export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_AUDIENCE,

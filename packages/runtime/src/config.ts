@@ -48,6 +48,13 @@ export interface WardenConfig {
    */
   agentPresenceIntervalMs: number;
   /**
+   * Failed logins (a wrong or expired token) from one client address within `loginLockoutMs` after
+   * which the gateway's Postgres and SSH listeners refuse that address for `loginLockoutMs`
+   * (default 20 in 60 s; 0 turns it off, e.g. behind a load balancer that hides client addresses).
+   */
+  loginMaxFailures: number;
+  loginLockoutMs: number;
+  /**
    * Whether the gateway records Postgres sessions in its recording worker thread (default) or on
    * its event loop (WARDEN_RECORDING_WORKER=off: for a single-core host, where the thread only
    * adds handoff cost).
@@ -115,11 +122,19 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 function positiveInteger(env: Env, name: string, fallback: number): number {
+  return integerAtLeast(env, name, fallback, 1);
+}
+
+function nonNegativeInteger(env: Env, name: string, fallback: number): number {
+  return integerAtLeast(env, name, fallback, 0);
+}
+
+function integerAtLeast(env: Env, name: string, fallback: number, min: 0 | 1): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new ConfigError(`${name} must be a ${min ? 'positive' : 'non-negative'} integer, got "${raw}"`);
   return value;
 }
 
@@ -186,6 +201,8 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
     agentPresenceIntervalMs: positiveInteger(env, 'WARDEN_AGENT_PRESENCE_INTERVAL_MS', 30_000),
+    loginMaxFailures: nonNegativeInteger(env, 'WARDEN_LOGIN_MAX_FAILURES', 20),
+    loginLockoutMs: positiveInteger(env, 'WARDEN_LOGIN_LOCKOUT_MS', 60_000),
     recordingWorker: env.WARDEN_RECORDING_WORKER !== 'off',
     metricsToken: nonEmpty(env.WARDEN_METRICS_TOKEN),
     gatewayMetrics: metricsAddress(env, 'WARDEN_GATEWAY_METRICS_PORT'),

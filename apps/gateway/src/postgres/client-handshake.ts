@@ -3,6 +3,7 @@ import {
   authenticateToken,
   authFailureMessages,
   canUseConnection,
+  type LoginThrottle,
   type AuthFailureReason,
   type Principal,
 } from '@warden/access';
@@ -38,6 +39,8 @@ export interface HandshakeDeps {
   prisma: PrismaClient;
   targets: ConnectionTargets;
   tls: SecureContextOptions;
+  /** Failed logins per client address (shared with the SSH listener). */
+  logins: LoginThrottle;
 }
 
 /**
@@ -92,6 +95,10 @@ async function authenticate(
     };
   }
 
+  const address = channel.socket.remoteAddress;
+  const lockedFor = deps.logins.retryAfter(address);
+  if (lockedFor > 0) return lockedOut(lockedFor);
+
   channel.socket.write(BackendSerializer.authenticationCleartextPassword());
   const response = await channel.next(deadline - Date.now());
   if (response.kind !== 'authResponse')
@@ -99,6 +106,7 @@ async function authenticate(
   const token = decodePassword(response);
   const auth = await authenticateToken(deps.prisma, token);
   if (!auth.ok) {
+    deps.logins.failed(address);
     return {
       kind: 'refused',
       code: SqlState.INVALID_PASSWORD,
@@ -134,4 +142,13 @@ async function authenticate(
     };
   }
   return { ...base, grant: { id: grant.id, endsAt: grant.endsAt } };
+}
+
+/** The address failed too many logins: refused before any token is read or looked up. */
+function lockedOut(retryAfterMs: number): HandshakeOutcome {
+  return {
+    kind: 'refused',
+    code: SqlState.INVALID_AUTHORIZATION_SPECIFICATION,
+    message: `too many failed logins from this address; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+  };
 }

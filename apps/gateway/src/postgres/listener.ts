@@ -2,6 +2,7 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { PrismaClient } from '@warden/db';
 import { SqlState } from '@warden/pg-wire';
+import type { LoginThrottle } from '@warden/access';
 import type { ListenAddress, Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
 import type { ConnectionTargets } from '../connection-targets.js';
@@ -27,6 +28,7 @@ export interface PostgresListenerDeps {
   publicUrl: string;
   tls: SecureContextOptions;
   policies: PolicyLoader;
+  logins: LoginThrottle;
   logger: Logger;
 }
 

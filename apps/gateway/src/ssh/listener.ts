@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection as SshConnection, ServerChannel } from 'ssh2';
-import type { Principal } from '@warden/access';
+import type { LoginThrottle, Principal } from '@warden/access';
 import type { PrismaClient } from '@warden/db';
 import { ShellPolicy, type CompiledPolicy, type Decision } from '@warden/policy';
 import type { ReviewService } from '@warden/reviews';
@@ -49,6 +49,8 @@ export interface SshListenerDeps {
   reviews: ReviewService;
   policies: PolicyLoader;
   publicUrl: string;
+  /** Failed token logins per client address (shared with the Postgres listener); keys are not counted. */
+  logins: LoginThrottle;
   logger: Logger;
 }
 
@@ -100,7 +102,7 @@ export class SshListener implements ProtocolListener {
       this.clients.delete(client);
     });
     client.on('authentication', (ctx) => {
-      void this.authenticate(ctx).then(
+      void this.authenticate(ctx, clientAddr).then(
         (outcome) => {
           if (outcome.kind === 'accepted') {
             principal = outcome.principal;
@@ -130,19 +132,29 @@ export class SshListener implements ProtocolListener {
     });
   }
 
-  private async authenticate(ctx: AuthContext): Promise<SshAuthOutcome> {
-    const { prisma } = this.deps;
+  private async authenticate(ctx: AuthContext, clientAddr: string | undefined): Promise<SshAuthOutcome> {
+    const { prisma, logins } = this.deps;
+    // Tokens only: a client offering its keys one by one is not guessing anything.
+    const withToken = async (token: () => Promise<string>): Promise<SshAuthOutcome> => {
+      const lockedFor = logins.retryAfter(clientAddr);
+      if (lockedFor > 0)
+        return { kind: 'rejected', reason: `too many failed logins; locked for ${Math.ceil(lockedFor / 1000)} s` };
+      const outcome = await authenticateWithToken(prisma, await token());
+      if (outcome.kind === 'rejected') logins.failed(clientAddr);
+      return outcome;
+    };
     switch (ctx.method) {
       case 'password':
-        return authenticateWithToken(prisma, ctx.password);
+        return withToken(() => Promise.resolve(ctx.password));
       case 'publickey':
         return authenticateWithKey(prisma, ctx);
-      case 'keyboard-interactive': {
-        const answers = await new Promise<string[]>((resolve) =>
-          ctx.prompt([{ prompt: 'Warden token: ', echo: false }], 'Warden', '', resolve),
-        );
-        return authenticateWithToken(prisma, answers[0] ?? '');
-      }
+      case 'keyboard-interactive':
+        return withToken(async () => {
+          const answers = await new Promise<string[]>((resolve) =>
+            ctx.prompt([{ prompt: 'Warden token: ', echo: false }], 'Warden', '', resolve),
+          );
+          return answers[0] ?? '';
+        });
       default:
         return { kind: 'rejected', reason: `method ${ctx.method} is not offered` };
     }

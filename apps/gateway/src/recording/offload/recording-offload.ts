@@ -264,9 +264,6 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   /** When the server bytes being filtered were relayed. */
   private serverTime = 0;
   private readonly serverSink: RowCapSink;
-  /** COPY FROM STDIN data past the cap, not logged yet: reported as one op before the session's next. */
-  private copyInSkippedRows = 0;
-  private copyInSkippedBytes = 0;
 
   constructor(
     private readonly offload: RecordingOffload,
@@ -287,11 +284,8 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
    */
   client(frame: Uint8Array, decision?: RecordedDecision, wantRef = false): number {
     if (this.ending) return 0;
-    if (frame[0] === COPY_DATA && this.rowCap.skipsCopyIn(frame.length - COPY_DATA_HEADER)) {
-      this.copyInSkippedRows += 1;
-      this.copyInSkippedBytes += frame.length - COPY_DATA_HEADER;
-      return 0;
-    }
+    // COPY FROM STDIN data past the cap stays out of the log; the filter counts it.
+    if (frame[0] === COPY_DATA && this.rowCap.skipsCopyIn(frame.length - COPY_DATA_HEADER)) return 0;
     this.reportSkippedCopyIn();
     const token = wantRef ? this.nextToken++ : 0;
     const decisionJson = decision && decision.action !== 'allow' ? JSON.stringify(decision) : '';
@@ -303,7 +297,6 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
   /** Server bytes exactly as the client received them (rows past the capture cap only counted). */
   server(bytes: Buffer): void {
     if (this.ending) return;
-    this.reportSkippedCopyIn();
     this.serverTime = this.offload.time();
     this.rowCap.push(bytes, this.serverSink);
     this.offload.appended();
@@ -342,12 +335,9 @@ export class OffloadedRecording implements EventRecorder, EndableRecording {
     return this.ending;
   }
 
-  /** Logs the COPY data left out so far, ahead of the session's next op: it counts into the COPY's result. */
+  /** Logs the COPY data left out so far ahead of the session's next op: it counts into the COPY's result. */
   private reportSkippedCopyIn(): void {
-    if (this.copyInSkippedRows === 0) return;
-    this.offload.log.skipped(this.handle, this.offload.time(), this.copyInSkippedRows, this.copyInSkippedBytes);
-    this.copyInSkippedRows = 0;
-    this.copyInSkippedBytes = 0;
+    this.rowCap.reportSkipped(this.serverSink);
   }
 
   /** @internal */

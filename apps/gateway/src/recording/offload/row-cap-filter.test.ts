@@ -176,15 +176,11 @@ describe('RowCapFilter', () => {
       ['result', 0],
     ]);
 
-    // The same steps through the filter, as OffloadedRecording does: skipped data reported before the next op.
+    // The same steps through the filter, as OffloadedRecording does: client data past the cap
+    // counted by the filter, and reported before the next op is logged.
     const replayed = recordingOf();
     const splitter = new BackendSplitter();
     const filter = new RowCapFilter(CAP.maxRows, CAP.maxBytes);
-    let pending = { rows: 0, bytes: 0 };
-    const report = () => {
-      if (pending.rows > 0) replayed.recording.skippedRows(pending.rows, pending.bytes);
-      pending = { rows: 0, bytes: 0 };
-    };
     let clientBytes = 0;
     let loggedClientBytes = 0;
     const sink: RowCapSink = {
@@ -193,17 +189,13 @@ describe('RowCapFilter', () => {
     };
     for (const step of steps) {
       if ('server' in step) {
-        report();
         filter.push(step.server, sink);
         continue;
       }
       const data = copyDataOf(step.client);
       clientBytes += step.client.length;
-      if (data && filter.skipsCopyIn(data.length)) {
-        pending = { rows: pending.rows + 1, bytes: pending.bytes + data.length };
-        continue;
-      }
-      report();
+      if (data && filter.skipsCopyIn(data.length)) continue;
+      filter.reportSkipped(sink);
       loggedClientBytes += step.client.length;
       if (data) replayed.recording.copyData(data);
     }

@@ -34,8 +34,10 @@ const RESULT_ENDS = typeTable([
  * from there, for the worker's parser to reject as before.
  *
  * COPY FROM STDIN data comes from the client, a frame at a time: `skipsCopyIn` counts those into
- * the same result (the server's CopyInResponse opens it, its end closes it) and says which are
- * past the cap, for OffloadedRecording to report instead of logging.
+ * the same result (the server's CopyInResponse opens it, its end closes it) and keeps count of
+ * those past the cap, like the server's, for OffloadedRecording to leave out of the log. What was
+ * left out is reported before anything else is logged: by push() for server bytes, by
+ * reportSkipped() for the session's other ops.
  */
 export class RowCapFilter {
   /** Data rows and their bytes in the current result: they only grow until it ends. */
@@ -61,6 +63,8 @@ export class RowCapFilter {
 
   /** Passes `chunk` on to `sink`, less the data frames past the cap; the sink copies what it is given at once. */
   push(chunk: Buffer, sink: RowCapSink): void {
+    // Client COPY data left out before these bytes counts into the result they may end.
+    this.reportSkipped(sink);
     if (this.broken) return sink.bytes(chunk, 0, chunk.length);
     const end = chunk.length;
     let pos = 0;
@@ -91,7 +95,7 @@ export class RowCapFilter {
         if (this.headLength < HEADER) {
           // The header ends in the next chunk: log what precedes it and hold it until then.
           if (run >= 0 && frameStart > run) sink.bytes(chunk, run, frameStart);
-          this.flushSkipped(sink);
+          this.reportSkipped(sink);
           return;
         }
         this.headLength = 0;
@@ -101,7 +105,7 @@ export class RowCapFilter {
       if (length < 4) {
         // Not a stream this can walk: from here on everything is passed on, as without the filter.
         this.broken = true;
-        this.flushSkipped(sink);
+        this.reportSkipped(sink);
         if (split) sink.bytes(this.head, 0, HEADER);
         sink.bytes(chunk, split ? pos : run >= 0 ? run : frameStart, end);
         return;
@@ -115,7 +119,7 @@ export class RowCapFilter {
       }
       // A frame to log: what was skipped before it is reported first, to keep the order.
       if (run < 0) {
-        this.flushSkipped(sink);
+        this.reportSkipped(sink);
         run = frameStart;
       }
       if (split) {
@@ -130,7 +134,7 @@ export class RowCapFilter {
       } else if (type === BackendCode.CopyInResponse) this.copyIn = true;
     }
     if (run >= 0 && end > run) sink.bytes(chunk, run, end);
-    this.flushSkipped(sink);
+    this.reportSkipped(sink);
   }
 
   /**
@@ -140,32 +144,32 @@ export class RowCapFilter {
    */
   skipsCopyIn(size: number): boolean {
     if (!this.copyIn || this.broken) return false;
-    return this.pastCap(size);
+    return this.skipsData(size);
   }
 
-  /** Counts a data frame as the recording does and says whether it is past the cap. */
-  private skips(type: number, length: number): boolean {
-    let size: number;
-    if (type === BackendCode.DataRow) size = 1 + length;
-    else if (type === BackendCode.CopyData) size = length - 4;
-    else return false;
-    if (!this.pastCap(size)) return false;
-    this.skippedRows += 1;
-    this.skippedBytes += size;
-    return true;
-  }
-
-  private pastCap(size: number): boolean {
-    this.rows += 1;
-    this.bytes += size;
-    // Both counts only grow within a result: once past the cap, every later row is too.
-    return this.rows > this.maxRows || this.bytes > this.maxBytes;
-  }
-
-  private flushSkipped(sink: RowCapSink): void {
+  /** Reports the data rows left out since the last report, if any (see the class comment). */
+  reportSkipped(sink: RowCapSink): void {
     if (this.skippedRows === 0) return;
     sink.skipped(this.skippedRows, this.skippedBytes);
     this.skippedRows = 0;
     this.skippedBytes = 0;
+  }
+
+  /** Counts a server frame as the recording does and says whether it is a data row past the cap. */
+  private skips(type: number, length: number): boolean {
+    if (type === BackendCode.DataRow) return this.skipsData(1 + length);
+    if (type === BackendCode.CopyData) return this.skipsData(length - 4);
+    return false;
+  }
+
+  /** Counts a data row of `size` bytes; one past the cap is counted as left out. */
+  private skipsData(size: number): boolean {
+    this.rows += 1;
+    this.bytes += size;
+    // Both counts only grow within a result: once past the cap, every later row is too.
+    if (this.rows <= this.maxRows && this.bytes <= this.maxBytes) return false;
+    this.skippedRows += 1;
+    this.skippedBytes += size;
+    return true;
   }
 }

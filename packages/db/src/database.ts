@@ -35,8 +35,14 @@ export interface Database {
  * would copy and inspect on every flush. Everything else uses `prisma`. A Buffer
  * parameter is UTF-8 text (node-postgres sends it as is, in binary format, which for
  * a text column is the text's bytes).
+ *
+ * `name` makes it a prepared statement of that name on each pooled connection (the same
+ * name must always come with the same SQL). Postgres then plans it once: an unnamed
+ * statement is planned on every run with its parameters folded into the plan, which for
+ * a recording flush copied every chunk's bytes once more (measured: 8-9 -> ~3 µs of the
+ * server's CPU per recorded pgbench transaction).
  */
-export type RawExecute = (sql: string, params: unknown[]) => Promise<void>;
+export type RawExecute = (sql: string, params: unknown[], name?: string) => Promise<void>;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
@@ -49,9 +55,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       prisma,
       adapterFactory,
       location: redactUrl(options.databaseUrl),
-      execute: async (sql, params) => {
+      execute: async (sql, params, name) => {
         pool ??= new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
-        await pool.query(sql, params);
+        await pool.query({ text: sql, values: params, ...(name ? { name } : {}) });
       },
       close: async () => {
         await prisma.$disconnect();

@@ -20,14 +20,18 @@ function fakeDatabase() {
   const bySession: Record<string, number[]> = {};
   let down = false;
   const statements: number[] = [];
+  /** The statement name each INSERT ran under (undefined: unnamed). */
+  const names: (string | undefined)[] = [];
   return {
     written,
     bySession,
     /** Chunk rows per INSERT statement, in the order run. */
     statements,
+    names,
     setDown: (value: boolean) => (down = value),
-    execute: async (_sql: string, params: unknown[]) => {
+    execute: async (_sql: string, params: unknown[], name?: string) => {
       if (down) throw new Error('connection refused');
+      names.push(name);
       // Seven parameters per chunk row: session, first and last seq, first and last time, events, text.
       const rows: { s: string; e: { seq: number; poison?: boolean }[] }[] = [];
       for (let i = 0; i < params.length; i += 7) {
@@ -116,6 +120,24 @@ describe('RecordingWriter backlog', () => {
     await writer.flush();
     expect(db.statements).toEqual([1000, 1000, 500]);
     expect(Object.keys(db.bySession)).toHaveLength(2500);
+    await writer.close();
+  });
+
+  it('runs inserts of up to 64 rows as prepared statements named by their row count, larger ones unnamed', async () => {
+    const db = fakeDatabase();
+    const writer = new RecordingWriter(db.execute, quiet, { flushIntervalMs: 1000 });
+    const session = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    for (const count of [3, 64, 3, 65]) {
+      for (let i = 0; i < count; i++) writer.push(event(1, 10, session(i)));
+      await writer.flush();
+    }
+    expect(db.statements).toEqual([3, 64, 3, 65]);
+    expect(db.names).toEqual([
+      'warden_recording_chunks_3',
+      'warden_recording_chunks_64',
+      'warden_recording_chunks_3',
+      undefined,
+    ]);
     await writer.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { RawExecute } from '@warden/db';
-import type { EncodedEvent } from '@warden/recording';
+import type { EncodedEvent, EventDirection, HashChain } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
 import { chunkOf, type PreparedChunk } from './chunks.js';
@@ -26,6 +26,12 @@ const INSERT_CHUNKS = `INSERT INTO "RecordingChunk" ("sessionId", "firstSeq", "l
 /** Columns per chunk row; a statement carries at most MAX_ROWS rows (Postgres allows 65,535 parameters). */
 const COLUMNS = 7;
 const MAX_ROWS = 1000;
+/**
+ * Inserts of up to this many rows run as prepared statements, one per row count (see RawExecute):
+ * the counts a busy gateway's flushes have (one row per recorded session) are planned once per
+ * pooled connection. Larger ones, rare, stay unnamed rather than keep a large plan each.
+ */
+const MAX_NAMED_ROWS = 64;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
 
 /** A queued event and, for statements, the text the search index gets. */
@@ -85,6 +91,20 @@ export class RecordingWriter {
 
   push(encoded: EncodedEvent, searchText?: string): void {
     this.enqueue({ encoded, text: searchText });
+  }
+
+  /** EventSink: the gateway's own recordings (SSH, HTTP) queue their events one by one. */
+  append(
+    chain: HashChain,
+    t: string,
+    direction: EventDirection,
+    kind: string,
+    payloadJson: string,
+    searchText: string | undefined,
+  ): number {
+    const encoded = chain.appendEncoded(t, direction, kind, payloadJson);
+    this.push(encoded, searchText);
+    return encoded.seq;
   }
 
   /** Queues a chunk the recording worker built; it is written with the next batch. */
@@ -191,7 +211,12 @@ export class RecordingWriter {
     // Times are ISO strings in UTC; the columns are timestamps without zone holding
     // UTC, as Prisma writes them, and the input ignores the `Z`.
     const began = performance.now();
-    await this.execute(insertStatement(params.length / COLUMNS), params);
+    const rows = params.length / COLUMNS;
+    await this.execute(
+      insertStatement(rows),
+      params,
+      rows <= MAX_NAMED_ROWS ? `warden_recording_chunks_${rows}` : undefined,
+    );
     latency.record.observe((performance.now() - began) / 1000);
   }
 }

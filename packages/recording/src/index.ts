@@ -1,6 +1,7 @@
 export * from './events.js';
 export { canonicalJson, eventHash, GENESIS_HASH, HashChain, type EncodedEvent } from './chain.js';
 export { encodePayload } from './encode.js';
+export { EventRun, type EventRunBytes } from './event-run.js';
 export {
   keyIdOf,
   parsePublicKey,

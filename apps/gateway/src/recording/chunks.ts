@@ -1,4 +1,4 @@
-import type { EncodedEvent } from '@warden/recording';
+import { EventRun, type EncodedEvent, type EventDirection, type HashChain } from '@warden/recording';
 import { searchWords } from './search-words.js';
 
 /**
@@ -22,36 +22,54 @@ export interface PreparedChunk {
 
 /** Collects one session's events into chunks: what the recording worker keeps per session. */
 export class ChunkBuilder {
-  private events: EncodedEvent[] = [];
+  private readonly run = new EventRun();
   private texts = new Set<string>();
 
+  constructor(private readonly sessionId: string) {}
+
   get size(): number {
-    return this.events.length;
+    return this.run.size;
   }
 
-  push(encoded: EncodedEvent, searchText: string | undefined): void {
-    this.events.push(encoded);
+  /** Links an event into `chain`, written straight into the chunk's bytes; returns its seq. */
+  append(
+    chain: HashChain,
+    t: string,
+    direction: EventDirection,
+    kind: string,
+    payloadJson: string,
+    searchText: string | undefined,
+  ): number {
     if (searchText !== undefined) this.texts.add(searchText);
+    return chain.appendTo(this.run, t, direction, kind, payloadJson);
+  }
+
+  /** Nothing to wait for here: RecordingOffload.flush() waits for the chunks to be written. */
+  flush(): Promise<void> {
+    return Promise.resolve();
   }
 
   /**
-   * The events pushed since the last take(), as one chunk (undefined when there are none), its
-   * events as bytes: a chunk goes to the gateway's thread in a transferred buffer and is written
-   * from it as is. As a string it was copied into the gateway's heap on arrival (large-object
-   * space, freed only by full collections) and encoded to UTF-8 again for the insert.
+   * The events appended since the last take(), as one chunk (undefined when there are none), its
+   * events as bytes in a buffer of their own: a chunk goes to the gateway's thread in a
+   * transferred buffer and is written from it as is. As a string it was copied into the gateway's
+   * heap on arrival (large-object space, freed only by full collections) and encoded to UTF-8
+   * again for the insert.
    */
   take(): PreparedChunk | undefined {
-    const events = this.events;
-    if (events.length === 0) return undefined;
-    const chunk = chunkOf(events, this.texts);
-    const text = chunk.events as string;
-    // A buffer of its own (not a slice of Node's pool), so that it can be transferred.
-    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
-    bytes.write(text);
-    chunk.events = bytes;
-    this.events = [];
+    const run = this.run.take();
+    if (!run) return undefined;
+    const searchText = searchWords(this.texts);
     this.texts = new Set();
-    return chunk;
+    return {
+      sessionId: this.sessionId,
+      firstSeq: run.firstSeq,
+      lastSeq: run.lastSeq,
+      firstAt: run.firstAt,
+      lastAt: run.lastAt,
+      events: run.bytes,
+      searchText,
+    };
   }
 }
 

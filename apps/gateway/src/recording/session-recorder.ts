@@ -1,6 +1,5 @@
 import {
   encodePayload,
-  type EncodedEvent,
   HashChain,
   type EventDirection,
   type EventPayloads,
@@ -12,7 +11,15 @@ import {
 
 /** Where a recorder's events go: the writer on the gateway's thread, a chunk builder in the recording worker. */
 export interface EventSink {
-  push(encoded: EncodedEvent, searchText?: string): void;
+  /** Links an event into `chain` and keeps it in the form this sink stores; returns its seq. */
+  append(
+    chain: HashChain,
+    t: string,
+    direction: EventDirection,
+    kind: string,
+    payloadJson: string,
+    searchText: string | undefined,
+  ): number;
   /** Resolves once every event pushed before the call is stored. */
   flush(): Promise<void>;
 }
@@ -78,9 +85,14 @@ export class SessionRecorder implements EventRecorder, EndableRecording {
   /** Records an event and returns its seq (results refer to their statement by it). */
   record<K extends KnownEventKind>(direction: EventDirection, kind: K, payload: EventPayloads[K]): number {
     if (this.ended) return 0;
-    const encoded = this.chain.appendEncoded(isoTime(this.clock()), direction, kind, encodePayload(kind, payload));
-    this.sink.push(encoded, SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined);
-    return encoded.seq;
+    return this.sink.append(
+      this.chain,
+      isoTime(this.clock()),
+      direction,
+      kind,
+      encodePayload(kind, payload),
+      SEARCHABLE.has(kind) ? (payload as { text?: string }).text : undefined,
+    );
   }
 
   /** Records the end (once) and returns where the chain ends, for the seal. */

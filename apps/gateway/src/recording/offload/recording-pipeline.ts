@@ -1,8 +1,8 @@
 import { BackendSplitter, decodeFrontendFrame, FrameView, FrontendCode, typeTable } from '@warden/pg-wire';
-import type { EncodedEvent, KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
+import type { KnownEventKind, RecordedDecision, SessionEndPayload } from '@warden/recording';
 import { PostgresSessionRecording } from '../../postgres/session-recording.js';
 import { ChunkBuilder, type PreparedChunk } from '../chunks.js';
-import { SessionRecorder, type EventSink } from '../session-recorder.js';
+import { SessionRecorder } from '../session-recorder.js';
 import { Op, readOps } from './op-log.js';
 
 /** Client message types the recording reads (see PipelineSession.client); the rest are passed over. */
@@ -37,10 +37,10 @@ export interface PipelineOutput {
  * the op log (cheap next to everything else the recording does) and records through the same
  * PostgresSessionRecording the gateway used before, timed by when the bytes were relayed.
  */
-class PipelineSession implements EventSink {
+class PipelineSession {
   readonly recorder: SessionRecorder;
   readonly recording: PostgresSessionRecording;
-  readonly chunks = new ChunkBuilder();
+  readonly chunks: ChunkBuilder;
   /** Tokens the gateway handed out for events it may refer to later (reviews), and their seqs. */
   readonly tokens = new Map<number, number>();
   private readonly splitter = new BackendSplitter();
@@ -49,16 +49,9 @@ class PipelineSession implements EventSink {
   broken = false;
 
   constructor(sessionId: string, options: { maxRows: number; maxBytes: number }, clock: () => number) {
-    this.recorder = new SessionRecorder(sessionId, this, undefined, clock);
+    this.chunks = new ChunkBuilder(sessionId);
+    this.recorder = new SessionRecorder(sessionId, this.chunks, undefined, clock);
     this.recording = new PostgresSessionRecording(this.recorder, { enabled: true, ...options }, clock);
-  }
-
-  push(encoded: EncodedEvent, searchText?: string): void {
-    this.chunks.push(encoded, searchText);
-  }
-
-  flush(): Promise<void> {
-    return Promise.resolve();
   }
 
   /** A client op: u32 token | u32 decision length | decision JSON | one whole frame (op-log.ts). */

@@ -1,4 +1,5 @@
-import { EventRun, type EncodedEvent, type EventDirection, type HashChain } from '@warden/recording';
+import { EventRun, type EncodedEvent } from '@warden/recording';
+import type { EventSink } from './session-recorder.js';
 import { searchWords } from './search-words.js';
 
 /**
@@ -21,7 +22,7 @@ export interface PreparedChunk {
 }
 
 /** Collects one session's events into chunks: what the recording worker keeps per session. */
-export class ChunkBuilder {
+export class ChunkBuilder implements EventSink {
   private readonly run = new EventRun();
   private texts = new Set<string>();
 
@@ -32,17 +33,10 @@ export class ChunkBuilder {
   }
 
   /** Links an event into `chain`, written straight into the chunk's bytes; returns its seq. */
-  append(
-    chain: HashChain,
-    t: string,
-    direction: EventDirection,
-    kind: string,
-    payloadJson: string,
-    searchText: string | undefined,
-  ): number {
+  readonly append: EventSink['append'] = (chain, t, direction, kind, payloadJson, searchText) => {
     if (searchText !== undefined) this.texts.add(searchText);
     return chain.appendTo(this.run, t, direction, kind, payloadJson);
-  }
+  };
 
   /** Nothing to wait for here: RecordingOffload.flush() waits for the chunks to be written. */
   flush(): Promise<void> {

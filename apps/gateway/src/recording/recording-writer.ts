@@ -1,8 +1,9 @@
 import type { RawExecute } from '@warden/db';
-import type { EncodedEvent, EventDirection, HashChain } from '@warden/recording';
+import type { EncodedEvent } from '@warden/recording';
 import type { Logger } from '@warden/runtime';
 import { latency } from '@warden/runtime/metrics';
 import { chunkOf, type PreparedChunk } from './chunks.js';
+import type { EventSink } from './session-recorder.js';
 
 export interface RecordingWriterOptions {
   /** How long an event may wait before its batch is written: what a crash can lose. */
@@ -59,7 +60,7 @@ const bytesOf = (q: Queued): number => ('chunk' in q ? q.chunk.events.length : q
  * database outage then holds clients where they are instead of filling the gateway's memory or
  * letting statements run unrecorded.
  */
-export class RecordingWriter {
+export class RecordingWriter implements EventSink {
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
@@ -94,18 +95,11 @@ export class RecordingWriter {
   }
 
   /** EventSink: the gateway's own recordings (SSH, HTTP) queue their events one by one. */
-  append(
-    chain: HashChain,
-    t: string,
-    direction: EventDirection,
-    kind: string,
-    payloadJson: string,
-    searchText: string | undefined,
-  ): number {
+  readonly append: EventSink['append'] = (chain, t, direction, kind, payloadJson, searchText) => {
     const encoded = chain.appendEncoded(t, direction, kind, payloadJson);
     this.push(encoded, searchText);
     return encoded.seq;
-  }
+  };
 
   /** Queues a chunk the recording worker built; it is written with the next batch. */
   pushChunk(chunk: PreparedChunk): void {

@@ -175,16 +175,7 @@ export class HashChain {
    */
   appendTo(run: EventRun, t: string, direction: EventDirection, kind: string, payloadJson: string): number {
     const seq = ++this.seq;
-    const input =
-      this.last +
-      '\n' +
-      contentHead(direction, kind) +
-      payloadJson +
-      ',"seq":' +
-      String(seq) +
-      this.sessionJson +
-      JSON.stringify(t) +
-      '}';
+    const input = hashInput(this.last, contentOf(direction, kind, payloadJson, seq, this.sessionJson, t));
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the hash member adds 75.
     const start = run.reserve(3 * input.length + 75);
     const buf = run.buf as WritableBuffer;

@@ -94,3 +94,12 @@ export {
   type CommandDecision,
   type SimpleCommand,
 } from './shell/index.js';
+export {
+  LEXING_PINS,
+  matchesPin,
+  PINNED_CLIENT_ENCODINGS,
+  type CatalogFacts,
+  type CatalogName,
+  type SessionFacts,
+  type TargetRoleFacts,
+} from './session/contract.js';

@@ -17,8 +17,25 @@ export const UNPARSEABLE_RULE = 'unparseable';
 export const UNPARSEABLE_MESSAGE = 'Warden could not parse this statement; refusing it (fail closed)';
 export const MASKING_RULE = 'masking';
 
+/**
+ * A max_rows_affected rule that applies to an allowed (or approved) statement: the gateway runs it
+ * inside a savepoint (or a transaction it opens), reads the command tag's row count, and rolls
+ * it back with 42501 naming the rule when the count is above `limit`. Present only when the SQL
+ * is exactly one top-level UPDATE, DELETE or MERGE; policy refuses limited writes it could not
+ * measure that way (nested in WITH, bodies, or one of several statements in one string).
+ */
+export interface RowLimit {
+  /** The max_rows_affected rule's name. */
+  rule: string;
+  limit: number;
+  /** For the client when the limit is exceeded. */
+  message: string;
+}
+
 export interface AllowDecision {
   action: 'allow';
+  /** Set when a max_rows_affected rule applies; see {@link RowLimit}. */
+  rowLimit?: RowLimit;
   statements: readonly StatementAnalysis[];
   /** Masked columns the statements return (the agent masks them by RowDescription origin). */
   maskedColumns: readonly MaskedColumnUse[];
@@ -47,6 +64,8 @@ export interface BlockDecision {
  */
 export interface ReviewDecision {
   action: 'review';
+  /** As for allow: the approved statement runs under this limit. */
+  rowLimit?: RowLimit;
   /** The require_review rule's name. */
   rule: string;
   /** For the client while it waits (NoticeResponse). */

@@ -35,6 +35,7 @@ export {
   type ImmediateDecision,
   type ReviewDecision,
   type ReviewMode,
+  type RowLimit,
 } from './decide.js';
 export { mergePolicyRules } from './merge.js';
 export {

@@ -7,6 +7,9 @@ import { sealedSession } from '../support/recordings.js';
 
 // Recording end to end: real psql / node-postgres clients through the real gateway
 // and agent processes; the events are read back from the control-plane database.
+
+// The target role is the local superuser `postgres`: column masking on it needs the opt-in.
+const MASKING_OPT_IN = { allowPrivilegedTargetWithMasking: true };
 let dp: DataPath;
 const secrets = ['ada.lovelace@example.com', '4111 1111 1111 1111', '123-45-6789'];
 
@@ -46,7 +49,7 @@ beforeAll(async () => {
   ]);
   for (const r of created) expect(r.status, r.text).toBe(201);
   const attached = await dp.api.request('PATCH', '/api/connections/pg-test', {
-    body: { policies: ['rec-guard', 'rec-mask'] },
+    body: { policies: ['rec-guard', 'rec-mask'], options: MASKING_OPT_IN },
   });
   expect(attached.status, attached.text).toBe(200);
 }, 120_000);
@@ -202,7 +205,7 @@ describe('session recording', () => {
   it('caps captured rows per statement but keeps exact counts; COPY both ways is recorded too', async () => {
     await dp.api.db.prisma.connection.update({
       where: { name: 'pg-test' },
-      data: { options: { recording: { maxRows: 5 } } },
+      data: { options: { ...MASKING_OPT_IN, recording: { maxRows: 5 } } },
     });
     try {
       const since = new Date();
@@ -239,14 +242,14 @@ describe('session recording', () => {
       expect(copyIn.copy.data).toHaveLength(5);
       expect(copiedIn.startsWith(copyIn.copy.data.join(''))).toBe(true);
     } finally {
-      await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: {} } });
+      await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: MASKING_OPT_IN } });
     }
   });
 
   it('records nothing when the connection turns recording off', async () => {
     await dp.api.db.prisma.connection.update({
       where: { name: 'pg-test' },
-      data: { options: { recording: { enabled: false } } },
+      data: { options: { ...MASKING_OPT_IN, recording: { enabled: false } } },
     });
     try {
       const since = new Date();
@@ -258,7 +261,7 @@ describe('session recording', () => {
       expect(session?.finalHash).toBeNull();
       expect(await dp.api.db.prisma.recordingChunk.count({ where: { sessionId: session!.id } })).toBe(0);
     } finally {
-      await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: {} } });
+      await dp.api.db.prisma.connection.update({ where: { name: 'pg-test' }, data: { options: MASKING_OPT_IN } });
     }
   });
 

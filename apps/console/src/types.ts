@@ -89,6 +89,10 @@ export interface Connection {
   allowedGroups: string[];
   options: Record<string, unknown>;
   policies: { id: string; name: string; kind: string }[];
+  /** What the agent last reported about the role it logs in as (Postgres); null until a session did. */
+  targetRole: { superuser: boolean; createRole: boolean; serverFileRoles: string[]; reportedAt: string } | null;
+  /** Privileges no policy can contain, in plain words. */
+  warnings: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -1,5 +1,6 @@
 import type { FieldDescription } from '@warden/pg-wire';
-import { arrayElementKind, TypeOid, valueKind, type ValueKind } from './pg-types.js';
+import type { BinaryValues } from './binary-values.js';
+import { binaryLayout, isArrayType, TypeOid, valueKind, type ValueKind } from './pg-types.js';
 import { columnKey, type ColumnRule, type CompiledPlan } from './plan.js';
 import { applyStrategy, type Hasher } from './strategies.js';
 import { Syntax, type Counts, type ValueMasker } from './value-masker.js';
@@ -12,8 +13,10 @@ export interface ColumnPlan {
   kind: ValueKind;
   format: Format;
   jsonb: boolean;
-  /** Element kind, for binary text-like arrays. */
-  element: ValueKind | undefined;
+  /** The column's type, for decoding binary values. */
+  typeOid: number;
+  /** An array type (its text format is an array literal). */
+  array: boolean;
   rule: ColumnRule | undefined;
   /** Counter key of the rule: `column:<name>`. */
   counter: string;
@@ -28,17 +31,15 @@ export function planColumns(fields: readonly FieldDescription[], plan: CompiledP
   return fields.map((f) => {
     const kind = valueKind(f.dataTypeOID);
     const format: Format = f.format === 0 ? 0 : f.format === 1 ? 1 : -1;
-    const element = arrayElementKind(f.dataTypeOID);
     const key = columnKey(f.tableOID, f.columnAttr);
     const rule = f.tableOID !== 0 ? plan.columns.get(key) : undefined;
-    const scannable =
-      kind === 'text' || kind === 'json' || (kind === 'literal' && (format !== 1 || element !== undefined));
-    const detect = detectors && scannable;
+    const detect = detectors && (kind === 'text' || kind === 'json' || kind === 'literal');
     return {
       kind,
       format,
-      jsonb: f.dataTypeOID === TypeOid.jsonb || f.dataTypeOID === TypeOid.jsonbArray,
-      element,
+      jsonb: f.dataTypeOID === TypeOid.jsonb,
+      typeOid: f.dataTypeOID,
+      array: isArrayType(f.dataTypeOID),
       rule,
       counter: `column:${rule?.name ?? key}`,
       detect,
@@ -57,6 +58,7 @@ export function maskCell(
   start: number,
   end: number,
   values: ValueMasker,
+  binary: BinaryValues,
   hasher: Hasher,
   counts: Counts,
 ): Buffer | null | undefined {
@@ -76,9 +78,7 @@ export function maskCell(
       return values.maskBytes(buf, start, end, Syntax.Json);
     }
     case 'literal':
-      if (col.format === 1 || (col.format === -1 && end > start && buf[start] === 0)) {
-        return col.element === undefined ? undefined : maskBinaryArray(col, buf, start, end, values);
-      }
+      if (isBinaryLiteral(col, buf, start, end)) return binary.mask(col.typeOid, buf, start, end);
       return values.maskBytes(buf, start, end, Syntax.Literal);
     default:
       return undefined;
@@ -86,6 +86,18 @@ export function maskCell(
 }
 
 const JSONB_VERSION = Buffer.from([1]);
+
+/**
+ * A `literal` cell in binary format. An unknown format (a statement-level RowDescription) is
+ * decided by the first byte: arrays, records, tsvector and tsquery start their binary form with
+ * a zero byte (a count or dimension), jsonpath with its version byte 1; text output never does.
+ */
+function isBinaryLiteral(col: ColumnPlan, buf: Buffer, start: number, end: number): boolean {
+  if (col.format !== -1) return col.format === 1;
+  if (end === start) return false;
+  const first = buf[start]!;
+  return first === 0 || (first === 1 && binaryLayout(col.typeOid) === 'jsonpath');
+}
 
 function isBinaryJsonb(col: ColumnPlan, buf: Buffer, start: number, end: number): boolean {
   // Text JSON never starts with byte 1, so an unknown format is decided by the first byte.
@@ -119,7 +131,7 @@ function applyColumnRule(
     case 'literal':
       // Arrays and binary values of unknown layout: NULL. Text output of user types (citext,
       // enums, domains' base types) takes the strategy's text.
-      if (col.element !== undefined || col.format === 1 || (col.format === -1 && buf[start] === 0)) return null;
+      if (col.array || isBinaryLiteral(col, buf, start, end)) return null;
       return Buffer.from(applyStrategy(rule.strategy, buf.toString('latin1', start, end), hasher), 'latin1');
     case 'int2':
     case 'int4':
@@ -164,58 +176,4 @@ function hashUuid(col: ColumnPlan, buf: Buffer, start: number, end: number, hash
   else return null;
   const u = hasher.uuid(canonical);
   return col.format === 0 ? Buffer.from(formatUuid(u), 'latin1') : Buffer.from(u);
-}
-
-/**
- * Binary array of text-like elements: int32 ndim, int32 has-nulls flag, uint32 element type,
- * ndim × (int32 size, int32 lower bound), then each element as int32 length (-1 NULL) and bytes.
- * Elements are masked like cells of the element type; a malformed array becomes NULL.
- */
-function maskBinaryArray(
-  col: ColumnPlan,
-  buf: Buffer,
-  start: number,
-  end: number,
-  values: ValueMasker,
-): Buffer | null | undefined {
-  if (end - start < 12) return end === start ? undefined : null;
-  const ndim = buf.readInt32BE(start);
-  if (ndim < 0 || ndim > 6 || end - start < 12 + 8 * ndim) return null;
-  let count = ndim === 0 ? 0 : 1;
-  for (let d = 0; d < ndim; d++) count *= Math.max(0, buf.readInt32BE(start + 12 + 8 * d));
-  let pos = start + 12 + 8 * ndim;
-  const header = buf.subarray(start, pos);
-  const parts: Buffer[] = [header];
-  let changed = false;
-  let flushedTo = pos;
-  for (let i = 0; i < count; i++) {
-    if (end - pos < 4) return null;
-    const len = buf.readInt32BE(pos);
-    pos += 4;
-    if (len === -1) continue;
-    if (len < 0 || end - pos < len) return null;
-    const r =
-      col.element === 'json'
-        ? col.jsonb
-          ? prefixed(values.maskBytes(buf, pos + 1, pos + len, Syntax.Json))
-          : values.maskBytes(buf, pos, pos + len, Syntax.Json)
-        : values.maskBytes(buf, pos, pos + len, Syntax.Plain);
-    if (r) {
-      changed = true;
-      parts.push(buf.subarray(flushedTo, pos - 4));
-      const lenBuf = Buffer.allocUnsafe(4);
-      lenBuf.writeInt32BE(r.length);
-      parts.push(lenBuf, r);
-      flushedTo = pos + len;
-    }
-    pos += len;
-  }
-  if (pos !== end) return null;
-  if (!changed) return undefined;
-  parts.push(buf.subarray(flushedTo, end));
-  return Buffer.concat(parts);
-}
-
-function prefixed(r: Buffer | null | undefined): Buffer | null | undefined {
-  return r ? Buffer.concat([JSONB_VERSION, r]) : r;
 }

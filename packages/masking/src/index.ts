@@ -2,6 +2,7 @@ export { ResultMasker, UNKNOWN_ROW_COUNTER, type ResultMaskerOptions } from './r
 export {
   COLUMN_CATALOG_QUERY,
   DEFAULT_DETECTOR_STRATEGIES,
+  TEXT_TYPE_CATALOG_QUERY,
   catalogLookup,
   catalogQueryParams,
   columnKey,
@@ -47,7 +48,8 @@ export {
 } from './detectors/index.js';
 export { ValueMasker, Syntax, type Counts } from './value-masker.js';
 export { RowDescriptions, type Description } from './row-descriptions.js';
-export { valueKind, TypeOid, type ValueKind } from './pg-types.js';
+export { valueKind, binaryLayout, TypeOid, type ValueKind, type BinaryLayout } from './pg-types.js';
+export { WITHHELD_TEXT, NOTICE_WITHHELD_COUNTER } from './notices.js';
 
 import { findSpans } from './detectors/index.js';
 import { compilePlan, type MaskingPlan } from './plan.js';

@@ -6,6 +6,7 @@ import {
   type Detector,
   type DetectorId,
 } from './detectors/index.js';
+import { FIRST_NORMAL_OID } from './pg-types.js';
 import { isStrategy, type Strategy } from './strategies.js';
 
 /** A column to mask wherever it appears as a plain result column. */
@@ -23,6 +24,13 @@ export interface ColumnRule {
 export interface MaskingPlan {
   columns?: ReadonlyMap<string, ColumnRule> | Readonly<Record<string, ColumnRule>>;
   detectors?: Readonly<Partial<Record<DetectorId, Strategy>>>;
+  /**
+   * Extension and user types whose binary format is their text (citext, enums, domains over
+   * text), from {@link TEXT_TYPE_CATALOG_QUERY}: their binary cells are masked in place. Binary
+   * values of other types the masker does not know are withheld whole when a detector finds
+   * anything in their bytes.
+   */
+  textTypes?: Iterable<number>;
 }
 
 /** Every detector on: card numbers keep their last 4 digits (as PCI DSS allows), the rest is redacted. */
@@ -190,6 +198,16 @@ export function catalogLookup(rows: readonly CatalogRow[]): ColumnLookup {
   return (schema, table, column) => byName.get(`${schema}\0${table}\0${column}`);
 }
 
+/**
+ * The target's extension and user types whose binary send function is a text one (citext's is
+ * `textsend` under another name; enums send their label), as `oid` (int8) rows: the plan's
+ * `textTypes`. Domains share their base type's send function, so domains over text are included.
+ */
+export const TEXT_TYPE_CATALOG_QUERY = `SELECT t.oid::int8 AS oid
+FROM pg_catalog.pg_type t JOIN pg_catalog.pg_proc p ON p.oid = t.typsend
+WHERE t.oid >= 16384 AND p.prolang IN (12, 13)
+  AND p.prosrc IN ('textsend', 'varcharsend', 'bpcharsend', 'namesend', 'enum_send', 'xml_send', 'json_send')`;
+
 /** A plan checked and prepared for the hot path. */
 export interface CompiledPlan {
   columns: ReadonlyMap<string, ColumnRule>;
@@ -198,6 +216,7 @@ export interface CompiledPlan {
   /** Their {@link DETECTOR_BIT}s. */
   detectorMask: number;
   strategies: Readonly<Partial<Record<DetectorId, Strategy>>>;
+  textTypes: ReadonlySet<number>;
   /** Nothing to do: frames pass through untouched. */
   empty: boolean;
 }
@@ -219,5 +238,17 @@ export function compilePlan(plan: MaskingPlan): CompiledPlan {
   }
   const detectors = DETECTOR_IDS.filter((id) => strategies[id] !== undefined).map((id) => DETECTORS[id]);
   const detectorMask = detectors.reduce((m, d) => m | DETECTOR_BIT[d.id], 0);
-  return { columns, detectors, detectorMask, strategies, empty: columns.size === 0 && detectors.length === 0 };
+  const textTypes = new Set<number>();
+  for (const oid of plan.textTypes ?? []) {
+    if (!Number.isInteger(oid) || oid < FIRST_NORMAL_OID) throw new TypeError(`not a user type OID: ${oid}`);
+    textTypes.add(oid);
+  }
+  return {
+    columns,
+    detectors,
+    detectorMask,
+    strategies,
+    textTypes,
+    empty: columns.size === 0 && detectors.length === 0,
+  };
 }

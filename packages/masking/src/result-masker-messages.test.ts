@@ -1,6 +1,7 @@
 import { BackendSerializer as S, decodeDataRow } from '@warden/pg-wire';
 import { describe, expect, it } from 'vitest';
-import { ResultMasker } from './index.js';
+import { DEFAULT_DETECTOR_STRATEGIES, ResultMasker } from './index.js';
+import { WITHHELD_TEXT } from './notices.js';
 import { b, framesOf, lengthPrefixed, plan, rows } from './test-fixtures.js';
 import { parseWithPgProtocol, run } from './test-helpers.js';
 
@@ -60,18 +61,25 @@ describe('ResultMasker: JSON, arrays, notices, COPY', () => {
     ]);
     const msgs = await parseWithPgProtocol(run(new ResultMasker(plan), [input]));
     expect(msgs[0]!.message).toBe('invalid input syntax for type integer: "[REDACTED:email]"');
-    expect(msgs[0]!.hint).toBe('card ************4242');
+    expect(msgs[0]!.hint).toBe(WITHHELD_TEXT); // column rules: hints can quote values
     expect(msgs[0]!.routine).toBe('pg_strtoint32');
-    expect(msgs[1]!.detail).toBe('[REDACTED]');
+    expect(msgs[1]!.detail).toBe(WITHHELD_TEXT);
     expect(msgs[1]!.message).toBe('duplicate key value violates unique constraint "c_ssn"');
     expect(msgs[2]!.message).toBe('sent to [REDACTED:ipv4]');
-    // Without column rules, a class 23 detail only gets the detectors.
-    const det = await parseWithPgProtocol(run(new ResultMasker({ detectors: { email: 'redact' } }), [input]));
+    // Without column rules, details and hints only get the detectors.
+    const det = await parseWithPgProtocol(run(new ResultMasker({ detectors: DEFAULT_DETECTOR_STRATEGIES }), [input]));
+    expect(det[0]!.hint).toBe('card ************4242');
     expect(det[1]!.detail).toBe('Key (ssn)=(123456789) already exists.');
   });
 
-  it('masks notification payloads and text COPY TO STDOUT lines, not binary COPY', async () => {
-    const binCopy = Buffer.from('PGCOPY\n\xff\r\n\0a@b.com', 'latin1');
+  it('masks notification payloads and text COPY TO STDOUT lines; binary COPY is decoded', async () => {
+    const binCopy = Buffer.concat([
+      Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'),
+      Buffer.alloc(8), // flags, header extension length
+      Buffer.from([0, 1]), // one field
+      lengthPrefixed(b('a@b.com')),
+      Buffer.from([0xff, 0xff]), // trailer
+    ]);
     const input = Buffer.concat([
       S.notificationResponse(42, 'chan', 'user a@b.com signed up'),
       S.copyOutResponse(0, [0, 0]),
@@ -88,6 +96,9 @@ describe('ResultMasker: JSON, arrays, notices, COPY', () => {
     const msgs = await parseWithPgProtocol(run(new ResultMasker(plan), [input]));
     expect(msgs[0]!.payload).toBe('user [REDACTED:email] signed up');
     const copy = msgs.filter((x) => x.name === 'copyData').map((x) => Buffer.from(x.chunk).toString('latin1'));
-    expect(copy).toEqual(['1\t[REDACTED:email]\n', '2\tplain\n', binCopy.toString('latin1')]);
+    expect(copy.slice(0, 2)).toEqual(['1\t[REDACTED:email]\n', '2\tplain\n']);
+    expect(copy[2]).toBe(
+      binCopy.toString('latin1').replace('a@b.com', '[REDACTED:email]').replace('\0\0\0\x07', '\0\0\0\x10'),
+    );
   });
 });

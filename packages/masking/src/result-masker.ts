@@ -7,8 +7,11 @@ import {
   ProtocolViolation,
   type TypedFrontendMessage,
 } from '@warden/pg-wire';
+import { BinaryValues } from './binary-values.js';
 import { maskCell, planColumns, type ColumnPlan } from './cells.js';
-import { maskNotice, maskNotification, frameOf } from './notices.js';
+import { BinaryCopyMasker } from './copy-binary.js';
+import { frameOf, maskNotice, maskNotification, maskParameterStatus } from './notices.js';
+import { reframe } from './reframe.js';
 import { compilePlan, type CompiledPlan, type MaskingPlan } from './plan.js';
 import { RowDescriptions, type Description } from './row-descriptions.js';
 import { Hasher } from './strategies.js';
@@ -61,6 +64,8 @@ const ALWAYS_INSPECTED = [
   BackendCode.CopyBothResponse,
   BackendCode.CopyData,
   BackendCode.CopyDone,
+  BackendCode.ParameterStatus,
+  BackendCode.FunctionCallResponse,
 ];
 /** Runs may include DataRows (the current result needs no masking). */
 const PASS_ROWS = frameTypes(ALWAYS_INSPECTED);
@@ -69,9 +74,12 @@ const INSPECT_ROWS = frameTypes([...ALWAYS_INSPECTED, BackendCode.DataRow]);
 
 /**
  * Masks a Postgres backend byte stream (target → client) according to a {@link MaskingPlan}:
- * DataRow cells by column rule and value detector, ErrorResponse/NoticeResponse fields,
- * NotificationResponse payloads and the CopyData lines of text-format COPY TO STDOUT (detectors
- * only: COPY carries no column identities, so policy must refuse COPY of tables with column rules).
+ * DataRow cells by column rule and value detector, in text and binary format;
+ * ErrorResponse/NoticeResponse fields (with column rules, those that can quote values are
+ * withheld); NotificationResponse, ParameterStatus and FunctionCallResponse values; the CopyData
+ * of COPY TO STDOUT, text/CSV lines and binary streams (detectors only: COPY carries no column
+ * identities, so policy must refuse COPY of tables with column rules). A CopyBoth stream
+ * (replication) cannot be masked and ends the session.
  *
  * Streaming: `push(chunk)` returns what to write onward, in order. Unchanged frames leave as
  * zero-copy slices of the pushed chunks, consecutive ones merged into one Buffer; changed frames
@@ -85,12 +93,14 @@ export class ResultMasker {
   private readonly unknownRowsOption: 'null' | 'detect' | undefined;
   private plan!: CompiledPlan;
   private values!: ValueMasker;
+  private binary!: BinaryValues;
   private counters: Counts = {};
   /** Column plans of the current description (undefined = unknown columns). */
   private columns: ColumnPlan[] | undefined;
   private columnsActive = false;
   private columnsVersion = -1;
-  private copyText = false;
+  /** The COPY TO STDOUT in progress: text/CSV lines, a binary stream, or none. */
+  private copy: 'text' | BinaryCopyMasker | null = null;
   private out: Buffer[] = [];
   private runBuf: ArrayBufferLike | null = null;
   private runFirst: Buffer | null = null;
@@ -111,6 +121,7 @@ export class ResultMasker {
   setPlan(plan: MaskingPlan): void {
     this.plan = compilePlan(plan);
     this.values = new ValueMasker(this.plan, this.hasher, this.counters);
+    this.binary = new BinaryValues(this.values, this.plan.textTypes);
     this.columnsVersion = -1;
   }
 
@@ -169,7 +180,8 @@ export class ResultMasker {
         }
         const frame = splitter.read();
         if (frame === null) break;
-        this.emit(this.frame(frame));
+        const masked = this.frame(frame);
+        if (masked.length > 0) this.emit(masked);
       }
       this.flushRun();
     } catch (e) {
@@ -239,26 +251,73 @@ export class ResultMasker {
         return maskNotice(frame, this.values, this.plan.columns.size > 0, this.counters) ?? frame;
       case BackendCode.NotificationResponse:
         return maskNotification(frame, this.values) ?? frame;
+      case BackendCode.ParameterStatus:
+        return maskParameterStatus(frame, this.values) ?? frame;
+      case BackendCode.FunctionCallResponse:
+        this.descriptions.backend(frame);
+        return this.maskFunctionResult(frame);
       case BackendCode.CopyOutResponse:
-        this.copyText = decodeCopyResponse(frame).format === 0;
+        this.copy = decodeCopyResponse(frame).format === 0 ? 'text' : new BinaryCopyMasker(this.values, this.binary);
         return frame;
+      case BackendCode.CopyBothResponse:
+        // Only replication and similar streams use CopyBoth; their data cannot be masked.
+        throw new ProtocolViolation('a CopyBoth stream cannot be masked: the session is closed', '08P01', true);
       case BackendCode.CopyData:
-        return this.copyText ? this.maskCopyData(frame) : frame;
+        return this.maskCopyData(frame);
       case BackendCode.CopyDone:
       case BackendCode.CopyInResponse:
-      case BackendCode.CopyBothResponse:
-        this.copyText = false;
+        this.endCopy();
         return frame;
       default:
         this.descriptions.backend(frame);
-        if (code === BackendCode.CommandComplete || code === BackendCode.ReadyForQuery) this.copyText = false;
+        if (code === BackendCode.CommandComplete || code === BackendCode.ReadyForQuery) this.endCopy();
         return frame;
     }
   }
 
+  private endCopy(): void {
+    if (this.copy instanceof BinaryCopyMasker) this.copy.end();
+    this.copy = null;
+  }
+
+  /**
+   * CopyData of COPY TO STDOUT. Text and CSV: the server sends one message per row, so a value
+   * never straddles two; the detectors run on each line. Binary: decoded across messages.
+   */
   private maskCopyData(frame: Buffer): Buffer {
-    const r = this.values.maskBytes(frame, 5, frame.length, Syntax.Plain);
-    return r ? frameOf(BackendCode.CopyData, [r]) : frame;
+    const copy = this.copy;
+    if (copy === null) return frame;
+    if (copy === 'text') {
+      const r = this.values.maskBytes(frame, 5, frame.length, Syntax.Plain);
+      return r ? frameOf(BackendCode.CopyData, [r]) : frame;
+    }
+    if (!this.values.enabled) return frame;
+    const payload = frame.subarray(5);
+    const out = copy.data(payload);
+    if (out === payload) return frame;
+    // Only part of a tuple so far: nothing to send yet.
+    return out.length === 0 ? NOTHING : frameOf(BackendCode.CopyData, [out]);
+  }
+
+  /**
+   * The result of a FunctionCall (fastpath; policy refuses FunctionCall on guarded connections,
+   * this is defence in depth). Its type and format are not known: with column rules it is
+   * withheld (NULL), else judged like a cell of an unknown row.
+   */
+  private maskFunctionResult(frame: Buffer): Buffer {
+    if (frame.length < 9) throw badRow('FunctionCallResponse too short');
+    const len = frame.readInt32BE(5);
+    if (len === -1) return frame;
+    if (len < 0 || frame.length !== 9 + len) throw badRow('malformed FunctionCallResponse');
+    const r =
+      this.plan.columns.size > 0
+        ? null
+        : maskCell(UNKNOWN_COLUMN, frame, 9, frame.length, this.values, this.binary, this.hasher, this.counters);
+    if (r === undefined) return frame;
+    if (r === null) this.counters[UNKNOWN_ROW_COUNTER] = (this.counters[UNKNOWN_ROW_COUNTER] ?? 0) + 1;
+    const word = Buffer.allocUnsafe(4);
+    word.writeInt32BE(r === null ? -1 : r.length);
+    return frameOf(BackendCode.FunctionCallResponse, r === null ? [word] : [word, r]);
   }
 
   /** The masked DataRow, or null if no cell changed. */
@@ -285,7 +344,7 @@ export class ResultMasker {
       if (len < 0 || frame.length - pos < len) throw badRow(`invalid DataRow cell length ${len}`);
       const col = known ? columns[i]! : UNKNOWN_COLUMN;
       if (col.active) {
-        const r = maskCell(col, frame, pos, pos + len, this.values, this.hasher, this.counters);
+        const r = maskCell(col, frame, pos, pos + len, this.values, this.binary, this.hasher, this.counters);
         if (r !== undefined) {
           (changed ??= []).push(i);
           (replacements ??= []).push(r);
@@ -300,59 +359,23 @@ export class ResultMasker {
 }
 
 /**
- * Rebuild a (validated) DataRow with the cells at indexes `changed` replaced: one allocation,
- * unchanged stretches (length words included) copied in one piece each.
+ * Unknown columns under the 'detect' policy: scanned as text (a quoted literal, to be safe), or
+ * as a binary value of unknown type when the cell starts with a zero byte (text never does).
  */
-function reframe(frame: Buffer, n: number, changed: number[], replacements: (Buffer | null)[]): Buffer {
-  // Locate the changed cells: [start of length word, end of cell) in the old frame.
-  const spans = new Array<number>(changed.length * 2);
-  let delta = 0;
-  let pos = 7;
-  let k = 0;
-  for (let i = 0; i < n && k < changed.length; i++) {
-    const len = frame.readInt32BE(pos);
-    const end = pos + 4 + (len < 0 ? 0 : len);
-    if (i === changed[k]) {
-      spans[2 * k] = pos;
-      spans[2 * k + 1] = end;
-      const r = replacements[k]!;
-      delta += (r === null ? 0 : r.length) - (len < 0 ? 0 : len);
-      k++;
-    }
-    pos = end;
-  }
-  const out = Buffer.allocUnsafe(frame.length + delta);
-  frame.copy(out, 0, 0, 7);
-  out.writeInt32BE(frame.length + delta - 1, 1);
-  let from = 7;
-  let to = 7;
-  for (k = 0; k < changed.length; k++) {
-    to += frame.copy(out, to, from, spans[2 * k]);
-    const r = replacements[k]!;
-    if (r === null) {
-      out.writeInt32BE(-1, to);
-      to += 4;
-    } else {
-      out.writeInt32BE(r.length, to);
-      to += 4 + r.copy(out, to + 4);
-    }
-    from = spans[2 * k + 1]!;
-  }
-  frame.copy(out, to, from);
-  return out;
-}
-
-/** Unknown columns under the 'detect' policy: scanned as text (a quoted literal, to be safe). */
 const UNKNOWN_COLUMN: ColumnPlan = {
   kind: 'literal',
-  format: 0,
+  format: -1,
   jsonb: false,
-  element: undefined,
+  typeOid: 0,
+  array: false,
   rule: undefined,
   counter: '',
   detect: true,
   active: true,
 };
+
+/** A frame dropped from the output. */
+const NOTHING = Buffer.alloc(0);
 
 function badRow(message: string): ProtocolViolation {
   return new ProtocolViolation(message, '08P01', true);

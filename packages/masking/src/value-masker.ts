@@ -46,6 +46,21 @@ export class ValueMasker {
     return out === null ? null : Buffer.from(out, 'latin1');
   }
 
+  /**
+   * Whether any detector finds a value in `buf[start, end)` (each finding is counted). For bytes
+   * that cannot take a replacement in place (a binary value of unknown layout): the caller
+   * withholds the whole value.
+   */
+  detectIn(buf: Buffer, start: number, end: number): boolean {
+    const detectors = this.plan.detectors;
+    if (detectors.length === 0 || end - start < 3) return false;
+    const mask = candidates(textStats(buf, start, end)) & this.plan.detectorMask;
+    if (mask === 0) return false;
+    const spans = findSpans(buf.toString('latin1', start, end), detectors, mask);
+    for (const s of spans) this.count(s.detector);
+    return spans.length > 0;
+  }
+
   /** Mask detected values in a JS string (notice fields, notification payloads). */
   maskString(s: string): string {
     const b = Buffer.from(s, 'utf8');

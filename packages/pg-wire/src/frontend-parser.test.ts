@@ -178,6 +178,17 @@ describe('FrontendParser round trips (messages built by pg-protocol serialize)',
     expect(p.phase).toBe('normal');
   });
 
+  it('reads a Terminate sent before the startup packet, also byte by byte and after an SSLRequest', () => {
+    const terminate = Buffer.from([0x58, 0, 0, 0, 4]);
+    expect(parseAll([terminate])).toMatchObject([{ kind: 'terminate' }]);
+    expect(parseAll(byteChunks(terminate))).toMatchObject([{ kind: 'terminate' }]);
+    expect(parseAll([serialize.requestSsl(), terminate]).map((m) => m.kind)).toEqual(['sslRequest', 'terminate']);
+    // Anything else starting with 'X' is still a startup packet of an absurd length.
+    const p = new FrontendParser();
+    p.push(Buffer.from([0x58, 0, 0, 0, 5, 0]));
+    expect(() => p.read()).toThrow(ProtocolViolation);
+  });
+
   it('reports bytes sent ahead of the TLS handshake', () => {
     const p = new FrontendParser();
     p.push(Buffer.concat([serialize.requestSsl(), serialize.query('select 1')]));

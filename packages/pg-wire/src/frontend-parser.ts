@@ -7,6 +7,7 @@ import {
   type FrontendMessage,
   type SASLInitialResponse,
   type StartupPhaseMessage,
+  type TerminateMessage,
   type TypedFrontendMessage,
 } from './frontend-messages.js';
 import { ProtocolViolation, malformed } from './protocol-violation.js';
@@ -53,8 +54,8 @@ const sharedReader = new BufferReader(false);
  * holds unread bytes itself, so a caller that must stop (a statement held for review) simply
  * stops reading and pauses the socket; `bufferedLength` tells how much is waiting.
  *
- * Starts in the startup phase (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest) and
- * switches to typed messages right after a StartupMessage. Lengths are never trusted: a length
+ * Starts in the startup phase (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest, or a
+ * Terminate from a client that gives up before its startup packet) and switches to typed messages right after a StartupMessage. Lengths are never trusted: a length
  * below the minimum, above the limits or an unknown type byte throws a fatal
  * {@link ProtocolViolation} as soon as the header is visible, before any body byte is awaited,
  * and nothing is ever allocated from a claimed length. Fatal violations are sticky.
@@ -178,9 +179,17 @@ export class FrontendParser {
     return this.error;
   }
 
-  private readStartup(avail: number): StartupPhaseMessage | null {
-    if (avail < 4) return null;
+  private readStartup(avail: number): StartupPhaseMessage | TerminateMessage | null {
     const q = this.queue;
+    // A Terminate before any startup packet (a client giving up at once): its type byte would read
+    // as an absurd packet length. The server closes such a connection without a word; returning
+    // it lets the caller do the same. No valid startup packet starts with 'X' (that length is far
+    // above any limit), so waiting for the fifth byte delays nothing legitimate.
+    if (avail >= 1 && q.byteAt(0) === FrontendCode.Terminate) {
+      if (avail < 5) return null;
+      if (q.int32At(1) === 4) return { kind: 'terminate', frame: q.take(5) };
+    }
+    if (avail < 4) return null;
     const len = q.int32At(0);
     if (len < 8) throw this.fail(`invalid length of startup packet: ${len}`, SqlState.PROTOCOL_VIOLATION);
     if (len > this.maxStartupPacketSize) {

@@ -13,6 +13,10 @@ export const SqlState = {
   CONNECTION_FAILURE: '08006',
   /** 08P01: protocol_violation */
   PROTOCOL_VIOLATION: '08P01',
+  /** 0A000: feature_not_supported */
+  FEATURE_NOT_SUPPORTED: '0A000',
+  /** 22023: invalid_parameter_value (a startup parameter that conflicts with a pinned setting) */
+  INVALID_PARAMETER_VALUE: '22023',
   /** 22021: character_not_in_repertoire (invalid UTF-8 in a message string) */
   CHARACTER_NOT_IN_REPERTOIRE: '22021',
   /** 28000: invalid_authorization_specification */

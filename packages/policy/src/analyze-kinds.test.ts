@@ -30,7 +30,7 @@ describe('statement kinds', () => {
     ['CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING', 'create_rule'],
     ['CREATE POLICY p ON t USING (true)', 'create_policy'],
     ['CREATE DATABASE d', 'create_database'],
-    ['CREATE AGGREGATE a (int) (sfunc = int4pl, stype = int)', 'create_other'],
+    ['CREATE AGGREGATE a (int) (sfunc = int4pl, stype = int)', 'create_aggregate'],
     ['ALTER TABLE t ADD COLUMN b int', 'alter_table'],
     ['ALTER FUNCTION f() OWNER TO x', 'alter_owner'],
     ['ALTER TABLE t RENAME TO u', 'alter_rename'],
@@ -189,6 +189,7 @@ describe('statements, tables, schemas, functions', () => {
   it('COPY details', () => {
     expect(one('COPY t (a, b) TO STDOUT').copy).toEqual({
       direction: 'to',
+      format: 'text',
       target: 'stdio',
       query: false,
       relation: { name: 't' },
@@ -206,6 +207,7 @@ describe('statements, tables, schemas, functions', () => {
     });
     expect(one("COPY (SELECT 1) TO PROGRAM 'curl x'").copy).toEqual({
       direction: 'to',
+      format: 'text',
       target: 'program',
       filename: 'curl x',
       query: true,

@@ -2,8 +2,11 @@ import { analyze } from './analyze/index.js';
 import type { AnalysisResult, StatementAnalysis } from './analyze/types.js';
 import { LruCache, type CacheStats, type LruOptions } from './cache.js';
 import { numericLiteralShape } from './literal-shape.js';
-import { compileGuardrail, type CompiledGuardrail } from './rules/guardrails.js';
+import { compileGuardrail, everywhereViolation, type CompiledGuardrail, type Violation } from './rules/guardrails.js';
+import { LEXING_RULE, lexingViolation } from './rules/lexing.js';
 import { CompiledMasking, type MaskedColumnUse, type MaskingPlan } from './rules/masking.js';
+import type { RowLimit } from './rules/row-limit.js';
+import { catalogSqlTextMatcher, SQL_TEXT_RULE, SqlTextCheck } from './rules/sql-text.js';
 import {
   accessRequirement,
   compileReviewRule,
@@ -12,25 +15,17 @@ import {
   type ReviewRequirement,
 } from './rules/reviews.js';
 import { validatePolicyRules, type PolicyRules, type RuleError, type SqlGuardrailRule } from './rules/schemas.js';
+import { CatalogDenials, catalogFactsHash, hasCatalogFacts } from './session/catalog.js';
+import type { CatalogFacts } from './session/contract.js';
 
 export const UNPARSEABLE_RULE = 'unparseable';
 export const UNPARSEABLE_MESSAGE = 'Warden could not parse this statement; refusing it (fail closed)';
 export const MASKING_RULE = 'masking';
+export { LEXING_RULE, SQL_TEXT_RULE };
+export type { RowLimit };
 
-/**
- * A max_rows_affected rule that applies to an allowed (or approved) statement: the gateway runs it
- * inside a savepoint (or a transaction it opens), reads the command tag's row count, and rolls
- * it back with 42501 naming the rule when the count is above `limit`. Present only when the SQL
- * is exactly one top-level UPDATE, DELETE or MERGE; policy refuses limited writes it could not
- * measure that way (nested in WITH, bodies, or one of several statements in one string).
- */
-export interface RowLimit {
-  /** The max_rows_affected rule's name. */
-  rule: string;
-  limit: number;
-  /** For the client when the limit is exceeded. */
-  message: string;
-}
+/** How many derived (catalog-aware) policies one compiled policy keeps, one per distinct catalog. */
+const MAX_CATALOG_VARIANTS = 16;
 
 export interface AllowDecision {
   action: 'allow';
@@ -113,6 +108,13 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
   /** @internal */ readonly maskingRules: CompiledMasking;
   /** @internal */ readonly reviewRules: readonly CompiledReviewRule[];
   /** @internal */ readonly cache: LruCache<D>;
+  /** @internal the built-in check of functions that run SQL given as text */
+  readonly sqlText: SqlTextCheck;
+  /**
+   * @internal With catalog facts: a refused function runs where the parser cannot see it (an
+   * implicit cast, a type's I/O), so every statement is refused.
+   */
+  readonly refusesEverything: { rule: string; violation: Violation } | undefined;
   /** What the agent applies to rows of allowed statements. */
   readonly masking: MaskingPlan;
   /** Whether there is anything to enforce: unparseable SQL is refused exactly when this is true. */
@@ -124,17 +126,22 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
   readonly accessReview: AccessRequirement | undefined;
   /** Type-level only: what decisions this policy gives. */
   declare readonly decisionType?: D;
+  /** Catalog-aware variants of this policy by facts hash (see {@link withCatalog}). */
+  private readonly catalogVariants = new Map<string, CompiledPolicy<D>>();
 
   /** @internal use {@link compilePolicy} */
   constructor(
     readonly rules: PolicyRules,
     readonly version: string,
-    options: CompileOptions = {},
+    private readonly options: CompileOptions = {},
+    /** Facts from the target's catalog this variant was compiled with. */
+    readonly catalog?: CatalogFacts,
+    private readonly base?: CompiledPolicy<D>,
   ) {
     // Shell command rules (deny_commands) are for SSH exec, not statements.
     this.guardrails = (rules.guardrails ?? [])
       .filter((r): r is SqlGuardrailRule => r.enabled !== false && r.type !== 'deny_commands')
-      .map(compileGuardrail);
+      .map((r) => compileGuardrail(r, catalog));
     this.maskingRules = new CompiledMasking(rules.masking);
     this.masking = this.maskingRules.plan;
     const reviews = (rules.reviews ?? []).filter((r) => r.enabled !== false);
@@ -146,12 +153,57 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
     this.foldsNumbers =
       !(rules.guardrails ?? []).some((r) => r.enabled !== false && r.type === 'deny_pattern') &&
       !reviews.some((r) => r.type === 'require_review' && r.match.pattern !== undefined);
+    const sqlTextDenials = catalog ? new CatalogDenials(catalog, catalogSqlTextMatcher) : undefined;
+    this.sqlText = new SqlTextCheck(sqlTextDenials);
+    this.refusesEverything = this.everywhereRefusal(sqlTextDenials);
     this.cache = new LruCache<D>(options.cache);
   }
 
   /** Decision cache counters for metrics. */
   cacheStats(): CacheStats {
     return this.cache.stats();
+  }
+
+  /**
+   * This policy with facts from the target's catalog (read by the agent at session start):
+   * deny_functions rules and the built-in SQL-text check then also refuse user-defined operators,
+   * casts, aggregates and types implemented by a refused function, and every statement when one
+   * runs through an implicit/assignment cast or a type's I/O. The variant has its own decision cache
+   * and a version naming the facts' hash; it is kept per facts hash (up to 16 catalogs), so the
+   * sessions of one database share it. Facts that name nothing give this policy itself.
+   */
+  withCatalog(facts: CatalogFacts): CompiledPolicy<D> {
+    const base = this.base ?? this;
+    if (!hasCatalogFacts(facts)) return base;
+    const hash = catalogFactsHash(facts);
+    const variants = base.catalogVariants;
+    let variant = variants.get(hash);
+    if (!variant) {
+      variant = new CompiledPolicy<D>(
+        base.rules,
+        `${base.version}+catalog:${hash.slice(0, 16)}`,
+        base.options,
+        structuredClone(facts),
+        base,
+      );
+      if (variants.size >= MAX_CATALOG_VARIANTS) {
+        const oldest = variants.keys().next().value;
+        if (oldest !== undefined) variants.delete(oldest);
+      }
+      variants.set(hash, variant);
+    }
+    return variant;
+  }
+
+  private everywhereRefusal(sqlText: CatalogDenials | undefined): CompiledPolicy['refusesEverything'] {
+    if (!this.guarded) return undefined;
+    for (const g of this.guardrails) {
+      if (g.refusesEverything) return { rule: g.name, violation: g.refusesEverything };
+    }
+    if (sqlText?.everywhere) {
+      return { rule: SQL_TEXT_RULE, violation: everywhereViolation(sqlText.everywhere, SQL_TEXT_RULE) };
+    }
+    return undefined;
   }
 }
 
@@ -210,6 +262,10 @@ export function decideUncached<D extends Decision>(policy: CompiledPolicy<D>, sq
 }
 
 function evaluate(policy: CompiledPolicy<Decision>, analysis: AnalysisResult): Decision {
+  const everything = policy.refusesEverything;
+  if (everything && !(analysis.ok && analysis.statements.length === 0)) {
+    return freeze({ action: 'block', rule: everything.rule, ...everything.violation });
+  }
   if (!analysis.ok) {
     if (policy.guarded) {
       return freeze({
@@ -224,18 +280,18 @@ function evaluate(policy: CompiledPolicy<Decision>, analysis: AnalysisResult): D
   const maskedColumns: MaskedColumnUse[] = [];
   // A block in any statement wins over a review, so the first review match is only remembered.
   let review: MatchedReview | undefined;
-  for (const stmt of analysis.statements) {
+  const { statements } = analysis;
+  for (const stmt of statements) {
     for (const guardrail of policy.guardrails) {
-      const v = guardrail.check(stmt);
-      if (v) {
-        return freeze({
-          action: 'block',
-          rule: guardrail.name,
-          message: v.message,
-          detail: v.detail,
-          statementIndex: stmt.index,
-        });
-      }
+      const v = guardrail.check(stmt, statements);
+      if (v) return blockFor(guardrail.name, v, stmt);
+    }
+    if (policy.guarded) {
+      // Built in on every guarded connection: what no rule document may turn off.
+      const lexing = lexingViolation(stmt);
+      if (lexing) return blockFor(LEXING_RULE, lexing, stmt);
+      const sqlText = policy.sqlText.check(stmt);
+      if (sqlText) return blockFor(SQL_TEXT_RULE, sqlText, stmt);
     }
     const mv = policy.maskingRules.check(stmt, maskedColumns);
     if (mv) {
@@ -259,8 +315,28 @@ function evaluate(policy: CompiledPolicy<Decision>, analysis: AnalysisResult): D
       }
     }
   }
-  if (review) return reviewOutcome(policy.reviewMode, review, analysis.statements, maskedColumns);
-  return freeze({ action: 'allow', statements: analysis.statements, maskedColumns });
+  const rowLimit = strictestRowLimit(policy, statements);
+  if (review) return reviewOutcome(policy.reviewMode, review, statements, maskedColumns, rowLimit);
+  const allow: AllowDecision = { action: 'allow', statements, maskedColumns };
+  if (rowLimit) allow.rowLimit = rowLimit;
+  return freeze(allow);
+}
+
+function blockFor(rule: string, v: Violation, stmt: StatementAnalysis): BlockDecision {
+  return freeze({ action: 'block', rule, message: v.message, detail: v.detail, statementIndex: stmt.index });
+}
+
+/** The lowest limit of the max_rows_affected rules that apply (a string no guardrail refused). */
+function strictestRowLimit(
+  policy: CompiledPolicy<Decision>,
+  statements: readonly StatementAnalysis[],
+): RowLimit | undefined {
+  let strictest: RowLimit | undefined;
+  for (const g of policy.guardrails) {
+    const limit = g.rowLimit?.(statements);
+    if (limit && (!strictest || limit.limit < strictest.limit)) strictest = limit;
+  }
+  return strictest;
 }
 
 interface MatchedReview {
@@ -275,6 +351,7 @@ function reviewOutcome(
   { rule, statementIndex, detail: matched }: MatchedReview,
   statements: readonly StatementAnalysis[],
   maskedColumns: MaskedColumnUse[],
+  rowLimit: RowLimit | undefined,
 ): Decision {
   const { approverGroups, approvals } = rule.requirement;
   const who = `${approvals === 1 ? 'an approval' : `${approvals} approvals`} from ${approverGroups.join(', ')}`;
@@ -288,7 +365,7 @@ function reviewOutcome(
       statementIndex,
     });
   }
-  return freeze({
+  const decision: ReviewDecision = {
     action: 'review',
     rule: rule.name,
     message: rule.message ?? `this statement needs ${who} before it runs`,
@@ -297,7 +374,9 @@ function reviewOutcome(
     review: rule.requirement,
     statements,
     maskedColumns,
-  });
+  };
+  if (rowLimit) decision.rowLimit = rowLimit;
+  return freeze(decision);
 }
 
 /**

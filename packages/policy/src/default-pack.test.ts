@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, DANGEROUS_FUNCTIONS, DEFAULT_DETECTORS, defaultPolicyRules } from './index.js';
+import { compilePolicy, DANGEROUS_FUNCTIONS, decide, DEFAULT_DETECTORS, defaultPolicyRules } from './index.js';
 import { decisionTable } from './test-tables.js';
 
 describe('default rule pack', () => {
@@ -7,8 +7,11 @@ describe('default rule pack', () => {
     const rules = defaultPolicyRules();
     expect(rules.guardrails?.map((r) => [r.type, r.name])).toEqual([
       ['deny_kinds', 'default.privileges'],
+      ['deny_settings', 'default.session-identity'],
       ['deny_kinds', 'default.destructive-ddl'],
+      ['deny_kinds', 'default.code-and-reach'],
       ['require_where', 'default.require-where'],
+      ['max_rows_affected', 'default.max-rows-affected'],
       ['deny_functions', 'default.dangerous-functions'],
       ['deny_copy', 'default.copy-server-side'],
     ]);
@@ -37,7 +40,16 @@ describe('default rule pack', () => {
   it('returns a fresh copy each time', () => {
     const a = defaultPolicyRules();
     a.guardrails?.pop();
-    expect(defaultPolicyRules().guardrails).toHaveLength(5);
+    expect(defaultPolicyRules().guardrails).toHaveLength(8);
+  });
+
+  it('holds a single UPDATE to 1000 rows', () => {
+    const policy = compilePolicy(defaultPolicyRules(), 1);
+    expect(decide(policy, 'UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 1')).toMatchObject({
+      action: 'allow',
+      maskedColumns: [],
+      rowLimit: { rule: 'default.max-rows-affected', limit: 1000 },
+    });
   });
 });
 
@@ -260,7 +272,6 @@ decisionTable('default rule pack decisions', defaultPolicyRules(), [
     0,
   ],
   ['SELECT abalance FROM pgbench_accounts WHERE aid = 1', 'allow'],
-  ['UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 1', 'allow'],
   ['INSERT INTO t VALUES (1)', 'allow'],
   ['CREATE TABLE t (a int)', 'allow'],
   ['CREATE INDEX ON t (a)', 'allow'],
@@ -268,7 +279,14 @@ decisionTable('default rule pack decisions', defaultPolicyRules(), [
   ['COPY t FROM STDIN', 'allow'],
   ['BEGIN; SELECT 1; COMMIT', 'allow'],
   ['SET search_path = app', 'allow'],
-  ['DO $$ BEGIN UPDATE t SET a = 1 WHERE b = 2; END $$', 'allow'],
+  [
+    // The row count of an UPDATE inside a DO block cannot be read from a command tag.
+    'DO $$ BEGIN UPDATE t SET a = 1 WHERE b = 2; END $$',
+    'default.max-rows-affected',
+    'UPDATE inside DO cannot be held to the limit of 1000 rows of rule "default.max-rows-affected": the row count Postgres reports is that of the outer statement only; send the UPDATE/DELETE/MERGE as a query of its own, outside WITH, EXPLAIN ANALYZE and bodies',
+    'UPDATE inside DO is refused by max_rows_affected rule "default.max-rows-affected" (limit 1000) because its rows cannot be counted',
+    0,
+  ],
   [
     "DO $$ BEGIN COPY t TO PROGRAM 'x'; END $$",
     'default.copy-server-side',

@@ -12,9 +12,47 @@ export const DANGEROUS_FUNCTIONS: readonly string[] = [
   'lo_import',
   'lo_export',
   'dblink*',
+  'heap_force_*', // pg_surgery: heap_force_kill, heap_force_freeze
   // A role rather than a function (GRANTs are refused by kind); listed so a function of that name is too.
   'pg_execute_server_program',
 ];
+
+/**
+ * Statement kinds that install code the server later runs without a statement naming it, or reach
+ * outside the database: extensions, foreign data wrappers/servers/tables, event triggers,
+ * languages, casts, transforms, access methods, operator classes/families, conversions,
+ * aggregates, operators, base types, text search parsers/templates, publications,
+ * subscriptions, tablespaces.
+ */
+export const CODE_AND_REACH_KINDS: readonly string[] = [
+  'create_extension',
+  'create_foreign_data_wrapper',
+  'create_server',
+  'create_foreign_table',
+  'create_user_mapping',
+  'import_foreign_schema',
+  'create_event_trigger',
+  'create_language',
+  'create_cast',
+  'create_transform',
+  'create_access_method',
+  'create_operator_class',
+  'create_operator_family',
+  'create_conversion',
+  'create_aggregate',
+  'create_operator',
+  'create_base_type',
+  'create_text_search',
+  'create_publication',
+  'create_subscription',
+  'create_tablespace',
+];
+
+/** Settings that change who the session acts as, or switch off triggers and foreign keys. */
+export const IDENTITY_SETTINGS: readonly string[] = ['role', 'session_authorization', 'session_replication_role'];
+
+/** The default max_rows_affected limit. */
+export const DEFAULT_MAX_ROWS_AFFECTED = 1000;
 
 /**
  * Value detectors the default pack turns on: every detector, card numbers keeping their last 4
@@ -27,8 +65,9 @@ export const DEFAULT_DETECTORS: readonly DetectorRule[] = DETECTOR_IDS.map((dete
 
 /**
  * The rules a new connection gets unless told otherwise: destructive and privilege-changing kinds,
- * unfiltered UPDATE/DELETE, server-side file/program access and dangerous functions are refused;
- * value detectors mask. Returns a fresh copy each call, so callers may edit it.
+ * role switching, DDL that installs code or reaches outside the database, unfiltered
+ * UPDATE/DELETE, writes of more than 1000 rows, server-side file/program access and dangerous
+ * functions are refused; value detectors mask. Returns a fresh copy each call, so callers may edit it.
  */
 export function defaultPolicyRules(): PolicyRules {
   const guardrails: GuardrailRule[] = [
@@ -48,15 +87,34 @@ export function defaultPolicyRules(): PolicyRules {
       ],
     },
     {
+      type: 'deny_settings',
+      name: 'default.session-identity',
+      message:
+        "changing the session's role or replication role (SET ROLE, SET SESSION AUTHORIZATION, session_replication_role) is not allowed on this connection",
+      parameters: [...IDENTITY_SETTINGS],
+    },
+    {
       type: 'deny_kinds',
       name: 'default.destructive-ddl',
       message: 'DROP, TRUNCATE, ALTER and LOAD are not allowed on this connection',
       kinds: ['drop*', 'truncate', 'alter*', 'load'],
     },
     {
+      type: 'deny_kinds',
+      name: 'default.code-and-reach',
+      message:
+        'creating extensions, foreign servers and tables, event triggers, languages, casts, operators, aggregates, base types, access methods, publications, subscriptions or tablespaces is not allowed on this connection',
+      kinds: [...CODE_AND_REACH_KINDS],
+    },
+    {
       type: 'require_where',
       name: 'default.require-where',
       message: 'UPDATE and DELETE need a WHERE clause on this connection',
+    },
+    {
+      type: 'max_rows_affected',
+      name: 'default.max-rows-affected',
+      limit: DEFAULT_MAX_ROWS_AFFECTED,
     },
     {
       type: 'deny_functions',

@@ -12,6 +12,8 @@ export type {
   OutputSink,
   ParseFailure,
   QualifiedName,
+  SettingChange,
+  SettingVia,
   StatementAnalysis,
   TableAccess,
   TableRef,
@@ -24,7 +26,9 @@ export {
   CompiledPolicy,
   decide,
   decideUncached,
+  LEXING_RULE,
   MASKING_RULE,
+  SQL_TEXT_RULE,
   PolicyRulesError,
   UNPARSEABLE_MESSAGE,
   UNPARSEABLE_RULE,
@@ -47,7 +51,14 @@ export {
   type AccessRequirement,
   type ReviewRequirement,
 } from './rules/reviews.js';
-export { DANGEROUS_FUNCTIONS, DEFAULT_DETECTORS, defaultPolicyRules } from './default-pack.js';
+export {
+  CODE_AND_REACH_KINDS,
+  DANGEROUS_FUNCTIONS,
+  DEFAULT_DETECTORS,
+  DEFAULT_MAX_ROWS_AFFECTED,
+  defaultPolicyRules,
+  IDENTITY_SETTINGS,
+} from './default-pack.js';
 export { SIDE_EFFECT_FUNCTIONS } from './rules/guardrails.js';
 export {
   isPlainOutput,
@@ -69,7 +80,10 @@ export {
   DenyFunctionsRule,
   DenyKindsRule,
   DenyPatternRule,
+  DenySettingsRule,
   DenyTablesRule,
+  MaxRowsAffectedRule,
+  RowLimitedKind,
   DenyCommandsRule,
   CommandReviewMatch,
   RequireCommandReviewRule,

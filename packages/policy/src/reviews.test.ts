@@ -123,7 +123,9 @@ describe('review rules: decide()', () => {
   });
 
   it('a block wins over a review, in any statement of the string', () => {
-    const rules: PolicyRules = { ...defaultPolicyRules(), reviews: [deletes] };
+    // Without max_rows_affected, which refuses every DELETE that shares its string with other statements.
+    const guardrails = defaultPolicyRules().guardrails?.filter((r) => r.type !== 'max_rows_affected');
+    const rules: PolicyRules = { ...defaultPolicyRules(), guardrails, reviews: [deletes] };
     const policy = hold(rules);
     expect(decide(policy, 'DELETE FROM users WHERE id = 1').action).toBe('review');
     expect(decide(policy, 'DELETE FROM users')).toMatchObject({ action: 'block', rule: 'default.require-where' });
@@ -134,6 +136,15 @@ describe('review rules: decide()', () => {
     });
     expect(decide(policy, 'SELECT 1; DELETE FROM users WHERE id = 1')).toMatchObject({
       action: 'review',
+      statementIndex: 1,
+    });
+    // With the whole default pack, a DELETE among other statements cannot be held to
+    // default.max-rows-affected, and that block wins as well.
+    expect(
+      decide(hold({ ...defaultPolicyRules(), reviews: [deletes] }), 'SELECT 1; DELETE FROM users WHERE id = 1'),
+    ).toMatchObject({
+      action: 'block',
+      rule: 'default.max-rows-affected',
       statementIndex: 1,
     });
   });

@@ -16,6 +16,9 @@ export const AGENT_TUNNEL_CONNECT_PATH = '/warden.tunnel.v1.AgentTunnel/Connect'
  * it cannot speak to, or fall back to what the peer understands.
  * 1: one session frame per gRPC message.
  * 2: adds Batch (many session frames per gRPC message); sent only to peers at >= 2.
+ * Report frames need no new revision: a peer that does not know them ignores them (as any
+ * unknown frame), and the one report a gateway cannot do without (a guarded session's
+ * facts) is asked for per session, so an agent that predates it fails that session closed.
  */
 export const TUNNEL_PROTOCOL_VERSION = 2;
 
@@ -27,7 +30,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-// Session frames (Data, Credit, Close, Batch) take the hand-written fast paths in
+// Session frames (Data, Credit, Close, Report, Batch) take the hand-written fast paths in
 // both directions; everything else, and anything unusual, the generic codec.
 // Either way `bytes` fields come back as views into the received buffer.
 export const serializeAgentFrame = (frame: AgentFrame): Buffer =>

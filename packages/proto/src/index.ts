@@ -4,4 +4,5 @@
 export * from './gen/warden/tunnel/v1/tunnel_pb.js';
 export * from './agent-tunnel-service.js';
 export * from './session-open.js';
+export * from './session-reports.js';
 export * from './ssh-channel.js';

@@ -9,6 +9,7 @@ import {
   DataSchema,
   GatewayFrameSchema,
   PingSchema,
+  ReportSchema,
   SessionFrameSchema,
   type AgentFrame,
   type GatewayFrame,
@@ -36,6 +37,14 @@ const credit = (sessionId: string, bytes: number): Body => ({
 const close = (sessionId: string, abort: boolean, reason = '', code = ''): Body => ({
   case: 'close',
   value: create(CloseSchema, { sessionId, abort, reason, code }),
+});
+const report = (sessionId: string, kind: string, size: number): Body => ({
+  case: 'report',
+  value: create(ReportSchema, {
+    sessionId,
+    kind,
+    payload: Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff),
+  }),
 });
 const batch = (...bodies: Body[]): GatewayFrame =>
   create(GatewayFrameSchema, {
@@ -97,6 +106,31 @@ describe('session frame fast path', () => {
     }
   });
 
+  it('Report frames, alone and with every field', () => {
+    for (const body of [
+      report('s', 'facts', 0),
+      report('', '', 0),
+      report('s', 'masked', 10),
+      report('x'.repeat(130), 'fäcts ✓', 300),
+      report('s', 'facts', 20_000),
+    ]) {
+      expectCanonical(create(GatewayFrameSchema, { frame: body }));
+      // The agent's frame type carries reports at the same field number.
+      const agentFrame = create(AgentFrameSchema, { frame: body });
+      const fast = encodeSessionFrame(agentFrame);
+      expect(Buffer.compare(fast!, Buffer.from(toBinary(AgentFrameSchema, agentFrame)))).toBe(0);
+      expect(deserializeAgentFrame(fast!)).toEqual(fromBinary(AgentFrameSchema, fast!));
+    }
+  });
+
+  it('Batches that mix reports with data keep their order', () => {
+    const frame = batch(report('a', 'facts', 50), data('a', 100), report('a', 'masked', 3), close('a', false));
+    expectCanonical(frame);
+    const decoded = decodeSessionFrame<GatewayFrame>(encodeSessionFrame(frame)!, 'warden.tunnel.v1.GatewayFrame');
+    if (decoded?.frame.case !== 'batch') throw new Error('expected a batch');
+    expect(decoded.frame.value.frames.map((f) => f.frame.case)).toEqual(['report', 'data', 'report', 'close']);
+  });
+
   it('Batches of mixed frames', () => {
     expectCanonical(batch());
     expectCanonical(batch(data('a', 100)));
@@ -135,7 +169,13 @@ describe('session frame fast path', () => {
 
   it('agrees with fromBinary (or defers to it) on truncated and corrupted input', () => {
     const wire = serializeGatewayFrame(
-      batch(data('sess-1', 40), credit('sess-2', 300), close('sess-3', true, 'r', 'c'), data('', 0)),
+      batch(
+        data('sess-1', 40),
+        credit('sess-2', 300),
+        close('sess-3', true, 'r', 'c'),
+        data('', 0),
+        report('sess-4', 'facts', 30),
+      ),
     );
     let rng = 12345;
     const random = (n: number): number => {

@@ -5,11 +5,12 @@ import type {
   Credit,
   Data,
   GatewayFrame,
+  Report,
   SessionFrame,
 } from './gen/warden/tunnel/v1/tunnel_pb.js';
 
-// Hand-written codec for the hot frames: Data, Credit, Close and the Batch that
-// carries many of them. The generic protobuf-es writer grows its buffer in steps
+// Hand-written codec for the hot frames: Data, Credit, Close, Report and the Batch
+// that carries many of them. The generic protobuf-es writer grows its buffer in steps
 // and copies payloads more than once, and its reader is generic and allocation
 // heavy; profiling the tunnel showed both among the largest costs per frame. Here
 // every payload is copied exactly once into a buffer of the exact final size, and
@@ -30,6 +31,7 @@ const WIRE_LEN = 2;
 const FIELD_DATA = 4;
 const FIELD_CREDIT = 5;
 const FIELD_CLOSE = 6;
+const FIELD_REPORT = 11;
 const FIELD_BATCH = 10;
 const TAG_BATCH = (FIELD_BATCH << 3) | WIRE_LEN;
 const TAG_BATCH_FRAME = (1 << 3) | WIRE_LEN;
@@ -39,6 +41,8 @@ const TAG_CREDIT_BYTES = (2 << 3) | WIRE_VARINT;
 const TAG_CLOSE_ABORT = (2 << 3) | WIRE_VARINT;
 const TAG_CLOSE_REASON = (3 << 3) | WIRE_LEN;
 const TAG_CLOSE_CODE = (4 << 3) | WIRE_LEN;
+const TAG_REPORT_KIND = (2 << 3) | WIRE_LEN;
+const TAG_REPORT_PAYLOAD = (3 << 3) | WIRE_LEN;
 const MAX_UINT32 = 0xffff_ffff;
 
 function varintSize(n: number): number {
@@ -69,7 +73,7 @@ const lenFieldSize = (len: number): number => (len > 0 ? 1 + varintSize(len) + l
 let scratch: number[] = [];
 
 /**
- * Size of the message inside a session frame body (Data/Credit/Close), or -1 when
+ * Size of the message inside a session frame body (Data/Credit/Close/Report), or -1 when
  * the fast path does not handle it. Pushes the string lengths it measured onto `scratch`.
  */
 function bodyInnerSize(body: SessionBody): number {
@@ -96,6 +100,14 @@ function bodyInnerSize(body: SessionBody): number {
       const codeLen = Buffer.byteLength(v.code, 'utf8');
       scratch.push(idLen, reasonLen, codeLen);
       return lenFieldSize(idLen) + (v.abort ? 2 : 0) + lenFieldSize(reasonLen) + lenFieldSize(codeLen);
+    }
+    case 'report': {
+      const v = body.value;
+      if (v.$unknown?.length) return -1;
+      const idLen = Buffer.byteLength(v.sessionId, 'utf8');
+      const kindLen = Buffer.byteLength(v.kind, 'utf8');
+      scratch.push(idLen, kindLen);
+      return lenFieldSize(idLen) + lenFieldSize(kindLen) + lenFieldSize(v.payload.byteLength);
     }
     default:
       return -1;
@@ -147,15 +159,30 @@ function writeBody(buf: Buffer, pos: number, body: SessionBody, inner: number, s
       pos = writeString(buf, pos, TAG_CLOSE_REASON, v.reason, scratch[s + 1]!);
       return writeString(buf, pos, TAG_CLOSE_CODE, v.code, scratch[s + 2]!);
     }
+    case 'report': {
+      // The tag of field 11 still fits in one byte (11 << 3 | 2 = 90).
+      buf[pos++] = (FIELD_REPORT << 3) | WIRE_LEN;
+      pos = writeVarint(buf, pos, inner);
+      const v = body.value;
+      pos = writeString(buf, pos, TAG_SESSION_ID, v.sessionId, scratch[s]!);
+      pos = writeString(buf, pos, TAG_REPORT_KIND, v.kind, scratch[s + 1]!);
+      if (v.payload.byteLength > 0) {
+        buf[pos++] = TAG_REPORT_PAYLOAD;
+        pos = writeVarint(buf, pos, v.payload.byteLength);
+        buf.set(v.payload, pos);
+        pos += v.payload.byteLength;
+      }
+      return pos;
+    }
     default:
       throw new Error('unreachable');
   }
 }
 
-const stringsPerBody = (body: SessionBody): number => (body.case === 'close' ? 3 : 1);
+const stringsPerBody = (body: SessionBody): number => (body.case === 'close' ? 3 : body.case === 'report' ? 2 : 1);
 
 /**
- * Encodes a Data, Credit, Close or Batch frame (of either direction), or returns
+ * Encodes a Data, Credit, Close, Report or Batch frame (of either direction), or returns
  * null for any other frame (use toBinary then).
  */
 export function encodeSessionFrame(frame: FastFrame): Buffer | null {
@@ -163,7 +190,7 @@ export function encodeSessionFrame(frame: FastFrame): Buffer | null {
   const f = frame.frame;
   scratch.length = 0;
   if (f.case === 'batch') return encodeBatch(f.value);
-  if (f.case !== 'data' && f.case !== 'credit' && f.case !== 'close') return null;
+  if (f.case !== 'data' && f.case !== 'credit' && f.case !== 'close' && f.case !== 'report') return null;
   const inner = bodyInnerSize(f);
   if (inner < 0) return null;
   const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
@@ -253,6 +280,7 @@ function readString(buf: Buffer, start: number, end: number): string {
 const dataTypeName = 'warden.tunnel.v1.Data';
 const creditTypeName = 'warden.tunnel.v1.Credit';
 const closeTypeName = 'warden.tunnel.v1.Close';
+const reportTypeName = 'warden.tunnel.v1.Report';
 
 /** Decodes the message of a session frame body spanning [at, end); null for anything unusual. */
 function decodeBody(buf: Buffer, field: number, end: number): SessionBody | null {
@@ -313,6 +341,22 @@ function decodeBody(buf: Buffer, field: number, end: number): SessionBody | null
       const value: Close = { $typeName: closeTypeName, sessionId, abort, reason, code };
       return { case: 'close', value };
     }
+    case FIELD_REPORT: {
+      let kind = '';
+      let payload: Uint8Array = EMPTY;
+      while (at < end) {
+        const tag = buf[at++]!;
+        if (tag !== TAG_SESSION_ID && tag !== TAG_REPORT_KIND && tag !== TAG_REPORT_PAYLOAD) return null;
+        const fieldEnd = readLenEnd(buf, end);
+        if (fieldEnd < 0) return null;
+        if (tag === TAG_SESSION_ID) sessionId = readString(buf, at, fieldEnd);
+        else if (tag === TAG_REPORT_KIND) kind = readString(buf, at, fieldEnd);
+        else payload = buf.subarray(at, fieldEnd);
+        at = fieldEnd;
+      }
+      const value: Report = { $typeName: reportTypeName, sessionId, kind, payload };
+      return { case: 'report', value };
+    }
     default:
       return null;
   }
@@ -330,7 +374,7 @@ function decodeOnlyBody(buf: Buffer, end: number): SessionBody | null {
 }
 
 /**
- * Decodes a Data, Credit, Close or Batch frame, or returns null for anything else
+ * Decodes a Data, Credit, Close, Report or Batch frame, or returns null for anything else
  * (use fromBinary then). `typeName` is the $typeName of the top-level message.
  */
 export function decodeSessionFrame<T extends FastFrame>(bytes: Uint8Array, typeName: T['$typeName']): T | null {

@@ -42,10 +42,26 @@ export interface PostgresSessionOpen {
   kind: 'postgres';
   connection: string;
   target: PostgresTarget;
-  /** Startup parameters the client asked for (application_name, DateStyle, ...). */
+  /**
+   * Startup parameters the client sent, as sent (user, database and replication are the
+   * connection's and are never passed on). The agent starts the target session with the rest.
+   */
   startup: Record<string, string>;
+  /**
+   * Settings the target session must start with whatever the client sent (the lexing pins of a
+   * guarded connection, see LEXING_PINS in @warden/policy). The gateway has already refused a
+   * client asking for another value; the agent sends these in place of the client's spelling.
+   */
+  pins?: Record<string, string>;
   /** Absent or empty: results pass through untouched. */
   masking?: SessionMasking;
+  /**
+   * Set on guarded connections: before relaying anything, the agent reads the target role's
+   * attributes and the catalog facts policy needs, and sends them as a "facts" Report before
+   * SessionOpened (session-reports.ts). An agent that predates this ignores it; the gateway
+   * then refuses the session rather than judge it without them.
+   */
+  facts?: boolean;
 }
 
 /** Cancel the running query of a live session (routed to the agent holding it). */
@@ -55,13 +71,6 @@ export interface PostgresCancelOpen {
   processId: number;
   secretKey: number;
 }
-
-/**
- * SQLSTATE-shaped code of the NoticeResponse an agent sends in-band to report masked
- * cell counts (message: JSON `{ "<detector or column:name>": n }`). The gateway strips
- * it before anything reaches the client.
- */
-export const MASKING_COUNTS_NOTICE = 'WMASK';
 
 /**
  * An SSH target as the agent reaches it. The host key is verified against the

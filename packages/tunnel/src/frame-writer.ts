@@ -1,10 +1,13 @@
-import type { Batch, Close, Credit, Data, SessionFrame } from '@warden/proto';
+import type { Batch, Close, Credit, Data, Report, SessionFrame } from '@warden/proto';
 import type { Writable } from 'node:stream';
 import type { SessionTransport } from './session-transport.js';
 
 /** The session-level frame bodies both AgentFrame and GatewayFrame carry. */
 export type SessionFrameBody =
-  { case: 'data'; value: Data } | { case: 'credit'; value: Credit } | { case: 'close'; value: Close };
+  | { case: 'data'; value: Data }
+  | { case: 'credit'; value: Credit }
+  | { case: 'close'; value: Close }
+  | { case: 'report'; value: Report };
 
 /** What `wrap` turns into the side's own frame type: a session frame, or a Batch of them. */
 export type WrappableBody = SessionFrameBody | { case: 'batch'; value: Batch };
@@ -22,7 +25,7 @@ export const MAX_BATCH_BYTES = 256 * 1024;
  * messages are plain objects, and skipping create() keeps the data path lean.
  *
  * Batching (once enableBatching() was called, i.e. the peer speaks protocol >= 2):
- * session frames (Data, Credit, Close) are queued and flushed together as ONE gRPC
+ * session frames (Data, Credit, Close, Report) are queued and flushed together as ONE gRPC
  * message at the end of the event-loop turn (setImmediate), so the frames that all
  * sessions produce from the socket reads of one poll phase share one message.
  * grpc-js costs far more per message than per byte, so this is where most of the
@@ -87,6 +90,14 @@ export class FrameWriter<F extends object> implements SessionTransport {
         },
       },
       0,
+    );
+  }
+
+  sendReport(sessionId: string, kind: string, payload: Uint8Array): void {
+    // Counted like Data towards MAX_BATCH_BYTES: a large report must not make one batch huge.
+    this.queue(
+      { case: 'report', value: { $typeName: 'warden.tunnel.v1.Report', sessionId, kind, payload } },
+      payload.byteLength,
     );
   }
 

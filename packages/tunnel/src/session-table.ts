@@ -1,4 +1,4 @@
-import type { Batch, Close, Credit, Data } from '@warden/proto';
+import type { Batch, Close, Credit, Data, Report } from '@warden/proto';
 import type { SessionTransport } from './session-transport.js';
 import type { TunnelError } from './tunnel-error.js';
 import { TunnelStream } from './tunnel-stream.js';
@@ -63,8 +63,15 @@ export class SessionTable {
     this.sessions.get(frame.sessionId)?.handleClose(frame);
   }
 
+  report(frame: Report): void {
+    const p = frame.payload;
+    this.sessions
+      .get(frame.sessionId)
+      ?.handleReport(frame.kind, Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  }
+
   /**
-   * Routes a session frame (Data, Credit, Close, or a Batch of them, in order, exactly as
+   * Routes a session frame (Data, Credit, Close, Report, or a Batch of them, in order, exactly as
    * if each had arrived on its own). False for any other frame, which the caller handles.
    * Both ends of the tunnel call this, so the session frame set lives in one place.
    */
@@ -78,6 +85,9 @@ export class SessionTable {
         return true;
       case 'close':
         this.close(body.value as Close);
+        return true;
+      case 'report':
+        this.report(body.value as Report);
         return true;
       case 'batch':
         // Unknown frame types inside a batch come from a newer peer; ignore them like top-level ones.

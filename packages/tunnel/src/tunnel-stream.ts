@@ -6,6 +6,13 @@ import { TunnelError } from './tunnel-error.js';
 export const DEFAULT_WINDOW_BYTES = 256 * 1024;
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
+/** Reports held for a session nobody listens to yet (see onReport); beyond this they are dropped. */
+const MAX_HELD_REPORTS = 64;
+const MAX_HELD_REPORT_BYTES = 4 * 1024 * 1024;
+
+/** Receives a session's reports: out-of-band facts from the peer, e.g. "facts", "masked". */
+export type ReportHandler = (kind: string, payload: Buffer) => void;
+
 export interface TunnelStreamOptions {
   sessionId: string;
   transport: SessionTransport;
@@ -30,6 +37,8 @@ export interface TunnelStreamOptions {
  *   the consumer drains the readable buffer (see ReceiveWindow).
  * - end() → Close (graceful half-close); peer Close → readable 'end';
  *   destroy(err) → Close{abort, reason}; peer abort with a reason → 'error'.
+ * - report(kind, payload) → Report, outside the payload and its credit; the peer's
+ *   reports go to the onReport handler (held until one is set).
  *
  * As with any Node stream, attach an 'error' listener (or use pipeline()).
  */
@@ -44,6 +53,10 @@ export class TunnelStream extends Duplex {
   private remoteEnded = false;
   /** Set when the peer already knows the session is over, so _destroy must not send Close. */
   private remoteGone = false;
+  private reportHandler: ReportHandler | null = null;
+  /** The peer's reports that arrived before onReport (an agent reports while the session opens). */
+  private heldReports: { kind: string; payload: Buffer }[] = [];
+  private heldReportBytes = 0;
 
   constructor(options: TunnelStreamOptions) {
     // The readable high-water mark does not bound anything here (credit does); it only
@@ -63,7 +76,54 @@ export class TunnelStream extends Duplex {
     return this.sendCredit.bytes;
   }
 
+  /**
+   * Sends the peer a Report: ordered with this session's Data and Close frames (a report
+   * sent before end() arrives before the Close), but outside the Data credit, so it never
+   * waits for the peer's reader. Keep reports small and rare; nothing bounds them but that.
+   * Dropped once the session is destroyed.
+   */
+  report(kind: string, payload: Uint8Array): void {
+    if (this.destroyed) return;
+    this.transport.sendReport(this.sessionId, kind, payload);
+  }
+
+  /**
+   * Sets the handler of the peer's reports. Reports that arrived before it was set (the
+   * agent reports facts while the session is still opening) are delivered first, at once,
+   * in order. A handler that throws aborts the session.
+   */
+  onReport(handler: ReportHandler): void {
+    this.reportHandler = handler;
+    const held = this.heldReports;
+    this.heldReports = [];
+    this.heldReportBytes = 0;
+    for (const { kind, payload } of held) this.deliverReport(kind, payload);
+  }
+
   // ---- called by the session table when frames for this session arrive ----
+
+  /** @internal */
+  handleReport(kind: string, payload: Buffer): void {
+    if (this.destroyed) return;
+    if (this.reportHandler) {
+      this.deliverReport(kind, payload);
+      return;
+    }
+    // Bounded: a peer cannot make us hold unbounded memory for a session nobody reads
+    // reports of. Copied, so a held report does not pin the whole received gRPC message.
+    if (this.heldReports.length >= MAX_HELD_REPORTS) return;
+    if (this.heldReportBytes + payload.byteLength > MAX_HELD_REPORT_BYTES) return;
+    this.heldReportBytes += payload.byteLength;
+    this.heldReports.push({ kind, payload: Buffer.from(payload) });
+  }
+
+  private deliverReport(kind: string, payload: Buffer): void {
+    try {
+      this.reportHandler!(kind, payload);
+    } catch (error) {
+      this.destroy(error as Error);
+    }
+  }
 
   /** @internal Peer granted credit (including the initial credit from the open handshake). */
   handleCredit(bytes: number): void {

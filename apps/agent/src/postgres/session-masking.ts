@@ -6,6 +6,7 @@ import {
   isStrategy,
   resolveColumnRules,
   ResultMasker,
+  TEXT_TYPE_CATALOG_QUERY,
   type CatalogRow,
   type ColumnRuleConfig,
   type DetectorId,
@@ -46,7 +47,14 @@ export class SessionMaskingSetup {
       const { rows } = await client.query<CatalogRow>(COLUMN_CATALOG_QUERY, catalogQueryParams(columns));
       resolved = resolveColumnRules(columns, catalogLookup(rows)).columns;
     }
-    this.plan = { columns: resolved, detectors };
+    // Binary cells of citext, enums and domains over text are masked in place when the masker
+    // knows their types send text; other user types are withheld whole on a detector finding.
+    let textTypes: number[] = [];
+    if (Object.keys(detectors).length) {
+      const { rows } = await client.query<{ oid: string }>(TEXT_TYPE_CATALOG_QUERY);
+      textTypes = rows.map((r) => Number(r.oid));
+    }
+    this.plan = { columns: resolved, detectors, textTypes };
   };
 
   masker(): ResultMasker {

@@ -1,22 +1,39 @@
 import type { Duplex } from 'node:stream';
 import { BackendSerializer, FrontendParser } from '@warden/pg-wire';
-import { MASKING_COUNTS_NOTICE, type PostgresCancelOpen, type PostgresSessionOpen } from '@warden/proto';
+import {
+  encodeReport,
+  SESSION_REPORT,
+  type PostgresCancelOpen,
+  type PostgresSessionOpen,
+  type SessionFactsReport,
+} from '@warden/proto';
 import type { TunnelStream } from '@warden/tunnel';
+import type pg from 'pg';
 import type { ResultMasker } from '@warden/masking';
 import { SessionMaskingSetup } from './session-masking.js';
 import { cancelOnTarget, connectTarget, TargetError } from './target-connection.js';
+import { readTargetFacts } from './target-facts.js';
 
 /**
  * Opens the target for a gateway session and relays bytes both ways. The target's
  * startup parameters, backend key and ReadyForQuery go first, as Postgres messages,
  * so the gateway can finish the client's startup. Backpressure: each side pauses
  * its source when the other side's buffer is full, so memory stays bounded.
+ *
+ * When the gateway asks for facts (a guarded connection), they are read on the logged-in
+ * driver and reported before anything else: before the preamble and before SessionOpened,
+ * so the gateway has them before it relays a byte.
  */
 export async function servePostgresSession(open: PostgresSessionOpen, stream: TunnelStream): Promise<void> {
   const masking = new SessionMaskingSetup(open.masking);
+  let facts: SessionFactsReport | undefined;
+  const beforeTakeover = async (client: pg.Client): Promise<void> => {
+    if (open.facts) facts = await readTargetFacts(client);
+    if (masking.active) await masking.prepare(client);
+  };
   let target;
   try {
-    target = await connectTarget(open, masking.active ? { beforeTakeover: masking.prepare } : {});
+    target = await connectTarget(open, open.facts || masking.active ? { beforeTakeover } : {});
   } catch (error) {
     throw withCode(error);
   }
@@ -27,6 +44,7 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
     socket.destroy();
     return;
   }
+  if (facts) stream.report(SESSION_REPORT.facts, encodeReport(facts));
   const preamble: Buffer[] = [];
   for (const [name, value] of target.parameters) preamble.push(BackendSerializer.parameterStatus(name, value));
   preamble.push(BackendSerializer.backendKeyData(target.processId, target.secretKey));
@@ -34,7 +52,7 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
   stream.write(Buffer.concat(preamble));
   if (masking.active) {
     const masker = masking.masker();
-    relay(socket, stream, maskResults(masker));
+    relay(socket, stream, maskResults(masker, stream));
     relay(stream, socket, trackRequests(masker));
   } else {
     relay(socket, stream);
@@ -50,8 +68,11 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
   stream.once('error', close);
 }
 
-/** Target → gateway through the masker: raw sensitive values never enter the tunnel. */
-function maskResults(masker: ResultMasker) {
+/**
+ * Target → gateway through the masker: raw sensitive values never enter the tunnel. The
+ * counts of masked cells go out of band, as a report the target cannot forge.
+ */
+function maskResults(masker: ResultMasker, stream: TunnelStream) {
   return (chunk: Buffer): Buffer[] => {
     let pieces: Buffer[];
     try {
@@ -61,7 +82,7 @@ function maskResults(masker: ResultMasker) {
       throw new Error('the agent could not read a result frame from the target');
     }
     const counts = masker.takeCounts();
-    if (Object.keys(counts).length) pieces.push(maskingCountsNotice(counts));
+    if (Object.keys(counts).length) stream.report(SESSION_REPORT.masked, encodeReport(counts));
     return pieces;
   };
 }
@@ -92,15 +113,6 @@ function trackRequests(masker: ResultMasker) {
     }
     return [chunk];
   };
-}
-
-/** Masked-cell counts for the session record, in-band; pieces are whole frames, so it lands between them. */
-function maskingCountsNotice(counts: Record<string, number>): Buffer {
-  return BackendSerializer.noticeResponse({
-    severity: 'LOG',
-    code: MASKING_COUNTS_NOTICE,
-    message: JSON.stringify(counts),
-  });
 }
 
 /**

@@ -31,18 +31,29 @@ export class TargetError extends Error {
   }
 }
 
-// Startup parameters a client may pass through; the rest (user, database,
-// replication) are decided by the connection, never by the client.
-const PASSTHROUGH_PARAMETERS = new Set([
-  'application_name',
-  'client_encoding',
-  'DateStyle',
-  'TimeZone',
-  'extra_float_digits',
-  'options',
-  'search_path',
-  'IntervalStyle',
-]);
+// Startup keys Postgres itself reads (exact spelling, as its ProcessStartupPacket compares them):
+// who the agent logs in as and where are the connection's, never the client's, and replication
+// startups are refused at the gateway. Every other key reaches the target as the client sent it.
+const CONNECTION_KEYS = new Set(['user', 'database', 'replication']);
+
+/**
+ * The startup parameters the target session starts with: the client's, as sent, except the
+ * connection's own keys and `_pq_.` protocol options (the gateway answers those itself, with
+ * NegotiateProtocolVersion), and with each pin in place of any spelling of it the client used
+ * (the gateway refused a client asking for another value, so only the spelling changes).
+ */
+export function targetStartupParameters(
+  request: Pick<PostgresSessionOpen, 'startup' | 'pins'>,
+): Record<string, string> {
+  const pins = request.pins ?? {};
+  const pinned = new Set(Object.keys(pins).map((name) => name.toLowerCase()));
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.startup)) {
+    if (CONNECTION_KEYS.has(name) || name.startsWith('_pq_.') || pinned.has(name.toLowerCase())) continue;
+    parameters[name] = value;
+  }
+  return { ...parameters, ...pins };
+}
 
 async function tlsOptions(
   mode: SslMode,
@@ -80,7 +91,7 @@ export async function connectTarget(
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { target } = request;
   const attempt = async (ssl: false | ConnectionOptions, password: string | undefined) => {
-    const startup = Object.fromEntries(Object.entries(request.startup).filter(([k]) => PASSTHROUGH_PARAMETERS.has(k)));
+    const startup = targetStartupParameters(request);
     const client = new pg.Client({
       host: target.host,
       port: target.port,
@@ -92,11 +103,15 @@ export async function connectTarget(
       ssl,
       enableChannelBinding: ssl !== false,
       connectionTimeoutMillis: timeoutMs,
-      application_name: startup.application_name,
-      options: startup.options,
     });
     const parameters = new Map<string, string>();
-    const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: Duplex } }).connection;
+    const connection = (client as unknown as { connection: DriverConnection }).connection;
+    // node-postgres sends only the few startup parameters it knows (getStartupConf), and its
+    // serializer appends client_encoding=UTF8 after them. Replacing startup() on this instance's
+    // connection (called once the socket, TLS or not, is up) sends exactly the client's
+    // parameters, so statement_timeout, TimeZone, client_encoding, any GUC, arrive as asked.
+    connection.startup = () =>
+      connection.stream.write(startupMessage({ user: target.user, database: target.database, ...startup }));
     connection.on('parameterStatus', (msg: { parameterName: string; parameterValue: string }) => {
       parameters.set(msg.parameterName, msg.parameterValue);
     });
@@ -108,7 +123,7 @@ export async function connectTarget(
     }
     if (options.beforeTakeover) {
       try {
-        await options.beforeTakeover(client);
+        await inSafeSettings(client, options.beforeTakeover);
       } catch (error) {
         await client.end().catch(() => {});
         throw Object.assign(new Error('the agent could not prepare the session on the target'), {
@@ -143,6 +158,39 @@ export async function connectTarget(
   } catch (error) {
     throw describeFailure(error, target);
   }
+}
+
+/** The driver's connection object, as far as the agent reaches into it. */
+type DriverConnection = NodeJS.EventEmitter & { stream: Duplex; startup: () => void };
+
+/** A protocol 3.0 StartupMessage carrying exactly `parameters` (values cannot hold NUL: they came as C strings). */
+export function startupMessage(parameters: Record<string, string>): Buffer {
+  const body = Buffer.concat([
+    ...Object.entries(parameters).map(([name, value]) => Buffer.from(`${name}\0${value}\0`, 'utf8')),
+    Buffer.from([0]),
+  ]);
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(8 + body.length, 0);
+  head.writeInt32BE(0x00030000, 4);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * Runs the agent's own lookups (catalog reads for masking and policy) in a transaction whose
+ * settings the client cannot have chosen: the client's startup parameters are the session's now,
+ * and its statement_timeout must not cut the lookups short, nor its search_path redirect an
+ * unqualified catalog name to a table of its own, nor a `role` it set make the login role's
+ * facts those of another. SET LOCAL ends with the transaction, so the client then finds its
+ * session exactly as it asked for it.
+ */
+async function inSafeSettings(client: pg.Client, lookups: (client: pg.Client) => Promise<void>): Promise<void> {
+  await client.query(
+    'BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; ' +
+      'SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL search_path = pg_catalog, pg_temp; ' +
+      'SET LOCAL SESSION AUTHORIZATION DEFAULT; SET LOCAL ROLE NONE',
+  );
+  await lookups(client);
+  await client.query('COMMIT');
 }
 
 const NO_HBA_ENTRY = /no pg_hba\.conf entry|pg_hba\.conf rejects connection/i;

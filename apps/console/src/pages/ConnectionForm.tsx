@@ -164,6 +164,13 @@ export function ConnectionForm({ ref_ }: { ref_?: string }) {
           </button>
         </div>
       ) : null}
+      {editing && existing.data?.warnings.length ? (
+        <ul className="test-result warn" role="note" aria-label="Warnings" data-testid="connection-warnings">
+          {existing.data.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      ) : null}
       {formError ? (
         <ErrorBox
           error={formError.details.length ? `${formError.message}: see the fields marked below.` : formError.message}

@@ -55,6 +55,11 @@ export function Connections() {
               <tr key={c.id}>
                 <td data-label="Name">
                   <Link to={`/connections/${encodeURIComponent(c.name)}`}>{c.name}</Link>
+                  {c.warnings.length ? (
+                    <span className="badge status-pending" title={c.warnings.join('\n')}>
+                      ⚠ privileged target role
+                    </span>
+                  ) : null}
                 </td>
                 <td data-label="Type">{c.type}</td>
                 <td data-label="Target">

@@ -12,6 +12,7 @@ import { activeGrant, connectionRequiresGrant } from '@warden/reviews';
 import { BackendSerializer, decodePassword, ProtocolViolation, SqlState } from '@warden/pg-wire';
 import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targets.js';
 import type { ClientChannel } from './client-channel.js';
+import { isReplicationRequest } from './startup-parameters.js';
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
@@ -26,6 +27,8 @@ export type HandshakeOutcome =
       grant?: { id: string; endsAt: Date };
     }
   | { kind: 'cancel'; processId: number; secretKey: number }
+  /** The client left before its startup packet (a Terminate, or a close): closed without a word, as the server does. */
+  | { kind: 'quit' }
   | {
       kind: 'refused';
       code: string;
@@ -53,7 +56,15 @@ export async function clientHandshake(channel: ClientChannel, deps: HandshakeDep
   // One deadline for the whole startup (as Postgres' authentication_timeout), TLS included.
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
-    const message = await channel.next(deadline - Date.now());
+    let message;
+    try {
+      message = await channel.next(deadline - Date.now());
+    } catch (error) {
+      // A close before the startup packet (port scanners, health checks, a client declining our
+      // TLS answer) is no error: the server does not even log it. Violations and timeouts are.
+      if (error instanceof ProtocolViolation) throw error;
+      return { kind: 'quit' };
+    }
     switch (message.kind) {
       case 'sslRequest':
         if (channel.tls) throw new ProtocolViolation('SSLRequest received twice');
@@ -64,6 +75,8 @@ export async function clientHandshake(channel: ClientChannel, deps: HandshakeDep
         continue;
       case 'cancelRequest':
         return { kind: 'cancel', processId: message.processId, secretKey: message.secretKey };
+      case 'terminate':
+        return { kind: 'quit' };
       case 'startup':
         return authenticate(channel, message.protocolVersion, message.parameters, deps, deadline);
       default:
@@ -87,7 +100,7 @@ async function authenticate(
     };
   }
   const connectionName = parameters.database ?? parameters.user ?? '';
-  if (parameters.replication && parameters.replication !== 'false') {
+  if (parameters.replication !== undefined && isReplicationRequest(parameters.replication)) {
     return {
       kind: 'refused',
       code: SqlState.INSUFFICIENT_PRIVILEGE,
@@ -99,6 +112,12 @@ async function authenticate(
   const lockedFor = deps.logins.retryAfter(address);
   if (lockedFor > 0) return lockedOut(lockedFor);
 
+  // As the server: a newer minor version or `_pq_.` protocol options are answered with the
+  // version and options actually spoken (3.0, none), before authentication.
+  const protocolOptions = Object.keys(parameters).filter((name) => name.startsWith('_pq_.'));
+  if ((protocolVersion & 0xffff) > 0 || protocolOptions.length) {
+    channel.socket.write(BackendSerializer.negotiateProtocolVersion(0, protocolOptions));
+  }
   channel.socket.write(BackendSerializer.authenticationCleartextPassword());
   const response = await channel.next(deadline - Date.now());
   if (response.kind !== 'authResponse')

@@ -11,11 +11,13 @@ import type { ProtocolListener } from '../protocol-listener.js';
 import type { ReviewService } from '@warden/reviews';
 import type { Recordings } from '../recording/recordings.js';
 import type { SessionTracker } from '../session-tracker.js';
+import { TargetRoles } from '../target-roles.js';
 import { CancelKeys } from './cancel-keys.js';
 import { refuse } from './client-errors.js';
 import { ClientChannel } from './client-channel.js';
 import { clientHandshake } from './client-handshake.js';
 import { PostgresProxySession } from './proxy-session.js';
+import { judgeStartupParameters } from './startup-parameters.js';
 
 export interface PostgresListenerDeps {
   address: ListenAddress;
@@ -37,9 +39,12 @@ export class PostgresListener implements ProtocolListener {
   readonly protocol = 'postgres';
   private readonly server = net.createServer({ noDelay: true }, (socket) => void this.accept(socket));
   private readonly cancelKeys = new CancelKeys();
+  private readonly targetRoles: TargetRoles;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly deps: PostgresListenerDeps) {}
+  constructor(private readonly deps: PostgresListenerDeps) {
+    this.targetRoles = new TargetRoles(deps.prisma, deps.logger);
+  }
 
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
@@ -73,6 +78,11 @@ export class PostgresListener implements ProtocolListener {
         await this.cancelKeys.find(outcome.processId, outcome.secretKey)?.cancel();
         return;
       }
+      if (outcome.kind === 'quit') {
+        log.debug({ client: socket.remoteAddress }, 'postgres client left before its startup packet');
+        channel.socket.end();
+        return;
+      }
       if (outcome.kind === 'refused') {
         log.info(
           {
@@ -93,10 +103,21 @@ export class PostgresListener implements ProtocolListener {
       } catch (error) {
         log.error({ err: (error as Error).message, connection: outcome.connection.name }, 'policy could not be loaded');
         refuse(
-          socket,
+          channel.socket,
           SqlState.INTERNAL_ERROR,
           `the policy of connection "${outcome.connection.name}" could not be loaded; refusing (fail closed)`,
         );
+        return;
+      }
+      // On a guarded connection every startup setting is judged before the session opens: the
+      // lexing pins hold, and no setting is made that the policy would refuse as a statement.
+      const startupRefusal = policy.policy.guarded ? judgeStartupParameters(outcome.startup, policy.policy) : null;
+      if (startupRefusal) {
+        log.info(
+          { client: socket.remoteAddress, connection: outcome.connection.name, reason: startupRefusal.message },
+          'postgres startup parameters refused',
+        );
+        refuse(channel.socket, startupRefusal.code, startupRefusal.message, startupRefusal.hint);
         return;
       }
       const session = new PostgresProxySession(
@@ -118,6 +139,7 @@ export class PostgresListener implements ProtocolListener {
           recordings: this.deps.recordings,
           reviews: this.deps.reviews,
           publicUrl: this.deps.publicUrl,
+          targetRoles: this.targetRoles,
           logger: log,
         },
       );

@@ -9,10 +9,13 @@ import {
   decodeBackendKeyData,
   decodeErrorResponse,
   decodeParameterStatus,
+  ProtocolViolation,
   SqlState,
   type FrontendParser,
 } from '@warden/pg-wire';
-import { encodeSessionOpen, type PostgresTarget } from '@warden/proto';
+import { LEXING_PINS } from '@warden/policy';
+import type { CatalogFacts, TargetRoleFacts } from '@warden/policy';
+import { decodeMaskedCounts, encodeSessionOpen, SESSION_REPORT, type PostgresTarget } from '@warden/proto';
 import type { RecordedDecision } from '@warden/recording';
 import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
@@ -36,7 +39,11 @@ import { describeOpenFailure, errorFrame, refuse } from './client-errors.js';
 import { ResponsePath } from './response-path.js';
 import { ExtendedReviewTracker, type HeldStatement } from './review-hold.js';
 import { ReviewGate } from './review-gate.js';
+import { allowsPrivilegedTargetWithMasking, SessionFactsReceiver } from './session-facts.js';
 import { StatementGuard, type Judged } from './statement-guard.js';
+import type { LimitedStatement } from './row-limit.js';
+import { LexingWatch, type LexingChange } from './lexing-watch.js';
+import { FUNCTION_CALL_REFUSED, FUNCTION_CALL_RULE, GUARDED_FRONTEND_MESSAGES } from './frontend-allow-list.js';
 
 export interface ProxySessionDeps {
   tunnel: TunnelServer;
@@ -47,6 +54,8 @@ export interface ProxySessionDeps {
   /** Base URL of the API/console, for the approval link a held statement's client is sent. */
   publicUrl: string;
   logger: Logger;
+  /** Where the target role a session's agent reports is kept for the API and console (target-roles.ts). */
+  targetRoles?: { report(connection: { id: string; name: string }, role: TargetRoleFacts): void };
 }
 
 export interface ProxySessionStart {
@@ -80,12 +89,20 @@ export class PostgresProxySession implements LiveSession {
   readonly counters: SessionCounters = { bytesIn: 0, bytesOut: 0, statements: 0, blocked: 0 };
   /** Absent when the connection has no rules: then nothing is parsed beyond framing. */
   private readonly guard: StatementGuard | undefined;
+  /** What the agent reported about the target role (guarded sessions): privileges no policy contains. */
+  targetRole: TargetRoleFacts | null = null;
+  /** The facts report of a guarded session, which must arrive before anything is relayed. */
+  private readonly facts = new SessionFactsReceiver();
+  /** The target's catalog facts: every policy this session enforces follows indirect function references through them. */
+  private catalog: CatalogFacts | null = null;
   private recording: OffloadedRecording | undefined;
   private stream: TunnelStream | null = null;
   private targetKey: { processId: number; secretKey: number } | null = null;
   private releaseCancelKey: (() => void) | null = null;
   private ended = false;
   private cancelGrantEnd: () => void = () => {};
+  /** On a guarded session: watches the server's reports of the lexing settings (see LexingWatch). */
+  private lexingWatch: LexingWatch | undefined;
   /** Set while a statement waits for approval: nothing after it is read from the client. */
   private holding = false;
   /** Set while a recording stage is overloaded: reading from the client waits for it. */
@@ -143,6 +160,7 @@ export class PostgresProxySession implements LiveSession {
 
   async run(): Promise<void> {
     const { socket, principal, connection } = this.start;
+    const guarded = this.start.policy.policy.guarded;
     this.id = await this.deps.tracker.begin({
       identityId: principal.identityId,
       connectionId: connection.id,
@@ -169,7 +187,10 @@ export class PostgresProxySession implements LiveSession {
           connection: connection.name,
           target: this.start.target,
           startup: this.start.startup,
+          // A guarded session reads SQL text as the server does only under the lexing pins.
+          ...(this.guard ? { pins: { ...LEXING_PINS } } : {}),
           ...(this.start.policy.masking ? { masking: this.start.policy.masking } : {}),
+          ...(guarded ? { facts: true } : {}),
         }),
       });
     } catch (error) {
@@ -185,7 +206,57 @@ export class PostgresProxySession implements LiveSession {
     }
     this.stream.on('error', (error) => this.onTunnelError(error));
     this.stream.on('end', () => this.end('closed', 'target closed the session'));
+    // Reports the agent sent while opening (the facts) are delivered here, at once.
+    this.stream.onReport((kind, payload) => this.receiveReport(kind, payload));
+    if (guarded && !(await this.admitByFacts())) return;
     await this.completeStartup(this.stream);
+  }
+
+  /** The agent's out-of-band reports: facts at the start, masked-cell counts as results flow. */
+  private receiveReport(kind: string, payload: Buffer): void {
+    if (kind === SESSION_REPORT.facts) {
+      this.facts.receive(payload);
+    } else if (kind === SESSION_REPORT.masked) {
+      try {
+        this.guard?.countMasked(decodeMaskedCounts(payload));
+      } catch (error) {
+        // Counts are for the record only; a malformed report loses them, nothing else.
+        this.log.warn({ sessionId: this.id, err: (error as Error).message }, 'unreadable masked-cells report');
+      }
+    }
+    // Other kinds come from a newer agent and mean nothing here.
+  }
+
+  /**
+   * A guarded session starts only with the target's facts: its policy then follows operators,
+   * casts, aggregates and type I/O to the functions they run. It is refused (and nothing relayed)
+   * without them, and when it masks columns on a privileged target role without the opt-in.
+   */
+  private async admitByFacts(): Promise<boolean> {
+    const { connection, socket } = this.start;
+    const verdict = this.facts.verdict({
+      connection: connection.name,
+      agent: connection.agent.name,
+      masksColumns: (this.start.policy.masking?.columns.length ?? 0) > 0,
+      allowPrivileged: allowsPrivilegedTargetWithMasking(connection.options),
+    });
+    if (verdict.facts) {
+      this.targetRole = verdict.facts.role;
+      this.deps.targetRoles?.report(connection, verdict.facts.role);
+    }
+    if (!verdict.admitted) {
+      this.log.warn(
+        { sessionId: this.id, connection: connection.name, targetRole: this.targetRole, reason: verdict.message },
+        'postgres session refused at start',
+      );
+      refuse(socket, verdict.code, verdict.message);
+      await this.end('failed', verdict.message);
+      return false;
+    }
+    this.catalog = verdict.facts.catalog;
+    // Sessions reporting the same catalog share one variant (and its decision cache): withCatalog keeps them.
+    this.guard?.replacePolicy(this.start.policy.policy.withCatalog(this.catalog));
+    return true;
   }
 
   private startRecording(): void {
@@ -207,6 +278,7 @@ export class PostgresProxySession implements LiveSession {
   /** Reads the agent's first messages (target parameters, key, ready) and answers the client. */
   private async completeStartup(stream: TunnelStream): Promise<void> {
     const { socket } = this.start;
+    if (this.guard) this.lexingWatch = new LexingWatch();
     const splitter = new BackendSplitter();
     const out: Buffer[] = [BackendSerializer.authenticationOk()];
     const issued = this.deps.cancelKeys.issue(this);
@@ -220,7 +292,13 @@ export class PostgresProxySession implements LiveSession {
           continue;
         }
         if (code === BackendCode.ParameterStatus) {
-          const { name } = decodeParameterStatus(frame);
+          const { name, value } = decodeParameterStatus(frame);
+          const change = this.lexingWatch ? LexingWatch.check(name, value) : null;
+          if (change) {
+            this.endForLexingChange(change, 'failed');
+            stream.off('data', onData);
+            return;
+          }
           out.push(
             HIDDEN_PARAMETERS.has(name)
               ? BackendSerializer.parameterStatus(name, this.start.startup.user ?? '')
@@ -255,11 +333,23 @@ export class PostgresProxySession implements LiveSession {
     // target read: when the socket is full we stop reading the stream.
     const recordings = this.recording ? this.deps.recordings : undefined;
     const responses = new ResponsePath(this.guard, this.recording);
+    // Statements the guard adds around a write under a row limit go the way the client's go.
+    this.guard?.connect({
+      send: (frames) => this.send(stream, frames),
+      lost: (reason) => this.terminate(reason, 'interrupted'),
+    });
     stream.on('data', (chunk: Buffer) => {
       counters.bytesOut += chunk.length;
       if (this.relaySentAt !== 0) {
         latency.relay.observe((performance.now() - this.relaySentAt) / 1000);
         this.relaySentAt = 0;
+      }
+      // Checked before anything of the chunk reaches the client: a lexing setting changed means
+      // the policy no longer reads statements as the server does.
+      const change = this.lexingWatch?.push(chunk);
+      if (change) {
+        this.endForLexingChange(change, 'interrupted');
+        return;
       }
       let full = false;
       let pieces: Buffer[];
@@ -317,6 +407,7 @@ export class PostgresProxySession implements LiveSession {
     const recording = this.recording;
     let terminate = false;
     let held: HeldStatement | null = null;
+    let limited: LimitedStatement | null = null;
     try {
       for (let message = parser.read(); message; message = parser.read()) {
         switch (message.kind) {
@@ -330,34 +421,65 @@ export class PostgresProxySession implements LiveSession {
             if (judged?.review) {
               held = { kind: 'query', text: message.text, params: [], review: judged.review, frame: message.frame };
               held.seq = seq;
+            } else if (judged?.rowLimit) {
+              // Runs alone under its max_rows_affected rule; nothing after it is read until it is settled.
+              limited = { kind: 'query', frame: message.frame, text: message.text, rowLimit: judged.rowLimit };
             } else frames.push(judged ? judged.frame : message.frame);
             break;
           }
           case 'parse': {
             if (message.name) this.preparedNamed = true;
             const judged = this.guard?.parse(message);
-            frames.push(judged ? judged.frame : message.frame);
-            if (judged) this.extended.parse(message, judged.review);
+            let frame = judged ? judged.frame : message.frame;
+            if (judged) {
+              this.extended.parse(message, judged.review);
+              const rowLimit = judged.rowLimit ?? undefined;
+              if (!this.guard!.rowLimits.names.parse(message.name, message.query, rowLimit)) {
+                frame = this.refuseUntracked('prepared statements');
+              }
+            }
+            frames.push(frame);
             recording?.client(message.frame, recordedDecision(judged));
             break;
           }
-          case 'bind':
-            if (this.guard) this.extended.bind(message);
+          case 'bind': {
+            let frame = message.frame;
+            if (this.guard) {
+              this.extended.bind(message);
+              if (!this.guard.rowLimits.names.bind(message.portal, message.statement)) {
+                frame = this.refuseUntracked('portals');
+              }
+            }
             recording?.client(message.frame);
-            frames.push(message.frame);
+            frames.push(frame);
             break;
+          }
           case 'execute': {
             this.counters.statements += 1;
             held = this.guard ? this.extended.atExecute(message.portal, message.frame) : null;
             const seq = recording?.client(message.frame, undefined, held !== null);
+            const limit = held ? undefined : this.guard?.rowLimits.names.at(message.portal);
             if (held) held.seq = seq;
+            else if (limit) limited = { kind: 'execute', frame: message.frame, ...limit };
             else frames.push(message.frame);
             break;
           }
           case 'functionCall':
             this.counters.statements += 1;
-            recording?.client(message.frame);
-            frames.push(message.frame);
+            if (this.guard) {
+              // Calls a function by OID with no SQL text to judge or mask: refused in its place in
+              // the pipeline (a poison Query answers ErrorResponse + ReadyForQuery, as a failed call).
+              this.counters.blocked += 1;
+              recording?.client(message.frame, {
+                action: 'block',
+                rule: FUNCTION_CALL_RULE,
+                message: FUNCTION_CALL_REFUSED,
+              });
+              frames.push(this.guard.refuse('query', FUNCTION_CALL_REFUSED));
+            } else {
+              recording?.client(message.frame);
+              frames.push(message.frame);
+            }
             break;
           case 'sync':
             recording?.client(message.frame);
@@ -373,9 +495,13 @@ export class PostgresProxySession implements LiveSession {
             frames.push(message.frame);
             break;
           default:
+            // A guarded session relays only the messages it can judge (GUARDED_FRONTEND_MESSAGES).
+            if (this.guard && !GUARDED_FRONTEND_MESSAGES.has(message.kind)) {
+              throw new ProtocolViolation(`unexpected ${message.kind} message on a guarded connection`);
+            }
             frames.push(message.frame);
         }
-        if (terminate || held) break;
+        if (terminate || held || limited) break;
       }
     } catch (error) {
       // Malformed input ends this client only; nothing else is affected.
@@ -387,12 +513,37 @@ export class PostgresProxySession implements LiveSession {
     }
     this.send(stream, frames);
     if (held) this.pendingHold = this.hold(stream, held);
+    if (limited) void this.runLimited(limited);
     if (terminate) void this.end('closed', 'client terminated');
+  }
+
+  /**
+   * Runs one write under its max_rows_affected rule (RowLimitEnforcer): reading from the client
+   * stops until its row count is read and the write kept or refused, then goes on.
+   */
+  private async runLimited(statement: LimitedStatement): Promise<void> {
+    this.holding = true;
+    this.start.socket.pause();
+    await this.guard!.rowLimits.start(statement);
+    if (this.ended) return;
+    this.holding = false;
+    this.drainClientMessages(this.stream!);
+    this.resumeClient();
+  }
+
+  /** In place of a Parse or Bind of a limited statement the session cannot keep track of: a refusal. */
+  private refuseUntracked(what: string): Buffer {
+    this.counters.blocked += 1;
+    return this.guard!.refuse(
+      'execute',
+      `this session holds too many ${what} under a max_rows_affected rule; close some first (fail closed)`,
+    );
   }
 
   /** Forwards client frames as one batch; a full tunnel window pauses the client. */
   private send(stream: TunnelStream, frames: Buffer[]): void {
     if (!frames.length) return;
+    this.guard?.rowLimits.noteSent(frames);
     // The relay latency: from the first batch sent to the first response bytes (see relay()).
     if (this.relaySentAt === 0) this.relaySentAt = performance.now();
     const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
@@ -426,6 +577,12 @@ export class PostgresProxySession implements LiveSession {
     }
     if (this.ended) return;
     this.holding = false;
+    // Approved, it runs as an allowed statement would: under its row limit when it has one.
+    const rowLimit = frame === held.frame ? held.review.rowLimit : undefined;
+    if (rowLimit) {
+      await this.runLimited({ kind: held.kind, frame, text: held.text, rowLimit });
+      return;
+    }
     this.send(stream, [frame]);
     this.drainClientMessages(stream);
     this.resumeClient();
@@ -485,8 +642,20 @@ export class PostgresProxySession implements LiveSession {
       this.terminate('the connection’s policies changed; reconnect to continue under them', 'killed');
       return;
     }
-    this.guard?.replacePolicy(next.policy);
+    this.guard?.replacePolicy(this.catalog ? next.policy.withCatalog(this.catalog) : next.policy);
     this.start.policy = next;
+  }
+
+  /** The server reported a pinned lexing setting with another value: the session ends at once. */
+  private endForLexingChange(change: LexingChange, status: SessionStatus): void {
+    if (this.ended) return;
+    const reason = `the target reported ${change.name} = "${change.value}", which the connection's policy pins to ${LEXING_PINS[change.name] ?? 'a fixed value'}; session ended`;
+    this.log.warn(
+      { sessionId: this.id, setting: change.name, value: change.value },
+      'lexing setting changed on the target',
+    );
+    this.start.socket.end(errorFrame(SqlState.PROTOCOL_VIOLATION, reason, { fatal: true }));
+    void this.end(status, reason);
   }
 
   terminate(reason: string, status: SessionStatus): void {

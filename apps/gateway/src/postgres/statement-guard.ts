@@ -1,25 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import { decide, type BlockDecision, type CompiledPolicy, type Decision, type ReviewDecision } from '@warden/policy';
+import {
+  decide,
+  type BlockDecision,
+  type CompiledPolicy,
+  type Decision,
+  type ReviewDecision,
+  type RowLimit,
+} from '@warden/policy';
 import {
   BackendCode,
   BackendSplitter,
   BufferWriter,
   decodeErrorResponse,
-  decodeNoticeResponse,
   frameTypes,
   SqlState,
   type ParseMessage,
   type QueryMessage,
 } from '@warden/pg-wire';
-import { MASKING_COUNTS_NOTICE } from '@warden/proto';
 import { latency } from '@warden/runtime/metrics';
 import { errorFrame } from './client-errors.js';
+import { RowLimitEnforcer, type LimitedStatement } from './row-limit.js';
 
 /** Poisons whose errors have not come back yet (see poison()). */
 const MAX_PENDING = 256;
 
 /** Frames the response path must look at; every other frame is relayed in runs. */
 const RELAYED = frameTypes([BackendCode.ErrorResponse, BackendCode.NoticeResponse]);
+/** The same, and ReadyForQuery, for a session whose policy limits rows (see RowLimitEnforcer). */
+const RELAYED_COUNTING = frameTypes([BackendCode.ErrorResponse, BackendCode.NoticeResponse, BackendCode.ReadyForQuery]);
 
 export interface BlockedStatement {
   statement: string;
@@ -33,6 +41,16 @@ export interface Judged {
   blocked: BlockDecision | null;
   /** Set when the statement must wait for approval: hold `frame` until then. */
   review: ReviewDecision | null;
+  /** Set when an allowed statement must run under a max_rows_affected rule (see RowLimitEnforcer). */
+  rowLimit: RowLimit | null;
+}
+
+/** What the guard needs of its session to run statements under a row limit. */
+export interface GuardedSession {
+  /** Forwards frames to the target after everything forwarded so far. */
+  send(frames: Buffer[]): void;
+  /** The gateway can no longer tell which answers belong to what: end the session. */
+  lost(reason: string): void;
 }
 
 /**
@@ -49,17 +67,37 @@ export class StatementGuard {
   private readonly pending = new Map<string, Buffer>();
   private readonly splitter = new BackendSplitter();
   blocked = 0;
-  /** Cells the agent masked, by detector or `column:<name>`, from its in-band reports. */
+  /** Cells the agent masked, by detector or `column:<name>`, from its out-of-band reports (countMasked). */
   readonly masked: Record<string, number> = {};
+  /** Runs statements under their max_rows_affected rule; counts answers when the policy has one. */
+  readonly rowLimits: RowLimitEnforcer;
+  private session: GuardedSession | null = null;
 
   constructor(
     private policy: CompiledPolicy<Decision>,
     private readonly onBlocked: (blocked: BlockedStatement) => void = () => {},
-  ) {}
+  ) {
+    this.rowLimits = new RowLimitEnforcer(limitsRows(policy), {
+      send: (frames) => this.session?.send(frames),
+      refusal: (kind, message, detail) =>
+        this.plant(message, detail, (text) =>
+          kind === 'query' ? queryFrame(text) : parseFrame(`warden_refused_${randomBytes(6).toString('hex')}`, text),
+        ),
+      refused: (statement, message) => this.refusedOverLimit(statement, message),
+      filter: (frame) => this.filter(frame),
+      lost: (reason) => this.session?.lost(reason),
+    });
+  }
+
+  /** Where statements the guard adds go, and who ends the session: set once the session relays. */
+  connect(session: GuardedSession): void {
+    this.session = session;
+  }
 
   /** The connection's policies changed: statements from now on are judged by `next`. */
   replacePolicy(next: CompiledPolicy<Decision>): void {
     this.policy = next;
+    if (limitsRows(next)) this.rowLimits.startCounting();
   }
 
   /** The frame to forward for a Query: the original, or its poison when policy refuses it. */
@@ -67,9 +105,18 @@ export class StatementGuard {
     const began = performance.now();
     const decision = decide(this.policy, message.text);
     latency.decide.observe((performance.now() - began) / 1000);
-    if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
-    if (decision.action === 'review') return { frame: message.frame, blocked: null, review: decision };
-    return { frame: this.poison(message.text, decision, (text) => queryFrame(text)), blocked: decision, review: null };
+    if (decision.action === 'allow') {
+      return { frame: message.frame, blocked: null, review: null, rowLimit: decision.rowLimit ?? null };
+    }
+    if (decision.action === 'review') {
+      return { frame: message.frame, blocked: null, review: decision, rowLimit: decision.rowLimit ?? null };
+    }
+    return {
+      frame: this.poison(message.text, decision, (text) => queryFrame(text)),
+      blocked: decision,
+      review: null,
+      rowLimit: null,
+    };
   }
 
   /** Extended protocol: judged at Parse; a refused statement never exists on the server. */
@@ -77,14 +124,19 @@ export class StatementGuard {
     const began = performance.now();
     const decision = decide(this.policy, message.query);
     latency.decide.observe((performance.now() - began) / 1000);
-    if (decision.action === 'allow') return { frame: message.frame, blocked: null, review: null };
+    if (decision.action === 'allow') {
+      return { frame: message.frame, blocked: null, review: null, rowLimit: decision.rowLimit ?? null };
+    }
     // Preparing runs nothing: a statement needing review is held at its Execute, once its
     // parameters are known (an approval is bound to text and parameters).
-    if (decision.action === 'review') return { frame: message.frame, blocked: null, review: decision };
+    if (decision.action === 'review') {
+      return { frame: message.frame, blocked: null, review: decision, rowLimit: decision.rowLimit ?? null };
+    }
     return {
       frame: this.poison(message.query, decision, (text) => parseFrame(message.name, text)),
       blocked: decision,
       review: null,
+      rowLimit: null,
     };
   }
 
@@ -98,6 +150,15 @@ export class StatementGuard {
     return this.plant(message, undefined, (text) =>
       kind === 'query' ? queryFrame(text) : parseFrame(`warden_refused_${randomBytes(6).toString('hex')}`, text),
     );
+  }
+
+  /** A limited write refused (over its limit, or unmeasurable): counted and reported like a block. */
+  private refusedOverLimit(statement: LimitedStatement, message: string): void {
+    this.blocked += 1;
+    this.onBlocked({
+      statement: statement.text,
+      decision: { action: 'block', rule: statement.rowLimit.rule, message },
+    });
   }
 
   private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
@@ -125,14 +186,28 @@ export class StatementGuard {
   response(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     this.splitter.push(chunk);
+    const limits = this.rowLimits;
+    const relayed = limits.countsReadyForQuery ? RELAYED_COUNTING : RELAYED;
     for (;;) {
-      const run = this.splitter.readRun(RELAYED);
+      if (limits.watching) {
+        // A statement under a row limit is running: every frame is looked at until it is settled.
+        const frame = this.splitter.read();
+        if (!frame) break;
+        limits.onFrame(frame, out);
+        continue;
+      }
+      const run = this.splitter.readRun(relayed);
       if (run) {
         out.push(run);
         continue;
       }
       const frame = this.splitter.read();
       if (!frame) break;
+      if (frame[0] === BackendCode.ReadyForQuery) {
+        limits.readyForQuery();
+        appendAdjacent(out, frame);
+        continue;
+      }
       const filtered = this.filter(frame);
       if (filtered) out.push(filtered);
     }
@@ -141,26 +216,19 @@ export class StatementGuard {
 
   /**
    * One server frame as the client must see it: a poison's error swapped for the
-   * policy error, the agent's masking report consumed (null), anything else as is.
+   * policy error, anything else as is (null: send nothing).
    */
   filter(frame: Buffer): Buffer | null {
     if (frame[0] === BackendCode.ErrorResponse && this.pending.size > 0) return this.substitute(frame);
-    if (frame[0] === BackendCode.NoticeResponse && this.countMasked(frame)) return null;
     return frame;
   }
 
-  /** True when the notice was the agent's masking report (never shown to the client). */
-  private countMasked(frame: Buffer): boolean {
-    const notice = decodeNoticeResponse(frame);
-    if (notice.code !== MASKING_COUNTS_NOTICE) return false;
-    try {
-      for (const [key, n] of Object.entries(JSON.parse(notice.message) as Record<string, number>)) {
-        if (typeof n === 'number') this.masked[key] = (this.masked[key] ?? 0) + n;
-      }
-    } catch {
-      // A malformed report only loses counts.
-    }
-    return true;
+  /**
+   * Adds the agent's masked-cell counts. They arrive in tunnel reports, outside the session's
+   * bytes: a notice from the target, whatever its code, is only ever relayed to the client.
+   */
+  countMasked(counts: Readonly<Record<string, number>>): void {
+    for (const [key, n] of Object.entries(counts)) this.masked[key] = (this.masked[key] ?? 0) + n;
   }
 
   private substitute(frame: Buffer): Buffer {
@@ -173,6 +241,24 @@ export class StatementGuard {
     }
     return frame;
   }
+}
+
+/**
+ * Adds `frame` to `out`, joined to the previous piece when it directly follows it in memory (a
+ * ReadyForQuery read on its own after the run it ends): the client gets one write, as without it.
+ */
+function appendAdjacent(out: Buffer[], frame: Buffer): void {
+  const last = out.at(-1);
+  if (last && last.buffer === frame.buffer && last.byteOffset + last.length === frame.byteOffset) {
+    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + frame.length);
+  } else {
+    out.push(frame);
+  }
+}
+
+/** Whether a policy has an enabled max_rows_affected rule: its sessions count ReadyForQuery from the start. */
+export function limitsRows(policy: CompiledPolicy<Decision>): boolean {
+  return (policy.rules.guardrails ?? []).some((rule) => rule.type === 'max_rows_affected' && rule.enabled !== false);
 }
 
 function queryFrame(text: string): Buffer {

@@ -1,6 +1,7 @@
+import { definedFunctionNames, setConfigChange, statementSettingChanges } from '../session/setting-changes.js';
 import { asBody, asList, dotted, stringList, unwrap, type Body } from './nodes.js';
 import { columnOf, Scope, source, wholeRowOf, type Lineage } from './scope.js';
-import type { StatementKind } from './statement-kinds.js';
+import { statementKind, type StatementKind } from './statement-kinds.js';
 import type {
   Clause,
   ColumnSource,
@@ -10,6 +11,7 @@ import type {
   FunctionRef,
   OutputSink,
   QualifiedName,
+  SettingChange,
   TableAccess,
   TableRef,
   UnfilteredWrite,
@@ -69,6 +71,9 @@ const A_EXPR_NAMES: Record<string, string> = {
   AEXPR_NULLIF: 'NULLIF',
 };
 
+/** BETWEEN forms are written with a keyword but run comparison operators. */
+const BETWEEN_OPERATORS = ['<', '<=', '>', '>='];
+
 /** Aggregates by name, for labelling (`max(email)` reads as an aggregate, not a plain function). */
 const AGGREGATES = new Set([
   'count',
@@ -114,6 +119,9 @@ export abstract class ExpressionWalker {
   currentOfSeen = 0;
   private readonly tableMap = new Map<string, TableRef>();
   private readonly functionMap = new Map<string, FunctionRef>();
+  private readonly operatorMap = new Map<string, QualifiedName>();
+  private readonly castTypeMap = new Map<string, QualifiedName>();
+  private readonly settingChanges: SettingChange[] = [];
 
   constructor(protected readonly relationAccess: TableAccess) {}
 
@@ -126,6 +134,75 @@ export abstract class ExpressionWalker {
 
   get functions(): FunctionRef[] {
     return [...this.functionMap.values()];
+  }
+
+  get operators(): QualifiedName[] {
+    return [...this.operatorMap.values()];
+  }
+
+  get castTypes(): QualifiedName[] {
+    return [...this.castTypeMap.values()];
+  }
+
+  /** Setting changes; a write to pg_settings counts as set_config of an unknown setting (its rule calls set_config). */
+  get settings(): SettingChange[] {
+    const pgSettings = [...this.tableMap.values()].some(
+      (t) =>
+        t.access !== 'read' &&
+        t.name.toLowerCase() === 'pg_settings' &&
+        (t.schema === undefined || t.schema.toLowerCase() === 'pg_catalog'),
+    );
+    return pgSettings ? [...this.settingChanges, { name: undefined, via: 'set_config' }] : this.settingChanges;
+  }
+
+  /**
+   * What a statement node itself says, before its parts are walked: the settings it changes and
+   * the functions a definition (operator, aggregate, cast, type, trigger, ...) will call.
+   */
+  noteStatement(type: string, body: Body): void {
+    const settings = statementSettingChanges(type, body);
+    if (settings.length > 0) this.settingChanges.push(...settings);
+    for (const names of definedFunctionNames(type, body)) this.addFunction(names, undefined);
+  }
+
+  /** `ORDER BY x USING op`. */
+  noteSortBy(body: Body): void {
+    if (body.useOp) this.addOperator(stringList(body.useOp));
+  }
+
+  private addOperator(names: string[]): void {
+    const name = names[names.length - 1];
+    if (name === undefined) return;
+    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const key = dotted([schema, name]);
+    if (!this.operatorMap.has(key)) this.operatorMap.set(key, schema === undefined ? { name } : { schema, name });
+  }
+
+  private addCastType(typeName: Body | undefined): void {
+    const names = stringList(typeName?.names);
+    const name = names[names.length - 1];
+    if (name === undefined) return;
+    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const key = dotted([schema, name]);
+    if (!this.castTypeMap.has(key)) this.castTypeMap.set(key, schema === undefined ? { name } : { schema, name });
+  }
+
+  private addFunction(names: string[], location: number | undefined, argCount?: number): FunctionRef {
+    const name = names[names.length - 1] ?? '';
+    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const key = dotted([schema, name]);
+    let ref = this.functionMap.get(key);
+    if (!ref) {
+      ref = schema === undefined ? { name } : { schema, name };
+      if (location !== undefined) ref.location = location;
+      this.functionMap.set(key, ref);
+    }
+    if (argCount !== undefined) {
+      if (!ref.argCounts) ref.argCounts = [argCount];
+      else if (!ref.argCounts.includes(argCount)) ref.argCounts.push(argCount);
+    }
+    if (schema !== undefined) this.schemas.add(schema);
+    return ref;
   }
 
   addTable(name: QualifiedName, access: TableAccess): void {
@@ -195,11 +272,14 @@ export abstract class ExpressionWalker {
         return this.funcCall(body, ctx);
       case 'TypeCast': {
         const typeName = asBody(body.typeName);
+        this.addCastType(typeName);
         const name = typeName ? stringList(typeName.names).join('.') : 'type';
         return this.visit(body.arg, wrap(ctx, 'cast', name));
       }
       case 'A_Expr': {
         const kind = String(body.kind ?? 'AEXPR_OP');
+        if (kind.includes('BETWEEN')) for (const op of BETWEEN_OPERATORS) this.addOperator([op]);
+        else this.addOperator(stringList(body.name));
         const name = A_EXPR_NAMES[kind] ?? (stringList(body.name).join(' ') || kind);
         const inner = wrap(ctx, 'operator', name);
         this.visit(body.lexpr, inner);
@@ -223,8 +303,14 @@ export abstract class ExpressionWalker {
       case 'CurrentOfExpr':
         this.currentOfSeen++;
         return;
+      case 'SortBy':
+        this.noteSortBy(body);
+        for (const key in body) this.visit(body[key], ctx);
+        return;
       default:
         if (QUERY_NODES.has(type)) {
+          // A statement inside a definition (rule actions, BEGIN ATOMIC bodies) is a nested kind too.
+          this.subKinds.add(statementKind(type, body));
           this.query({ [type]: body }, ctx.scope, 'definition');
           return;
         }
@@ -241,15 +327,14 @@ export abstract class ExpressionWalker {
 
   private funcCall(body: Body, ctx: Ctx): void {
     const names = stringList(body.funcname);
-    const name = names[names.length - 1] ?? '';
-    const schema = names.length > 1 ? names[names.length - 2] : undefined;
+    const args = asList(body.args);
+    const { name, schema } = this.addFunction(
+      names,
+      typeof body.location === 'number' ? body.location : undefined,
+      args.length,
+    );
     const key = dotted([schema, name]);
-    if (!this.functionMap.has(key)) {
-      const ref: FunctionRef = schema === undefined ? { name } : { schema, name };
-      if (typeof body.location === 'number') ref.location = body.location;
-      this.functionMap.set(key, ref);
-    }
-    if (schema !== undefined) this.schemas.add(schema);
+    if (name.toLowerCase() === 'set_config') this.settingChanges.push(setConfigChange(args));
     const kind: ExprWrapper['kind'] = body.over
       ? 'window'
       : body.agg_star || body.agg_distinct || body.agg_order || body.agg_filter || body.agg_within_group
@@ -267,6 +352,9 @@ export abstract class ExpressionWalker {
   private subLink(body: Body, ctx: Ctx): void {
     const type = String(body.subLinkType ?? 'EXPR_SUBLINK');
     const inner = wrap(ctx, 'subquery', type.replace(/_SUBLINK$/, '').toLowerCase());
+    const operName = stringList(body.operName);
+    if (operName.length > 0) this.addOperator(operName);
+    else if (type === 'ANY_SUBLINK') this.addOperator(['=']); // `x IN (subquery)`
     if (body.testexpr) this.visit(body.testexpr, wrap(inner, 'operator', stringList(body.operName).join(' ') || 'IN'));
     // EXISTS ignores its select list; every other subquery feeds its output into an expression.
     this.query(body.subselect, ctx.scope, type === 'EXISTS_SUBLINK' ? 'derived' : 'subquery');

@@ -56,6 +56,9 @@ function analyzeStatement(
     copies: walker.copies,
     subKinds: [...walker.subKinds],
     opaqueCode: walker.opaqueCode,
+    settings: walker.settings,
+    operators: walker.operators,
+    castTypes: walker.castTypes,
   };
   if (walker.innerKind !== undefined) analysis.innerKind = walker.innerKind;
   if (walker.explainAnalyze !== undefined) analysis.explainAnalyze = walker.explainAnalyze;

@@ -1,6 +1,18 @@
 import { ExpressionWalker } from './expressions.js';
 import { asBody, asList, intConst, stringList, stringValue, unwrap, type Body } from './nodes.js';
-import { columnOf, renameLineage, Scope, source, wholeRowOf, type Lineage, type RangeEntry } from './scope.js';
+import type { Ctx } from './expressions.js';
+import { mayBeFunctionOfRow } from './attribute-functions.js';
+import {
+  columnOf,
+  lineageKey,
+  renameLineage,
+  Scope,
+  source,
+  uniqueSources,
+  wholeRowOf,
+  type Lineage,
+  type RangeEntry,
+} from './scope.js';
 import { statementKind } from './statement-kinds.js';
 import type { Clause, ColumnSource, OutputSink, QualifiedName } from './types.js';
 
@@ -30,6 +42,47 @@ export class QueryWalker extends ExpressionWalker {
         this.visit(node, { scope, clause: 'other', via: [] });
         return EMPTY;
     }
+  }
+
+  /**
+   * `c.f` where `c` is a relation and `f` not one of its columns calls `f(c)` on the whole row
+   * (attribute notation): `SELECT c.row_to_json FROM customers c` returns every column as JSON.
+   */
+  protected override node(type: string, body: Body, ctx: Ctx): void {
+    super.node(type, body, ctx);
+    if (type !== 'ColumnRef') return;
+    const fields = asList(body.fields);
+    const names = stringList(fields);
+    if (names.length < 2 || names.length !== fields.length) return;
+    const entry = ctx.scope.findEntry(names.slice(0, -1));
+    const name = names[names.length - 1] ?? '';
+    if (!entry || !mayBeFunctionOfRow(entry, name)) return;
+    this.use({
+      ref: names.join('.'),
+      sources: wholeRowOf(entry),
+      clause: ctx.clause,
+      via: [...ctx.via, { kind: 'function', name }],
+      wholeRow: true,
+      ...(ctx.output === undefined ? {} : { output: ctx.output }),
+      ...(typeof body.location === 'number' ? { location: body.location } : {}),
+    });
+  }
+
+  /** Lengths of what a walk appends to, so a walk can be undone ({@link rewind}). */
+  private mark(): WalkMark {
+    return {
+      columns: this.columns.length,
+      opaqueCode: this.opaqueCode.length,
+      unfilteredWrites: this.unfilteredWrites.length,
+      copies: this.copies.length,
+    };
+  }
+
+  private rewind(mark: WalkMark): void {
+    this.columns.length = mark.columns;
+    this.opaqueCode.length = mark.opaqueCode;
+    this.unfilteredWrites.length = mark.unfilteredWrites;
+    this.copies.length = mark.copies;
   }
 
   select(body: Body, parent: Scope, output: OutputSink): Lineage {
@@ -76,6 +129,14 @@ export class QueryWalker extends ExpressionWalker {
     this.sortLike(body.groupClause, 'group_by', scope, outputs);
     this.visit(body.havingClause, { scope, clause: 'having', via: [] });
     // `SELECT DISTINCT` is `[{}]`; `DISTINCT ON (...)` lists its expressions.
+    const distinct = asList(body.distinctClause);
+    if (distinct.length > 0 && distinct.every((d) => !unwrap(d))) {
+      // Plain DISTINCT compares every output column, which tells which rows share a value.
+      for (const item of outputs.items) {
+        if (item.sources.length > 0)
+          this.use({ ref: item.name ?? '*', sources: item.sources, clause: 'distinct', via: [] });
+      }
+    }
     this.sortLike(
       asList(body.distinctClause).filter((d) => unwrap(d)),
       'distinct_on',
@@ -96,7 +157,13 @@ export class QueryWalker extends ExpressionWalker {
   private sortLike(list: unknown, clause: Clause, scope: Scope, outputs: Lineage): void {
     for (const raw of asList(list)) {
       const w = unwrap(raw);
+      if (w?.[0] === 'GroupingSet') {
+        // ROLLUP (1), CUBE (alias), GROUPING SETS ((1)): each element names an output like a plain item.
+        this.sortLike(w[1].content, clause, scope, outputs);
+        continue;
+      }
       const node = w?.[0] === 'SortBy' ? w[1].node : raw;
+      if (w?.[0] === 'SortBy') this.noteSortBy(w[1]);
       const position = intConst(node);
       let sources: ColumnSource[] | undefined;
       let ref = '';
@@ -122,18 +189,63 @@ export class QueryWalker extends ExpressionWalker {
   withClause(value: unknown, scope: Scope): void {
     const wc = asBody(value);
     if (!wc) return;
+    const ctes: Body[] = [];
     for (const item of asList(wc.ctes)) {
       const cte = unwrap(item)?.[1];
-      if (!cte || typeof cte.ctename !== 'string') continue;
-      if (wc.recursive) scope.ctes.set(cte.ctename, { items: [{ sources: [] }] });
-      const inner = unwrap(cte.ctequery)?.[0];
-      if (inner && inner !== 'SelectStmt') {
-        this.subKinds.add(statementKind(inner, unwrap(cte.ctequery)?.[1] ?? {}));
-        this.dataModifyingCte = true;
-        this.writes = true;
+      if (cte && typeof cte.ctename === 'string') ctes.push(cte);
+    }
+    if (!wc.recursive) {
+      // Each CTE sees only the ones before it (a later or its own name means an outer relation).
+      for (const cte of ctes) this.commonTableExpr(cte, scope);
+      return;
+    }
+    // WITH RECURSIVE: every CTE sees every other one, later ones and itself included. Walk them
+    // until what each outputs stops changing; only the last round's findings are kept.
+    for (const cte of ctes) scope.ctes.set(String(cte.ctename), { items: [] });
+    const mark = this.mark();
+    for (let round = 0; ; round++) {
+      this.rewind(mark);
+      const before = ctes.map((c) => lineageKey(scope.cte(String(c.ctename)))).join('|');
+      for (const cte of ctes) this.commonTableExpr(cte, scope);
+      const after = ctes.map((c) => lineageKey(scope.cte(String(c.ctename)))).join('|');
+      if (after === before) return;
+      if (round >= MAX_RECURSIVE_ROUNDS) {
+        this.opaqueCode.push('WITH RECURSIVE whose column lineage could not be settled');
+        return;
       }
-      const lineage = this.query(cte.ctequery, scope, 'derived');
-      scope.ctes.set(cte.ctename, renameLineage(lineage, stringList(cte.aliascolnames)));
+    }
+  }
+
+  /** Walks one CTE and records what it outputs under its name. */
+  private commonTableExpr(cte: Body, scope: Scope): void {
+    const inner = unwrap(cte.ctequery);
+    if (inner && inner[0] !== 'SelectStmt') {
+      this.subKinds.add(statementKind(inner[0], inner[1]));
+      this.dataModifyingCte = true;
+      this.writes = true;
+    }
+    const lineage = uniqueSources(
+      renameLineage(this.query(cte.ctequery, scope, 'derived'), stringList(cte.aliascolnames)),
+    );
+    scope.ctes.set(String(cte.ctename), lineage);
+    // SEARCH ... SET seq / CYCLE ... SET mark USING path add columns holding the listed columns'
+    // values (arrays of rows), and order or compare by them.
+    const entry: RangeEntry = { lineage };
+    const clauses: Array<[unknown, string, string]> = [
+      [cte.search_clause, 'search_col_list', 'SEARCH clause'],
+      [cte.cycle_clause, 'cycle_col_list', 'CYCLE clause'],
+    ];
+    for (const [clause, field, label] of clauses) {
+      const body = unwrap(clause)?.[1] ?? asBody(clause);
+      for (const name of stringList(body?.[field])) {
+        this.use({
+          ref: name,
+          sources: columnOf(entry, name),
+          clause: 'select',
+          via: [{ kind: 'expression', name: label }],
+          output: 'derived',
+        });
+      }
     }
   }
 
@@ -168,9 +280,27 @@ export class QueryWalker extends ExpressionWalker {
           }
         }
         this.visit(body.quals, { scope, clause: 'join', via: [] });
+        const usingAlias = asBody(body.join_using_alias)?.aliasname;
+        if (typeof usingAlias === 'string') {
+          // `JOIN ... USING (a) AS u`: `u.a` is the merged USING column.
+          const items = stringList(body.usingClause).map((name) => ({
+            name,
+            sources: members.flatMap((m) => columnOf(m, name)),
+          }));
+          scope.entries.push({ alias: usingAlias, lineage: { items } });
+        }
         if (aliasName) {
           scope.entries.splice(before);
-          scope.entries.push({ alias: aliasName, members });
+          // `(a JOIN b) AS j(x, y)` renames the join's columns by position, which the text cannot
+          // map to a and b's columns: each new name may be any of their columns (fail closed).
+          scope.entries.push(
+            colnames.length > 0
+              ? {
+                  alias: aliasName,
+                  lineage: renameLineage({ items: [{ sources: members.flatMap(wholeRowOf) }] }, colnames),
+                }
+              : { alias: aliasName, members },
+          );
         }
         return;
       }
@@ -216,11 +346,26 @@ export class QueryWalker extends ExpressionWalker {
     return { alias: typeof alias?.aliasname === 'string' ? alias.aliasname : name.name, table: name };
   }
 
-  private returning(value: unknown, scope: Scope): Lineage {
+  /**
+   * RETURNING: the target's row is also visible as `old` and `new` (PostgreSQL 18), or under the
+   * names `RETURNING WITH (OLD AS o, NEW AS n)` gives them.
+   */
+  private returning(value: unknown, parent: Scope, target: RangeEntry): Lineage {
     const rc = asBody(value);
     const outputs: Lineage = { items: [] };
-    for (const target of asList(rc?.exprs)) {
-      const rt = unwrap(target)?.[1];
+    const exprs = asList(rc?.exprs);
+    if (exprs.length === 0) return outputs;
+    const scope = new Scope(parent);
+    const names = ['old', 'new'];
+    for (const option of asList(rc?.options)) {
+      const name = unwrap(option)?.[1].value;
+      if (typeof name === 'string') names.push(name);
+    }
+    // `RETURNING *` covers every relation of the statement (UPDATE ... FROM, DELETE ... USING) too.
+    scope.entries.push(...parent.entries);
+    for (const alias of names) scope.entries.push({ ...target, alias });
+    for (const item of exprs) {
+      const rt = unwrap(item)?.[1];
       if (!rt) continue;
       const start = this.columns.length;
       this.visit(rt.val, { scope, clause: 'returning', via: [] });
@@ -255,7 +400,7 @@ export class QueryWalker extends ExpressionWalker {
     }
     const rs = new Scope(scope);
     rs.entries.push(target);
-    return this.returning(body.returningClause, rs);
+    return this.returning(body.returningClause, rs, target);
   }
 
   update(body: Body, parent: Scope): { lineage: Lineage; hasWhere: boolean } {
@@ -268,7 +413,7 @@ export class QueryWalker extends ExpressionWalker {
       this.visit(unwrap(t)?.[1].val, { scope, clause: 'update_set', via: [] });
     }
     const hasWhere = this.filter(body.whereClause, scope, 'update', target);
-    return { lineage: this.returning(body.returningClause, scope), hasWhere };
+    return { lineage: this.returning(body.returningClause, scope, target), hasWhere };
   }
 
   delete(body: Body, parent: Scope): { lineage: Lineage; hasWhere: boolean } {
@@ -278,7 +423,7 @@ export class QueryWalker extends ExpressionWalker {
     scope.entries.push(target);
     for (const item of asList(body.usingClause)) this.fromItem(item, scope);
     const hasWhere = this.filter(body.whereClause, scope, 'delete', target);
-    return { lineage: this.returning(body.returningClause, scope), hasWhere };
+    return { lineage: this.returning(body.returningClause, scope, target), hasWhere };
   }
 
   /** Walks an UPDATE/DELETE WHERE; one that references no column (`WHERE true`, `WHERE 1=1`) filters nothing. */
@@ -294,7 +439,8 @@ export class QueryWalker extends ExpressionWalker {
   merge(body: Body, parent: Scope): Lineage {
     const scope = new Scope(parent);
     this.withClause(body.withClause, scope);
-    scope.entries.push(this.target(body));
+    const target = this.target(body);
+    scope.entries.push(target);
     this.fromItem(body.sourceRelation, scope);
     this.visit(body.joinCondition, { scope, clause: 'join', via: [] });
     for (const item of asList(body.mergeWhenClauses)) {
@@ -304,7 +450,7 @@ export class QueryWalker extends ExpressionWalker {
       for (const t of asList(wc.targetList)) this.visit(unwrap(t)?.[1].val, { scope, clause: 'update_set', via: [] });
       this.visit(wc.values, { scope, clause: 'values', via: [] });
     }
-    return this.returning(body.returningClause, scope);
+    return this.returning(body.returningClause, scope, target);
   }
 }
 
@@ -322,4 +468,14 @@ function targetName(val: unknown): string {
   }
   if (w[0] === 'TypeCast') return targetName(w[1].arg);
   return '?column?';
+}
+
+/** Rounds of a WITH RECURSIVE walk before its lineage is given up as unknowable (opaque). */
+const MAX_RECURSIVE_ROUNDS = 16;
+
+interface WalkMark {
+  columns: number;
+  opaqueCode: number;
+  unfilteredWrites: number;
+  copies: number;
 }

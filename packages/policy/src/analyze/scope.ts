@@ -133,3 +133,25 @@ export function renameLineage(lineage: Lineage, names: string[]): Lineage {
     items: lineage.items.map((item, i) => (i < names.length ? { name: names[i], sources: item.sources } : item)),
   };
 }
+
+function sourceKey(s: ColumnSource): string {
+  return `${s.schema ?? ''}\u0000${s.table}\u0000${s.column}`;
+}
+
+/** The lineage with each item's sources deduplicated (keeps WITH RECURSIVE rounds bounded). */
+export function uniqueSources(lineage: Lineage): Lineage {
+  return {
+    items: lineage.items.map((item) => {
+      const seen = new Map<string, ColumnSource>();
+      for (const s of item.sources) seen.set(sourceKey(s), s);
+      const sources = [...seen.values()];
+      return item.name === undefined ? { sources } : { name: item.name, sources };
+    }),
+  };
+}
+
+/** A comparable form of a lineage (names and sorted sources), to tell when a fixed point is reached. */
+export function lineageKey(lineage: Lineage | undefined): string {
+  if (!lineage) return '';
+  return lineage.items.map((i) => `${i.name ?? '*'}=${i.sources.map(sourceKey).sort().join(',')}`).join(';');
+}

@@ -44,7 +44,12 @@ export const STATEMENT_KINDS = [
   'create_publication',
   'create_subscription',
   'create_database',
-  'create_other', // CREATE AGGREGATE / OPERATOR / COLLATION / TEXT SEARCH ...
+  'create_aggregate',
+  'create_operator',
+  'create_base_type', // CREATE TYPE with input/output functions (also a shell type, CREATE TYPE t)
+  'create_collation',
+  'create_text_search', // CREATE TEXT SEARCH PARSER / TEMPLATE / DICTIONARY / CONFIGURATION
+  'create_other', // any other DefineStmt
   'import_foreign_schema',
   'alter_table',
   'alter_function',
@@ -147,7 +152,6 @@ const BY_NODE: Record<string, StatementKind> = {
   CreatePublicationStmt: 'create_publication',
   CreateSubscriptionStmt: 'create_subscription',
   CreatedbStmt: 'create_database',
-  DefineStmt: 'create_other',
   ImportForeignSchemaStmt: 'import_foreign_schema',
   AlterTableStmt: 'alter_table',
   AlterTableMoveAllStmt: 'alter_table',
@@ -200,6 +204,18 @@ const BY_NODE: Record<string, StatementKind> = {
   LockStmt: 'lock',
 };
 
+/** CREATE AGGREGATE / OPERATOR / TYPE / COLLATION / TEXT SEARCH ... all parse to DefineStmt. */
+const DEFINE_KINDS: Record<string, StatementKind> = {
+  OBJECT_AGGREGATE: 'create_aggregate',
+  OBJECT_OPERATOR: 'create_operator',
+  OBJECT_TYPE: 'create_base_type',
+  OBJECT_COLLATION: 'create_collation',
+  OBJECT_TSPARSER: 'create_text_search',
+  OBJECT_TSTEMPLATE: 'create_text_search',
+  OBJECT_TSDICTIONARY: 'create_text_search',
+  OBJECT_TSCONFIGURATION: 'create_text_search',
+};
+
 type Body = Record<string, unknown>;
 
 /** The kind of one raw statement node (`{ SelectStmt: {...} }` unwrapped into type + body). */
@@ -216,6 +232,8 @@ export function statementKind(nodeType: string, body: Body): StatementKind {
       return body.is_grant ? 'grant' : 'revoke';
     case 'VariableSetStmt':
       return body.kind === 'VAR_RESET' || body.kind === 'VAR_RESET_ALL' ? 'reset' : 'set';
+    case 'DefineStmt':
+      return DEFINE_KINDS[String(body.kind)] ?? 'create_other';
     case 'VacuumStmt':
       return body.is_vacuumcmd ? 'vacuum' : 'analyze';
     case 'FetchStmt':

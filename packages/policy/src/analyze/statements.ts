@@ -4,7 +4,8 @@ import { parsePlpgsql, parseSql } from './parser.js';
 import { QueryWalker } from './queries.js';
 import { Scope, source } from './scope.js';
 import { isDdlKind, statementKind, type StatementKind } from './statement-kinds.js';
-import type { CopyInfo, OutputSink } from './types.js';
+import { ANY_TABLE, type CopyInfo, type OutputSink } from './types.js';
+import { plpgsqlStatements } from './plpgsql-text.js';
 
 /** DROP object types whose names are relations. */
 const RELATION_OBJECTS = new Set([
@@ -38,6 +39,7 @@ export class StatementWalker extends QueryWalker {
 
   statement(type: string, body: Body, scope: Scope, output: OutputSink, top: boolean): void {
     if (!top) this.subKinds.add(statementKind(type, body));
+    this.noteStatement(type, body);
     switch (type) {
       case 'SelectStmt':
         this.select(body, scope, output);
@@ -54,6 +56,23 @@ export class StatementWalker extends QueryWalker {
         return;
       case 'CopyStmt':
         return this.copyStmt(body, scope, top);
+      case 'ExecuteStmt':
+        // What a prepared statement returns is not in this text. Sent to the client its rows carry
+        // their column origins (the agent masks them); stored (CREATE TABLE AS EXECUTE) they may
+        // be any column of any table.
+        if (output !== 'client') {
+          const ref = `EXECUTE ${String(body.name ?? '')}`;
+          this.use({
+            ref,
+            sources: [{ table: ANY_TABLE, column: '*' }],
+            clause: 'select',
+            via: [],
+            output,
+            star: true,
+          });
+        }
+        this.visit(body.params, { scope, clause: 'other', via: [] });
+        return;
       case 'ExplainStmt':
       case 'PrepareStmt':
       case 'DeclareCursorStmt':
@@ -143,6 +162,7 @@ export class StatementWalker extends QueryWalker {
     const filename = typeof body.filename === 'string' ? body.filename : undefined;
     const copy: CopyInfo = {
       direction: isFrom ? 'from' : 'to',
+      format: copyFormat(body.options),
       target: body.is_program ? 'program' : filename !== undefined ? 'file' : 'stdio',
       query: Boolean(body.query),
     };
@@ -221,6 +241,11 @@ export class StatementWalker extends QueryWalker {
     this.plpgsql(tree.tree, label);
   }
 
+  /**
+   * Walks a PL/pgSQL tree generically: every `PLpgSQL_expr` anywhere is SQL to analyze, and any
+   * other string field not known to hold a name or message makes the body opaque (fail closed),
+   * so SQL in a construct this walker does not know is never skipped.
+   */
   private plpgsql(value: unknown, label: string): void {
     if (Array.isArray(value)) {
       for (const v of value) this.plpgsql(v, label);
@@ -233,9 +258,14 @@ export class StatementWalker extends QueryWalker {
       }
       if (key === 'PLpgSQL_expr') {
         const expr = asBody(child);
-        if (typeof expr?.query === 'string')
-          this.embedded(plpgsqlQuery(expr.query, Number(expr.parseMode ?? 0)), label);
+        const pieces =
+          typeof expr?.query === 'string' ? plpgsqlStatements(expr.query, Number(expr.parseMode ?? 0)) : undefined;
+        if (pieces === undefined) this.opaqueCode.push(`${label}: PL/pgSQL expression Warden could not read`);
+        else for (const sql of pieces) this.embedded(sql, label);
         continue;
+      }
+      if (typeof child === 'string' && !PLPGSQL_TEXT_FIELDS.has(key)) {
+        this.opaqueCode.push(`${label}: PL/pgSQL field ${key} not understood`);
       }
       this.plpgsql(child, label);
     }
@@ -256,17 +286,30 @@ export class StatementWalker extends QueryWalker {
   }
 }
 
-/** PL/pgSQL keeps expressions as text; turn each into a statement the SQL parser accepts. */
-function plpgsqlQuery(query: string, parseMode: number): string {
-  if (parseMode === 0) return query; // a whole statement
-  if (parseMode >= 3) {
-    // `target := expr` (or `target = expr`)
-    const i = query.indexOf(':=');
-    const j = i === -1 ? query.indexOf('=') : i;
-    return `SELECT ${query.slice(j === -1 ? 0 : j + (i === -1 ? 1 : 2))}`;
-  }
-  return `SELECT ${query}`;
+/** The COPY data format; an unknown value is taken as binary (fail closed; the server refuses it anyway). */
+function copyFormat(options: unknown): CopyInfo['format'] {
+  const format = defElem(options, 'format');
+  if (!format.found) return 'text';
+  const value = stringValue(format.arg);
+  return value === 'text' || value === 'csv' ? value : 'binary';
 }
+
+/**
+ * String fields of the PL/pgSQL tree that hold names, types, labels or messages, never SQL that
+ * runs (expressions are always `PLpgSQL_expr` nodes). Any other string field is unknown.
+ */
+const PLPGSQL_TEXT_FIELDS: ReadonlySet<string> = new Set([
+  'refname',
+  'typname',
+  'fieldname',
+  'label',
+  'message',
+  'condname',
+  'sqlstate',
+  'kind',
+  'name',
+  'varname',
+]);
 
 function isFalse(arg: unknown): boolean {
   const s = stringValue(arg);

@@ -22,6 +22,7 @@ export type Clause =
   | 'having'
   | 'order_by'
   | 'distinct_on'
+  | 'distinct' // SELECT DISTINCT: the select list's values are compared for equality
   | 'window' // WINDOW clause
   | 'limit' // LIMIT / OFFSET
   | 'values' // VALUES lists, INSERT values, MERGE ... INSERT VALUES
@@ -50,7 +51,11 @@ export interface ExprWrapper {
   name: string;
 }
 
-/** One candidate the reference may resolve to. `column` is `*` for whole-row / star references. */
+/**
+ * One candidate the reference may resolve to. `column` is `*` for whole-row / star references;
+ * `table` is {@link ANY_TABLE} when the value may come from any table (what a prepared statement
+ * run by `EXECUTE` returns, for instance): masking counts it as every masked column.
+ */
 export interface ColumnSource {
   schema?: string;
   table: string;
@@ -74,8 +79,13 @@ export interface ColumnUse {
   location?: number | undefined;
 }
 
+/** {@link ColumnSource.table} of a value whose table the text cannot tell (fail closed: any table). */
+export const ANY_TABLE = '*';
+
 export interface CopyInfo {
   direction: 'to' | 'from';
+  /** The data format: `FORMAT binary`, the legacy `BINARY` keyword and `WITH BINARY` are `binary`. */
+  format: 'text' | 'csv' | 'binary';
   /** `stdio` is STDIN/STDOUT; `file` a server-side file; `program` a server-side shell command. */
   target: 'stdio' | 'file' | 'program';
   /** File name or program command line. */
@@ -88,6 +98,30 @@ export interface CopyInfo {
 
 export interface FunctionRef extends QualifiedName {
   location?: number;
+  /** The distinct numbers of arguments it is called with (`ts_rewrite` with 2 runs SQL text). */
+  argCounts?: number[];
+}
+
+/** How a statement changes a setting (a GUC). */
+export type SettingVia =
+  | 'set' // SET, SET LOCAL, SET ROLE, SET SESSION AUTHORIZATION, SET TIME ZONE, SET NAMES, ...
+  | 'reset' // RESET x, RESET ALL, SET x TO DEFAULT: back to the session's startup value
+  | 'set_config' // set_config(name, value, is_local), also UPDATE pg_settings (its rule calls set_config)
+  | 'function_set' // CREATE/ALTER FUNCTION/PROCEDURE ... SET / RESET
+  | 'alter_role' // ALTER ROLE/USER ... SET / RESET
+  | 'alter_database' // ALTER DATABASE ... SET / RESET
+  | 'alter_system'; // ALTER SYSTEM SET / RESET
+
+export interface SettingChange {
+  /**
+   * The setting's name in lower case as Postgres names it (`SET TIME ZONE` → `timezone`, `SET NAMES`
+   * → `client_encoding`, `SET ROLE` → `role`); `all` for RESET ALL; undefined when it is not known
+   * from the text (`set_config(expr, ...)`, `UPDATE pg_settings`).
+   */
+  name: string | undefined;
+  /** The new value as written (list values joined with `, `); absent for RESET or when not a literal. */
+  value?: string;
+  via: SettingVia;
 }
 
 export interface UnfilteredWrite {
@@ -134,6 +168,15 @@ export interface StatementAnalysis {
   into?: QualifiedName;
   /** Code the analysis could not see into: dynamic SQL, untrusted languages, unparseable bodies. */
   opaqueCode: string[];
+  /** Every setting the statement changes, wherever it is (top level, bodies, function SET clauses, ALTER ROLE). */
+  settings: SettingChange[];
+  /**
+   * Operators used (`a ### b`, `OPERATOR(s.###)`, `= ANY (...)`, `x IN (subquery)`, `ORDER BY x
+   * USING <`): user-defined operators run functions the text does not name.
+   */
+  operators: QualifiedName[];
+  /** Types cast to (`x::t`, `CAST(x AS t)`, `t 'literal'`; the element type of an array cast). */
+  castTypes: QualifiedName[];
 }
 
 export interface ParseFailure {

@@ -1,6 +1,10 @@
 import { READ_ONLY_KINDS } from '../analyze/statement-kinds.js';
 import type { QualifiedName, StatementAnalysis } from '../analyze/types.js';
+import { CatalogDenials } from '../session/catalog.js';
+import type { CatalogFacts } from '../session/contract.js';
 import { anyGlob, globMatcher, hasWildcard, splitQualified } from './glob.js';
+import { CompiledRowLimit, type RowLimit } from './row-limit.js';
+import { denySettings } from './settings.js';
 import type {
   DenyCopyRule,
   DenyFunctionsRule,
@@ -21,7 +25,15 @@ export interface Violation {
 export interface CompiledGuardrail {
   name: string;
   type: SqlGuardrailRule['type'];
-  check(stmt: StatementAnalysis): Violation | undefined;
+  /** `all`: every statement of the SQL string (max_rows_affected needs to know there are others). */
+  check(stmt: StatementAnalysis, all: readonly StatementAnalysis[]): Violation | undefined;
+  /** max_rows_affected: the limit that applies to a string no guardrail refused. */
+  rowLimit?(all: readonly StatementAnalysis[]): RowLimit | undefined;
+  /**
+   * deny_functions with catalog facts: a refused function that runs through an implicit cast or a
+   * type's I/O, where no statement can be shown not to reach it.
+   */
+  refusesEverything?: Violation;
 }
 
 /**
@@ -69,7 +81,8 @@ export const SIDE_EFFECT_FUNCTIONS: readonly string[] = [
   'gin_clean_pending_list',
 ];
 
-export function compileGuardrail(rule: SqlGuardrailRule): CompiledGuardrail {
+/** @param catalog facts from the target's catalog: function rules then also follow operators, casts, aggregates and types. */
+export function compileGuardrail(rule: SqlGuardrailRule, catalog?: CatalogFacts): CompiledGuardrail {
   const base = { name: rule.name, type: rule.type };
   switch (rule.type) {
     case 'deny_kinds':
@@ -79,13 +92,19 @@ export function compileGuardrail(rule: SqlGuardrailRule): CompiledGuardrail {
     case 'deny_tables':
       return { ...base, check: denyTables(rule) };
     case 'deny_functions':
-      return { ...base, check: denyFunctions(rule) };
+      return denyFunctions(rule, catalog);
     case 'deny_copy':
       return { ...base, check: denyCopy(rule) };
     case 'deny_pattern':
       return { ...base, check: denyPattern(rule) };
     case 'read_only':
       return { ...base, check: readOnly(rule) };
+    case 'deny_settings':
+      return { ...base, check: denySettings(rule) };
+    case 'max_rows_affected': {
+      const limit = new CompiledRowLimit(rule);
+      return { ...base, check: (stmt, all) => limit.check(stmt, all), rowLimit: (all) => limit.rowLimit(all) };
+    }
   }
 }
 
@@ -175,20 +194,36 @@ function deniedObject(rule: DenyTablesRule, what: string, pattern: string): Viol
 
 /** `name` globs match in any schema; `schema.name` globs need that schema, or an unqualified call. */
 export function functionMatcher(patterns: readonly string[]): (f: QualifiedName) => string | undefined {
-  const compiled = patterns.map((p) => {
+  // Patterns without wildcards in the name are looked up by name; only the others are tried one by one.
+  const byName = new Map<string, Array<{ index: number; pattern: string; schema?: (s: string) => boolean }>>();
+  const globs: Array<{
+    index: number;
+    pattern: string;
+    name: (s: string) => boolean;
+    schema?: (s: string) => boolean;
+  }> = [];
+  patterns.forEach((p, index) => {
     const parts = splitQualified(p);
-    const name = globMatcher(parts[parts.length - 1] ?? p);
+    const name = parts[parts.length - 1] ?? p;
     const schema = parts.length > 1 ? globMatcher(parts.slice(0, -1).join('.')) : undefined;
-    return { pattern: p, name, schema };
+    const entry = schema ? { index, pattern: p, schema } : { index, pattern: p };
+    if (hasWildcard(name)) globs.push({ ...entry, name: globMatcher(name) });
+    else byName.set(name.toLowerCase(), [...(byName.get(name.toLowerCase()) ?? []), entry]);
   });
-  return (f) =>
-    compiled.find((c) => c.name(f.name) && (!c.schema || f.schema === undefined || c.schema(f.schema)))?.pattern;
+  const schemaOk = (c: { schema?: (s: string) => boolean }, f: QualifiedName) =>
+    !c.schema || f.schema === undefined || c.schema(f.schema);
+  return (f) => {
+    const exact = byName.get(f.name.toLowerCase())?.find((c) => schemaOk(c, f));
+    const glob = globs.find((c) => (exact === undefined || c.index < exact.index) && c.name(f.name) && schemaOk(c, f));
+    return (glob ?? exact)?.pattern;
+  };
 }
 
-function denyFunctions(rule: DenyFunctionsRule) {
+function denyFunctions(rule: DenyFunctionsRule, catalog: CatalogFacts | undefined): CompiledGuardrail {
   const match = functionMatcher(rule.functions);
   const opaque = rule.denyOpaqueCode ?? true;
-  return (stmt: StatementAnalysis): Violation | undefined => {
+  const indirect = catalog ? new CatalogDenials(catalog, match) : undefined;
+  const check = (stmt: StatementAnalysis): Violation | undefined => {
     for (const f of stmt.functions) {
       const pattern = match(f);
       if (pattern !== undefined) {
@@ -198,6 +233,13 @@ function denyFunctions(rule: DenyFunctionsRule) {
         };
       }
     }
+    const via = indirect?.check(stmt);
+    if (via) {
+      return {
+        message: rule.message ?? `${via.what} runs ${via.function}(), which is not allowed on this connection`,
+        detail: `${via.what} is implemented by ${via.function}, which matches "${via.pattern}" in rule "${rule.name}" (target catalog)`,
+      };
+    }
     if (opaque && stmt.opaqueCode.length > 0) {
       return {
         message: `this statement contains code Warden cannot inspect (${stmt.opaqueCode[0]}); refusing it (fail closed)`,
@@ -205,6 +247,20 @@ function denyFunctions(rule: DenyFunctionsRule) {
       };
     }
     return undefined;
+  };
+  const compiled: CompiledGuardrail = { name: rule.name, type: rule.type, check };
+  if (indirect?.everywhere) compiled.refusesEverything = everywhereViolation(indirect.everywhere, rule.name);
+  return compiled;
+}
+
+/** The block for every statement when a refused function runs where the parser cannot see it. */
+export function everywhereViolation(
+  call: { what: string; function: string; pattern: string },
+  rule: string,
+): Violation {
+  return {
+    message: `the target database has ${call.what} that runs ${call.function}(), refused by rule "${rule}"; Postgres runs implicit and assignment casts and type input/output functions without the SQL naming them, where Warden's parser cannot see them, so every statement is refused on this connection until that is removed`,
+    detail: `${call.what} is implemented by ${call.function}, which matches "${call.pattern}" in rule "${rule}" (target catalog)`,
   };
 }
 

@@ -1,6 +1,12 @@
 import { isDdlKind } from '../analyze/statement-kinds.js';
-import type { ColumnSource, ColumnUse, QualifiedName, StatementAnalysis } from '../analyze/types.js';
-import { functionMatcher, qualified } from './guardrails.js';
+import {
+  ANY_TABLE,
+  type ColumnSource,
+  type ColumnUse,
+  type QualifiedName,
+  type StatementAnalysis,
+} from '../analyze/types.js';
+import { qualified } from './guardrails.js';
 import type { DetectorStrategies, MaskingRules, MaskingStrategy } from './schemas.js';
 
 /** A masked column as the agent needs it (@warden/masking's ColumnRuleConfig, plus the rule's name). */
@@ -60,23 +66,14 @@ const VALUE_EXPOSING_RELATIONS = [
   'pg_statistic_ext_data',
 ];
 
-/** Functions that run SQL given as a string, or dump whole tables, where the analysis cannot follow. */
-export const SQL_TEXT_FUNCTIONS: readonly string[] = [
-  'query_to_xml*',
-  'table_to_xml*',
-  'cursor_to_xml*',
-  'schema_to_xml*',
-  'database_to_xml*',
-  'ts_stat',
-  'dblink*',
-];
+/** Refused on every guarded connection by the built-in `sql-text` check (rules/sql-text.ts). */
+export { SQL_TEXT_FUNCTIONS } from './sql-text.js';
 
 export class CompiledMasking {
   readonly plan: MaskingPlan;
   /** lower-case table name → its masked columns */
   private readonly byTable = new Map<string, CompiledColumn[]>();
   private readonly protectCatalogs: boolean;
-  private readonly sqlTextFunction = functionMatcher(SQL_TEXT_FUNCTIONS);
 
   constructor(rules: MaskingRules | undefined) {
     const columns: MaskedColumn[] = [];
@@ -103,6 +100,8 @@ export class CompiledMasking {
    * without a schema may be any schema (search_path is not visible in the SQL text).
    */
   private masksFor(source: ColumnSource): CompiledColumn[] {
+    // A value whose table is unknown (EXECUTE of a prepared statement) may be any masked column.
+    if (source.table === ANY_TABLE) return [...this.byTable.values()].flat();
     const candidates = this.byTable.get(source.table.toLowerCase());
     if (!candidates) return [];
     return candidates.filter(
@@ -126,13 +125,16 @@ export class CompiledMasking {
           detail: `statistics relation ${qualified(exposing)} is refused while column masking is active`,
         };
       }
-      for (const f of stmt.functions) {
-        if (this.sqlTextFunction(f) !== undefined) {
-          return {
-            message: `${qualified(f)}() runs SQL or reads tables where Warden cannot check masked columns; it is not allowed on a connection with masked columns`,
-            detail: `function ${qualified(f)} is refused while column masking is active`,
-          };
-        }
+    }
+    if (this.active) {
+      // The agent's detectors read text; binary COPY data would pass them unread.
+      const binary = stmt.copies.find((c) => c.direction === 'to' && c.target === 'stdio' && c.format === 'binary');
+      if (binary) {
+        return {
+          message:
+            'COPY ... TO STDOUT in binary format cannot be masked (detectors read text); use the text or CSV format',
+          detail: 'binary COPY to the client is refused while masking is active',
+        };
       }
     }
     if (this.byTable.size === 0) return undefined;
@@ -172,6 +174,13 @@ export class CompiledMasking {
         continue;
       }
       const { rule } = hits[0] as CompiledColumn;
+      if (use.sources.some((src) => src.table === ANY_TABLE)) {
+        return {
+          message: `"${use.ref}" may return any column, including masked ones such as ${rule.column}, and Warden cannot see which: ${reason(use)}; its rows may only go to the client`,
+          detail: `"${use.ref}" returns columns not named in this statement while column masking is active`,
+          column: rule.column,
+        };
+      }
       return {
         message: `column ${rule.column} is masked and may only be selected as a plain column: ${reason(use)}`,
         detail: `reference "${use.ref}" resolves to masked column ${rule.column} (rule "${rule.name}")`,
@@ -215,6 +224,7 @@ const CLAUSE_REASONS: Record<string, string> = {
   join: 'is used in a join condition, which compares its values',
   group_by: 'is used in GROUP BY, which reveals which rows share a value',
   distinct_on: 'is used in DISTINCT ON, which reveals which rows share a value',
+  distinct: 'is used in SELECT DISTINCT, which reveals which rows share a value',
   order_by: 'is used in ORDER BY, which reveals the order of its values',
   window: 'is used in a window definition, which reveals ordering and grouping of its values',
   limit: 'is used in LIMIT/OFFSET',

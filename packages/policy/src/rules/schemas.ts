@@ -117,6 +117,41 @@ export const ReadOnlyRule = Type.Object(
   },
 );
 
+export const DenySettingsRule = Type.Object(
+  {
+    type: Type.Literal('deny_settings'),
+    ...common,
+    parameters: Type.Array(Glob, {
+      minItems: 1,
+      description: 'Setting names (globs: role, session_authorization, log_*), as Postgres names them',
+    }),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Refuse changing these settings: SET, set_config(), function SET clauses, ALTER ROLE/DATABASE/SYSTEM ... SET/RESET (a session RESET back to the startup value is allowed; a set_config() whose name is not a literal is refused)',
+  },
+);
+
+/** Statement kinds a max_rows_affected rule can limit. */
+export const RowLimitedKind = Type.Union([Type.Literal('update'), Type.Literal('delete'), Type.Literal('merge')]);
+
+export const MaxRowsAffectedRule = Type.Object(
+  {
+    type: Type.Literal('max_rows_affected'),
+    ...common,
+    limit: Type.Integer({ minimum: 0, description: 'Most rows one statement may change' }),
+    kinds: Type.Optional(
+      Type.Array(RowLimitedKind, { minItems: 1, description: 'Defaults to update, delete and merge' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Roll back an UPDATE/DELETE/MERGE that changes more rows than the limit (the gateway counts them); refuse such writes where they cannot be counted (WITH, bodies, EXPLAIN ANALYZE, several statements in one string)',
+  },
+);
+
 /** Built-in shell command detectors (packages/policy/src/shell). */
 export const SHELL_DETECTORS = ['recursive_root_delete', 'pipe_to_shell', 'power_off', 'disk_wipe'] as const;
 
@@ -169,6 +204,8 @@ export const SqlGuardrailRule = Type.Union([
   DenyCopyRule,
   DenyPatternRule,
   ReadOnlyRule,
+  DenySettingsRule,
+  MaxRowsAffectedRule,
 ]);
 
 export const GuardrailRule = Type.Union([...SqlGuardrailRule.anyOf, DenyCommandsRule]);
@@ -394,6 +431,9 @@ export type CopyForm = Static<typeof CopyForm>;
 export type DenyCopyRule = Static<typeof DenyCopyRule>;
 export type DenyPatternRule = Static<typeof DenyPatternRule>;
 export type ReadOnlyRule = Static<typeof ReadOnlyRule>;
+export type DenySettingsRule = Static<typeof DenySettingsRule>;
+export type RowLimitedKind = Static<typeof RowLimitedKind>;
+export type MaxRowsAffectedRule = Static<typeof MaxRowsAffectedRule>;
 export type SqlGuardrailRule = Static<typeof SqlGuardrailRule>;
 export type DenyCommandsRule = Static<typeof DenyCommandsRule>;
 export type CommandReviewMatch = Static<typeof CommandReviewMatch>;

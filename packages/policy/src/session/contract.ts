@@ -18,15 +18,22 @@ export const LEXING_PINS: Readonly<Record<string, string>> = Object.freeze({
   backslash_quote: 'safe_encoding',
 });
 
-/** Spellings of the pinned client encoding that Postgres accepts as the same encoding. */
-export const PINNED_CLIENT_ENCODINGS: ReadonlySet<string> = new Set(['utf8', 'utf-8', 'unicode']);
+/**
+ * Client encodings read byte for byte as the pinned UTF8: its spellings, and SQL_ASCII (what
+ * interactive psql asks for in a C locale), under which a UTF8 server converts nothing and
+ * validates input as UTF8, exactly as it does for a UTF8 client.
+ */
+export const PINNED_CLIENT_ENCODINGS: ReadonlySet<string> = new Set(['utf8', 'utf-8', 'unicode', 'sql_ascii']);
 
 /** Whether `value` is what the pin for `name` asks for (case and encoding aliases as Postgres reads them). */
 export function matchesPin(name: string, value: string): boolean {
   const key = name.toLowerCase();
   const pinned = LEXING_PINS[key];
   if (pinned === undefined) return true;
-  const v = value.trim().toLowerCase().replace(/^'(.*)'$/, '$1');
+  const v = value
+    .trim()
+    .toLowerCase()
+    .replace(/^'(.*)'$/, '$1');
   if (key === 'client_encoding') return PINNED_CLIENT_ENCODINGS.has(v);
   if (key === 'standard_conforming_strings') return ['on', 'true', 'yes', '1'].includes(v);
   return v === pinned;

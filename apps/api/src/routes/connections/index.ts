@@ -9,6 +9,7 @@ import type { ApiInstance } from '../../types.js';
 import { ensureDefaultPolicies } from '../policies/default-policies.js';
 import { resolvePolicies } from '../policies/index.js';
 import { applyConfig, mergeObject, readObject, readSecrets, summarizeSecrets } from './config.js';
+import { presentTargetRole, targetRoleWarnings } from './target-role.js';
 import { Connection, ConnectionBody, ConnectionPatch, connectionTypes } from './schemas.js';
 
 const withAgent = {
@@ -24,6 +25,7 @@ type ConnectionRow = Prisma.ConnectionGetPayload<{ include: typeof withAgent }>;
 function present(connection: ConnectionRow, live: Set<string>) {
   const config = readObject(connection.config);
   for (const field of connectionTypes[connection.type].secrets) delete config[field];
+  const targetRole = presentTargetRole(connection.targetRole, connection.targetRoleAt);
   return {
     id: connection.id,
     name: connection.name,
@@ -35,6 +37,11 @@ function present(connection: ConnectionRow, live: Set<string>) {
     allowedGroups: connection.allowedGroups,
     options: readObject(connection.options),
     policies: connection.policies,
+    targetRole,
+    warnings: targetRoleWarnings(
+      targetRole,
+      connection.policies.some((p) => p.kind === 'masking'),
+    ),
     createdAt: connection.createdAt.toISOString(),
     updatedAt: connection.updatedAt.toISOString(),
   };

@@ -1,5 +1,6 @@
 import { Type, type Static, type TObject, type TSchema } from 'typebox';
 import { Id, Name, Nullable, Timestamp } from '../../schemas.js';
+import { TargetRoleField, Warnings } from './target-role.js';
 
 export const CONNECTION_TYPES = ['postgres', 'ssh', 'http'] as const;
 export type ConnectionTypeName = (typeof CONNECTION_TYPES)[number];
@@ -172,10 +173,26 @@ const NullableSshOptions = Type.Unsafe<Static<typeof SshOptions> | null>({
   type: ['object', 'null'],
 });
 
+/**
+ * `options.allowPrivilegedTargetWithMasking` (postgres): column masking on a connection whose
+ * target role is a superuser or a member of pg_read_server_files / pg_execute_server_program is
+ * refused at session start unless this is true, since such a role can read masked values through
+ * server files no policy sees.
+ */
+const allowPrivilegedTargetWithMaskingDescription =
+  'postgres: run sessions with column masking even though the target role is a superuser or a member of ' +
+  'pg_read_server_files or pg_execute_server_program, which can read masked values through server files ' +
+  'no policy sees (default false: such sessions are refused; prefer a least-privilege role)';
+
 /** Connection options: free-form, except the settings declared here, which are validated. */
-const Options = (description: string, recording: TSchema, access: TSchema, ssh: TSchema) =>
+const Options = (description: string, recording: TSchema, access: TSchema, ssh: TSchema, flag: TSchema) =>
   Type.Object(
-    { recording: Type.Optional(recording), access: Type.Optional(access), ssh: Type.Optional(ssh) },
+    {
+      recording: Type.Optional(recording),
+      access: Type.Optional(access),
+      ssh: Type.Optional(ssh),
+      allowPrivilegedTargetWithMasking: Type.Optional(flag),
+    },
     { additionalProperties: true, description },
   );
 
@@ -199,6 +216,7 @@ export const ConnectionBody = Type.Object(
         RecordingOptions,
         AccessOptions,
         SshOptions,
+        Type.Boolean({ description: allowPrivilegedTargetWithMaskingDescription }),
       ),
     ),
     policies: Type.Optional(
@@ -228,6 +246,7 @@ export const ConnectionPatch = Type.Object(
         NullableRecordingOptions,
         NullableAccessOptions,
         NullableSshOptions,
+        Nullable(Type.Boolean({ description: allowPrivilegedTargetWithMaskingDescription })),
       ),
     ),
     policies: Type.Optional(
@@ -259,6 +278,8 @@ export const Connection = Type.Object({
   allowedGroups: Type.Array(Type.String()),
   options: Type.Record(Type.String(), Type.Unknown()),
   policies: Type.Array(Type.Object({ id: Id, name: Type.String(), kind: Type.String() })),
+  targetRole: TargetRoleField,
+  warnings: Warnings,
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -125,6 +125,108 @@ describe('catalog facts', () => {
   });
 });
 
+describe('views and attribute notation over masked columns (catalog facts)', () => {
+  // Objects the owner created before the session, outside Warden: nothing in a statement that
+  // uses them shows that they read customers.ssn.
+  beforeAll(async () => {
+    const direct = new pg.Client({ connectionString: dp.directUrl });
+    await direct.connect();
+    await direct.query(`
+      CREATE VIEW customers_view AS SELECT id, upper(ssn) AS ssn_copy FROM customers;
+      CREATE VIEW customers_view_of_view AS SELECT * FROM customers_view;
+      CREATE MATERIALIZED VIEW customers_mv AS SELECT id, ssn FROM customers;
+      CREATE VIEW customers_contact AS SELECT id, email FROM customers;
+      CREATE FUNCTION ssn_of(customers) RETURNS text LANGUAGE sql AS 'SELECT $1.ssn';
+      GRANT SELECT ON customers_view, customers_view_of_view, customers_mv, customers_contact TO ${appRole};`);
+    await direct.end();
+  });
+
+  const refusal = async (client: pg.Client, sql: string, values?: unknown[]) =>
+    client.query(sql, values).then(
+      () => null,
+      (e: pg.DatabaseError) => e,
+    );
+
+  it('each route returns raw values when it does not go through Warden', async () => {
+    const url = new URL(dp.directUrl);
+    url.username = appRole;
+    const direct = new pg.Client({ connectionString: url.toString() });
+    await direct.connect();
+    for (const sql of [
+      'SELECT ssn_copy AS v FROM customers_view ORDER BY id',
+      'SELECT ssn_copy AS v FROM customers_view_of_view ORDER BY id',
+      'SELECT ssn AS v FROM customers_mv ORDER BY id',
+      'SELECT c.ssn_of AS v FROM customers c ORDER BY id',
+    ]) {
+      const { rows } = await direct.query<{ v: string }>(sql);
+      expect(
+        rows.map((r) => r.v),
+        sql,
+      ).toEqual(['123-45-6789', '219-09-9999']);
+    }
+    await direct.end();
+  });
+
+  it('an existing view, a view of it and a materialized view over ssn are refused, naming view and column', async () => {
+    const client = await connect('pg-app');
+    for (const [sql, view] of [
+      ['SELECT ssn_copy FROM customers_view', 'view public.customers_view'],
+      ['SELECT * FROM customers_view_of_view', 'view public.customers_view_of_view'],
+      ['SELECT ssn FROM public.customers_mv', 'materialized view public.customers_mv'],
+      ['SELECT id FROM customers WHERE id IN (SELECT id FROM customers_view)', 'view public.customers_view'],
+      ['COPY customers_view TO STDOUT', 'view public.customers_view'],
+    ] as const) {
+      const error = await refusal(client, sql);
+      expect(error?.code, sql).toBe('42501');
+      expect(error?.message, sql).toContain(view);
+      expect(error?.message, sql).toContain('masked column public.customers.ssn');
+      expect(error?.message, sql).toMatch(/query public\.customers directly/);
+    }
+    // The extended protocol is judged the same way.
+    const extended = await refusal(client, 'SELECT ssn_copy FROM customers_view WHERE id = $1', [1]);
+    expect(extended?.code).toBe('42501');
+    expect(extended?.message).toContain('view public.customers_view');
+    await client.end();
+  });
+
+  it('a user-defined function called on the row with attribute notation is refused', async () => {
+    const client = await connect('pg-app');
+    const error = await refusal(client, 'SELECT c.ssn_of FROM customers c');
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toContain('"c.ssn_of" is not a column of public.customers');
+    expect(error?.message).toContain('ssn_of(c)');
+    await client.end();
+  });
+
+  it('a child table of a masked table is judged like it: ssn masked when selected, refused inside an expression', async () => {
+    const direct = new pg.Client({ connectionString: dp.directUrl });
+    await direct.connect();
+    await direct.query(`
+      CREATE TABLE customers_eu (region text) INHERITS (customers);
+      INSERT INTO customers_eu VALUES (3, 'eu@example.org', '078-05-1120', 'eu');
+      GRANT SELECT ON customers_eu TO ${appRole}`);
+    const client = await connect('pg-app');
+    const error = await refusal(client, 'SELECT upper(ssn) FROM customers_eu');
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toContain('public.customers.ssn');
+    const { rows } = await client.query<{ ssn: string; region: string }>('SELECT ssn, region FROM customers_eu');
+    expect(rows).toEqual([{ ssn: expect.not.stringMatching(/\d{3}-\d{2}-\d{4}/), region: 'eu' }]);
+    await client.end();
+    await direct.query('DROP TABLE customers_eu');
+    await direct.end();
+  });
+
+  it('the table itself is still masked, and a view that does not touch ssn still works', async () => {
+    const client = await connect('pg-app');
+    const masked = await client.query<{ ssn: string }>('SELECT c.ssn FROM customers c ORDER BY id');
+    expect(masked.rows).toHaveLength(2);
+    for (const row of masked.rows) expect(row.ssn).not.toMatch(/\d{3}-\d{2}-\d{4}/);
+    const contact = await client.query<{ email: string }>('SELECT email FROM customers_contact ORDER BY id');
+    expect(contact.rows.map((r) => r.email)).toEqual(EMAILS);
+    await client.end();
+  });
+});
+
 describe('column masking on a privileged target role', () => {
   it('is refused without the opt-in, with 42501 naming the option, and logged', async () => {
     await configure(['mask-ssn']);

@@ -142,7 +142,7 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
     this.guardrails = (rules.guardrails ?? [])
       .filter((r): r is SqlGuardrailRule => r.enabled !== false && r.type !== 'deny_commands')
       .map((r) => compileGuardrail(r, catalog));
-    this.maskingRules = new CompiledMasking(rules.masking);
+    this.maskingRules = new CompiledMasking(rules.masking, catalog);
     this.masking = this.maskingRules.plan;
     const reviews = (rules.reviews ?? []).filter((r) => r.enabled !== false);
     this.reviewRules = reviews.flatMap((r) => (r.type === 'require_review' ? [compileReviewRule(r)] : []));
@@ -168,9 +168,11 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
    * This policy with facts from the target's catalog (read by the agent at session start):
    * deny_functions rules and the built-in SQL-text check then also refuse user-defined operators,
    * casts, aggregates and types implemented by a refused function, and every statement when one
-   * runs through an implicit/assignment cast or a type's I/O. The variant has its own decision cache
-   * and a version naming the facts' hash; it is kept per facts hash (up to 16 catalogs), so the
-   * sessions of one database share it. Facts that name nothing give this policy itself.
+   * runs through an implicit/assignment cast or a type's I/O; column masking also refuses views
+   * over masked columns and attribute notation on masked tables (session/masked-catalog.ts). The
+   * variant has its own decision cache and a version naming the facts' hash; it is kept per facts
+   * hash (up to 16 catalogs), so the sessions of one database share it. Facts that name nothing
+   * give this policy itself.
    */
   withCatalog(facts: CatalogFacts): CompiledPolicy<D> {
     const base = this.base ?? this;

@@ -115,6 +115,8 @@ export {
   PINNED_CLIENT_ENCODINGS,
   type CatalogFacts,
   type CatalogName,
+  type MaskedDependent,
+  type MaskedTableColumns,
   type SessionFacts,
   type TargetRoleFacts,
 } from './session/contract.js';

@@ -40,6 +40,29 @@ describe('session reports', () => {
     );
   });
 
+  it('carries the masking facts when present, and checks them', () => {
+    const masking: SessionFactsReport = {
+      ...facts,
+      catalog: {
+        ...facts.catalog,
+        maskedDependents: [{ schema: 'public', name: 'v', kind: 'materialized_view', column: 'public.t.ssn' }],
+        maskedTableColumns: [{ schema: 'public', table: 't', columns: ['id', 'ssn', 'ctid'] }],
+      },
+    };
+    expect(decodeFactsReport(encodeReport(masking))).toEqual(masking);
+    expect(decodeFactsReport(encodeReport(facts)).catalog).not.toHaveProperty('maskedDependents');
+    const badKind = {
+      ...masking.catalog,
+      maskedDependents: [{ schema: 'public', name: 'v', kind: 'table', column: 'x' }],
+    };
+    expect(() => decodeFactsReport(json({ ...facts, catalog: badKind }))).toThrow(/catalog\.maskedDependents/);
+    const badColumns = { ...masking.catalog, maskedTableColumns: [{ schema: 'public', table: 't', columns: 'id' }] };
+    expect(() => decodeFactsReport(json({ ...facts, catalog: badColumns }))).toThrow(/catalog\.maskedTableColumns/);
+    expect(() => decodeFactsReport(json({ ...facts, catalog: { ...facts.catalog, maskedDependents: null } }))).toThrow(
+      /catalog\.maskedDependents/,
+    );
+  });
+
   it('keeps only well-formed masked counts', () => {
     expect(decodeMaskedCounts(encodeReport({ email: 3, 'column:public.t.ssn': 1 }))).toEqual({
       email: 3,

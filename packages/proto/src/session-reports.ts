@@ -28,6 +28,10 @@ export interface CatalogReport {
   casts: { source: QualifiedName; target: QualifiedName; function: QualifiedName; context: 'i' | 'a' | 'e' }[];
   aggregates: { schema: string; name: string; functions: QualifiedName[] }[];
   types: { schema: string; name: string; functions: QualifiedName[] }[];
+  /** Sent when the session masks columns: views and materialized views over a masked column (`schema.table.column`). */
+  maskedDependents?: { schema: string; name: string; kind: 'view' | 'materialized_view'; column: string }[];
+  /** Sent when the session masks columns: every column of each table with masked columns. */
+  maskedTableColumns?: { schema: string; table: string; columns: string[] }[];
 }
 
 export interface SessionFactsReport {
@@ -104,6 +108,25 @@ export function decodeFactsReport(payload: Uint8Array): SessionFactsReport {
     aggregates: list(c.aggregates, 'aggregates', named),
     types: list(c.types, 'types', named),
   };
+  // Optional (an agent reads them only for a session with column rules), but checked when present.
+  if (c.maskedDependents !== undefined) {
+    catalog.maskedDependents = list(
+      c.maskedDependents,
+      'maskedDependents',
+      (e) =>
+        isString(e.schema) &&
+        isString(e.name) &&
+        isString(e.column) &&
+        (e.kind === 'view' || e.kind === 'materialized_view'),
+    );
+  }
+  if (c.maskedTableColumns !== undefined) {
+    catalog.maskedTableColumns = list(
+      c.maskedTableColumns,
+      'maskedTableColumns',
+      (e) => isString(e.schema) && isString(e.table) && isStringArray(e.columns),
+    );
+  }
   return {
     role: { superuser: role.superuser, createRole: role.createRole, serverFileRoles: role.serverFileRoles },
     catalog,

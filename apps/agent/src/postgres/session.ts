@@ -28,7 +28,8 @@ export async function servePostgresSession(open: PostgresSessionOpen, stream: Tu
   const masking = new SessionMaskingSetup(open.masking);
   let facts: SessionFactsReport | undefined;
   const beforeTakeover = async (client: pg.Client): Promise<void> => {
-    if (open.facts) facts = await readTargetFacts(client);
+    const maskedColumns = open.masking?.columns.map((c) => c.column);
+    if (open.facts) facts = await readTargetFacts(client, undefined, maskedColumns);
     if (masking.active) await masking.prepare(client);
   };
   let target;

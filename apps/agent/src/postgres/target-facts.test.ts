@@ -20,14 +20,14 @@ async function admin(sql: string, db = 'postgres'): Promise<void> {
   }
 }
 
-async function factsAs(user: string, limits?: { entries: number; bytes: number }) {
+async function factsAs(user: string, limits?: { entries: number; bytes: number }, maskedColumns?: string[]) {
   const url = new URL(server);
   url.pathname = `/${database}`;
   url.username = user;
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
-    return await readTargetFacts(client, limits);
+    return await readTargetFacts(client, limits, maskedColumns);
   } finally {
     await client.end();
   }
@@ -45,6 +45,18 @@ beforeAll(async () => {
      CREATE CAST (text AS t) WITH FUNCTION t_of(text) AS IMPLICIT;
      CREATE TABLE plain (a int);
      CREATE EXTENSION citext;
+     CREATE TABLE customers (id int, email text, ssn text);
+     CREATE TABLE customers_eu () INHERITS (customers);
+     CREATE VIEW ssn_view AS SELECT id, upper(ssn) AS ssn_copy FROM customers;
+     CREATE VIEW ssn_view_of_view AS SELECT id FROM ssn_view;
+     CREATE VIEW ssn_view_3 AS SELECT * FROM ssn_view_of_view;
+     CREATE MATERIALIZED VIEW ssn_matview AS SELECT ssn FROM customers;
+     CREATE VIEW row_view AS SELECT c.id, row_to_json(c) AS j FROM customers c;
+     CREATE VIEW count_view AS SELECT count(*) FROM customers;
+     CREATE SCHEMA eu;
+     CREATE VIEW eu.child_view AS SELECT ssn FROM customers_eu;
+     CREATE VIEW email_view AS SELECT id, email FROM customers;
+     CREATE VIEW email_view_of_view AS SELECT * FROM email_view;
      CREATE ROLE ${role} LOGIN IN ROLE pg_read_server_files;`,
     database,
   );
@@ -93,6 +105,45 @@ describe('target facts', () => {
       'public.citextrecv',
       'public.citextsend',
     ]);
+  });
+
+  it('without masked columns, reads no masking facts', async () => {
+    const { catalog } = await factsAs(role);
+    expect(catalog).not.toHaveProperty('maskedDependents');
+    expect(catalog).not.toHaveProperty('maskedTableColumns');
+  });
+
+  it('reads the views over masked columns, through other views, whole rows and inheritance children', async () => {
+    const { catalog, complete } = await factsAs(role, undefined, ['public.customers.ssn']);
+    expect(complete).toBe(true);
+    const ssn = 'public.customers.ssn';
+    expect(catalog.maskedDependents).toEqual([
+      { schema: 'eu', name: 'child_view', kind: 'view', column: ssn },
+      { schema: 'public', name: 'count_view', kind: 'view', column: ssn },
+      { schema: 'public', name: 'row_view', kind: 'view', column: ssn },
+      { schema: 'public', name: 'ssn_matview', kind: 'materialized_view', column: ssn },
+      { schema: 'public', name: 'ssn_view', kind: 'view', column: ssn },
+      { schema: 'public', name: 'ssn_view_3', kind: 'view', column: ssn },
+      { schema: 'public', name: 'ssn_view_of_view', kind: 'view', column: ssn },
+    ]);
+    const system = ['tableoid', 'cmax', 'xmax', 'cmin', 'xmin', 'ctid'];
+    expect(catalog.maskedTableColumns).toEqual([
+      { schema: 'public', table: 'customers', columns: [...system, 'id', 'email', 'ssn'] },
+      { schema: 'public', table: 'customers_eu', columns: [...system, 'id', 'email', 'ssn'] },
+    ]);
+  });
+
+  it('a masked column that does not exist gives empty masking facts', async () => {
+    const { catalog } = await factsAs(role, undefined, ['public.nowhere.ssn']);
+    expect(catalog.maskedDependents).toEqual([]);
+    expect(catalog.maskedTableColumns).toEqual([]);
+  });
+
+  it('masking facts over the limit are reported incomplete, by list name', async () => {
+    const cut = await factsAs(role, { entries: 5, bytes: 1024 * 1024 }, ['public.customers.ssn']);
+    expect(cut.complete).toBe(false);
+    expect(cut.truncated).toContain('maskedDependents');
+    expect(cut.truncated).not.toContain('maskedTableColumns');
   });
 
   it('reports facts over the limits as incomplete, naming the lists, without them', async () => {

@@ -1,3 +1,4 @@
+import { parseQualifiedColumn } from '@warden/masking';
 import type { CatalogReport, SessionFactsReport, TargetRoleReport } from '@warden/proto';
 import type pg from 'pg';
 
@@ -5,7 +6,9 @@ import type pg from 'pg';
  * Reads what policy needs to know about a guarded session's target before anything is
  * relayed, on the logged-in driver (connectTarget's beforeTakeover): the login role's
  * attributes, which no statement policy can contain, and the user-defined catalog
- * objects through which a statement runs a function without naming it. Two round trips.
+ * objects through which a statement runs a function without naming it. Two round trips, and a
+ * third when the session masks columns (the views over masked columns and the masked tables'
+ * columns, see {@link MASKING_FACTS_QUERY}).
  */
 
 /** Largest number of entries per catalog list; above it the facts are reported incomplete. */
@@ -97,6 +100,77 @@ function catalogQuery(serverVersion: number, limit: number): string {
                  ${jsonList(aggregates, limit)} AS aggregates, ${jsonList(types, limit)} AS types`;
 }
 
+/**
+ * What masking needs from the catalog beyond the column rules, as two JSON lists, with the rules'
+ * schemas, tables and columns as three text arrays ($1, $2, $3) and the list bound as $4:
+ *
+ * - `maskedDependents`: views and materialized views whose rewrite rule depends on a masked column,
+ *   on its whole table (`refobjsubid` 0: `count(*)`), or reads a whole row of any table it depends
+ *   on (a whole-row Var adds no column dependency, and Postgres drops the whole-table one as soon as
+ *   the view names any column, so `SELECT c.id, row_to_json(c)` is found by the rule's node tree),
+ *   then every view or materialized view depending on one of those at all (which of its columns
+ *   carries the value is not recorded, so any use counts). Only views and materialized views carry
+ *   the dependency on (a rule on a table that copies values elsewhere moves them to another table).
+ * - `maskedTableColumns`: every column, system columns included, of each table with masked columns.
+ *
+ * Tables are found as the masker finds them (@warden/masking's COLUMN_CATALOG_QUERY): the named
+ * relation and every partition or inheritance child below it.
+ */
+export const MASKING_FACTS_QUERY = `WITH RECURSIVE wanted(schema, tbl, col) AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+), tree(schema, tbl, col, relid) AS (
+  SELECT w.schema, w.tbl, w.col, c.oid
+  FROM wanted w
+  JOIN pg_catalog.pg_namespace n ON n.nspname = w.schema OR (w.schema = 'pg_temp' AND n.oid = pg_catalog.pg_my_temp_schema())
+  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.tbl
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  UNION
+  SELECT t.schema, t.tbl, t.col, i.inhrelid
+  FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
+), masked AS (
+  SELECT t.schema || '.' || t.tbl || '.' || t.col AS source, t.relid, a.attnum
+  FROM tree t
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped
+), dependents(relid, source) AS (
+  SELECT r.ev_class, m.source
+  FROM masked m
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = m.relid
+   AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND r.ev_class <> m.relid
+  JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm')
+  WHERE d.refobjsubid IN (0, m.attnum) OR r.ev_action::text LIKE '%:varattno 0 %'
+  UNION
+  SELECT r.ev_class, dep.source
+  FROM dependents dep
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = dep.relid
+   AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND r.ev_class <> dep.relid
+  JOIN pg_catalog.pg_class v ON v.oid = r.ev_class AND v.relkind IN ('v', 'm')
+)
+SELECT
+  (SELECT coalesce(json_agg(x), '[]'::json) FROM (
+     SELECT DISTINCT n.nspname AS schema, c.relname AS name,
+            CASE c.relkind WHEN 'm' THEN 'materialized_view' ELSE 'view' END AS kind, dep.source AS column
+     FROM dependents dep JOIN pg_catalog.pg_class c ON c.oid = dep.relid
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     ORDER BY 1, 2, 4 LIMIT $4::int + 1) x) AS "maskedDependents",
+  (SELECT coalesce(json_agg(x), '[]'::json) FROM (
+     SELECT n.nspname AS schema, c.relname AS "table",
+            ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = c.oid AND NOT a.attisdropped ORDER BY a.attnum) AS columns
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid IN (SELECT relid FROM masked)
+     ORDER BY 1, 2 LIMIT $4::int + 1) x) AS "maskedTableColumns"`;
+
+type MaskingFacts = Required<Pick<CatalogReport, 'maskedDependents' | 'maskedTableColumns'>>;
+
+async function readMaskingFacts(client: pg.Client, maskedColumns: readonly string[], limit: number) {
+  const names = maskedColumns.map(parseQualifiedColumn);
+  const params = [names.map((q) => q.schema), names.map((q) => q.table), names.map((q) => q.column), limit];
+  const { rows } = await client.query<MaskingFacts>(MASKING_FACTS_QUERY, params);
+  return rows[0]!;
+}
+
 export interface FactsLimits {
   /** Entries per catalog list. */
   entries: number;
@@ -106,10 +180,15 @@ export interface FactsLimits {
 
 const DEFAULT_LIMITS: FactsLimits = { entries: MAX_CATALOG_ENTRIES, bytes: MAX_FACTS_BYTES };
 
-/** Reads the facts of the target the driver is logged in to. */
+/**
+ * Reads the facts of the target the driver is logged in to. `maskedColumns` are the session's
+ * column rules (`schema.table.column`, as the gateway sends them); with any, the masking facts are
+ * read too.
+ */
 export async function readTargetFacts(
   client: pg.Client,
   limits: FactsLimits = DEFAULT_LIMITS,
+  maskedColumns: readonly string[] = [],
 ): Promise<SessionFactsReport> {
   const roleRows = await client.query<RoleRow>(ROLE_QUERY, [SERVER_FILE_ROLES]);
   const row = roleRows.rows[0];
@@ -121,9 +200,13 @@ export async function readTargetFacts(
   };
   const { rows } = await client.query<CatalogReport>(catalogQuery(row.server_version, limits.entries));
   const catalog = rows[0]!;
+  const lists: (keyof CatalogReport)[] = ['operators', 'casts', 'aggregates', 'types'];
+  if (maskedColumns.length > 0) {
+    Object.assign(catalog, await readMaskingFacts(client, maskedColumns, limits.entries));
+    lists.push('maskedDependents', 'maskedTableColumns');
+  }
   // Partial facts are refused by the gateway: a cut catalog is reported by list name only.
-  const lists = ['operators', 'casts', 'aggregates', 'types'] as const;
-  let truncated: string[] = lists.filter((name) => catalog[name].length > limits.entries);
+  let truncated: string[] = lists.filter((name) => (catalog[name]?.length ?? 0) > limits.entries);
   if (!truncated.length && Buffer.byteLength(JSON.stringify(catalog)) > limits.bytes) truncated = [...lists];
   if (truncated.length) {
     const empty: CatalogReport = { operators: [], casts: [], aggregates: [], types: [] };

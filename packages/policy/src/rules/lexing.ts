@@ -1,5 +1,6 @@
 import type { SettingChange, StatementAnalysis } from '../analyze/types.js';
 import { LEXING_PINS, matchesPin } from '../session/contract.js';
+import { describeChange as viaText } from '../session/setting-changes.js';
 import type { Violation } from './guardrails.js';
 
 /** The built-in check's rule name in block decisions. */
@@ -52,23 +53,4 @@ function violation(change: SettingChange): Violation | undefined {
     message: `${pinned(name)}; ${what} is not allowed`,
     detail: `${viaText(change)} of pinned setting ${name} is refused by the built-in lexing check`,
   };
-}
-
-function viaText(change: SettingChange): string {
-  switch (change.via) {
-    case 'set':
-      return 'SET';
-    case 'reset':
-      return 'RESET';
-    case 'set_config':
-      return change.name === undefined ? 'set_config() (or an UPDATE of pg_settings)' : 'set_config()';
-    case 'function_set':
-      return "a function's SET/RESET clause";
-    case 'alter_role':
-      return 'ALTER ROLE ... SET/RESET';
-    case 'alter_database':
-      return 'ALTER DATABASE ... SET/RESET';
-    case 'alter_system':
-      return 'ALTER SYSTEM SET/RESET';
-  }
 }

@@ -6,6 +6,8 @@ import {
   type QualifiedName,
   type StatementAnalysis,
 } from '../analyze/types.js';
+import type { CatalogFacts } from '../session/contract.js';
+import { MaskedCatalog } from '../session/masked-catalog.js';
 import { qualified } from './guardrails.js';
 import type { DetectorStrategies, MaskingRules, MaskingStrategy } from './schemas.js';
 
@@ -74,8 +76,10 @@ export class CompiledMasking {
   /** lower-case table name → its masked columns */
   private readonly byTable = new Map<string, CompiledColumn[]>();
   private readonly protectCatalogs: boolean;
+  /** Views over masked columns and the masked tables' columns, from the target's catalog. */
+  private readonly catalog: MaskedCatalog | undefined;
 
-  constructor(rules: MaskingRules | undefined) {
+  constructor(rules: MaskingRules | undefined, facts?: CatalogFacts) {
     const columns: MaskedColumn[] = [];
     for (const r of rules?.columns ?? []) {
       const q = parseQualifiedColumn(r.column);
@@ -89,6 +93,28 @@ export class CompiledMasking {
     for (const d of rules?.detectors ?? []) detectors[d.detector] = d.strategy;
     this.plan = { columns, detectors };
     this.protectCatalogs = columns.length > 0 && (rules?.protectCatalogs ?? true);
+    this.addInheritors(facts);
+    const knowsMasked = facts?.maskedDependents !== undefined || facts?.maskedTableColumns !== undefined;
+    this.catalog = facts && knowsMasked ? new MaskedCatalog(facts) : undefined;
+  }
+
+  /**
+   * Partitions and inheritance children of a masked table hold its values under their own names,
+   * and the agent masks them by origin as it masks the table. The catalog facts list them among
+   * the masked tables without saying whose child each is, so every column of theirs that carries
+   * the name of a masked column is judged as that masked column (toward refusing).
+   */
+  private addInheritors(facts: CatalogFacts | undefined): void {
+    const rules = [...this.byTable.values()].flat();
+    for (const t of facts?.maskedTableColumns ?? []) {
+      const key = t.table.toLowerCase();
+      const known = this.byTable.get(key) ?? [];
+      if (known.some((k) => k.schema.toLowerCase() === t.schema.toLowerCase())) continue;
+      const inherited = rules
+        .filter((r) => t.columns.includes(r.column))
+        .map((r) => ({ schema: t.schema, table: t.table, column: r.column, rule: r.rule }));
+      if (inherited.length > 0) this.byTable.set(key, [...known, ...inherited]);
+    }
   }
 
   get active(): boolean {
@@ -155,6 +181,8 @@ export class CompiledMasking {
         };
       }
     }
+    const fromCatalog = this.catalog?.check(stmt, (t) => this.masksFor({ ...t, column: '*' })[0]?.rule.column);
+    if (fromCatalog) return fromCatalog;
     for (const use of stmt.columns) {
       const hits = [...new Set(use.sources.flatMap((src) => this.masksFor(src)))];
       if (hits.length === 0) continue;

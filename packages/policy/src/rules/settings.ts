@@ -1,4 +1,5 @@
-import type { SettingChange, StatementAnalysis } from '../analyze/types.js';
+import type { StatementAnalysis } from '../analyze/types.js';
+import { describeChange } from '../session/setting-changes.js';
 import { anyGlob, globMatcher } from './glob.js';
 import type { Violation } from './guardrails.js';
 import type { DenySettingsRule } from './schemas.js';
@@ -17,7 +18,7 @@ export function denySettings(rule: DenySettingsRule): (stmt: StatementAnalysis) 
     for (const change of stmt.settings) {
       if (change.via === 'reset') continue;
       if (change.name === undefined || change.name === 'all') {
-        const what = change.name === 'all' ? `${routeText(change)} ALL` : routeText(change);
+        const what = change.name === 'all' ? `${describeChange(change)} ALL` : describeChange(change);
         const why = `${what} changes settings the statement does not name, which could include ${rule.parameters.join(', ')}; refusing it (fail closed)`;
         return {
           message: rule.message === undefined ? why : `${rule.message}: ${why}`,
@@ -27,30 +28,9 @@ export function denySettings(rule: DenySettingsRule): (stmt: StatementAnalysis) 
       if (!matches(change.name)) continue;
       return {
         message: rule.message ?? `changing ${change.name} is not allowed on this connection`,
-        detail: `${routeText(change)} of ${change.name} matches "${patternOf(change.name)}" in rule "${rule.name}"`,
+        detail: `${describeChange(change)} of ${change.name} matches "${patternOf(change.name)}" in rule "${rule.name}"`,
       };
     }
     return undefined;
   };
-}
-
-function routeText(change: SettingChange): string {
-  switch (change.via) {
-    case 'set':
-      return 'SET';
-    case 'reset':
-      return 'RESET';
-    case 'set_config':
-      return change.name === undefined
-        ? 'set_config() with a setting name that is not a literal (or an UPDATE of pg_settings)'
-        : 'set_config()';
-    case 'function_set':
-      return "a function's SET/RESET clause";
-    case 'alter_role':
-      return 'ALTER ROLE ... SET/RESET';
-    case 'alter_database':
-      return 'ALTER DATABASE ... SET/RESET';
-    case 'alter_system':
-      return 'ALTER SYSTEM SET/RESET';
-  }
 }

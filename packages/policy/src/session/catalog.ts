@@ -127,7 +127,12 @@ function find(map: Map<string, Entry[]>, ref: QualifiedName): IndirectCall | und
 
 /** Whether the facts name anything at all (no facts: a policy behaves exactly as without them). */
 export function hasCatalogFacts(facts: CatalogFacts): boolean {
-  return facts.operators.length + facts.casts.length + facts.aggregates.length + facts.types.length > 0;
+  return (
+    facts.operators.length + facts.casts.length + facts.aggregates.length + facts.types.length > 0 ||
+    // Present (even empty) only when the session masks columns: the masking checks then use them.
+    facts.maskedDependents !== undefined ||
+    facts.maskedTableColumns !== undefined
+  );
 }
 
 /**
@@ -141,6 +146,13 @@ export function catalogFactsHash(facts: CatalogFacts): string {
     casts: sorted(facts.casts.map((c) => [c.source, c.target, c.function, c.context])),
     aggregates: sorted(facts.aggregates.map((a) => [a.schema, a.name, [...a.functions].sort()])),
     types: sorted(facts.types.map((t) => [t.schema, t.name, [...t.functions].sort()])),
+    // Absent and empty differ (see hasCatalogFacts): an absent list adds no key.
+    ...(facts.maskedDependents && {
+      maskedDependents: sorted(facts.maskedDependents.map((d) => [d.schema, d.name, d.kind, d.column])),
+    }),
+    ...(facts.maskedTableColumns && {
+      maskedTableColumns: sorted(facts.maskedTableColumns.map((t) => [t.schema, t.table, [...t.columns].sort()])),
+    }),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

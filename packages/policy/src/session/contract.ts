@@ -55,6 +55,34 @@ export interface CatalogFacts {
   aggregates: { schema: string; name: string; functions: CatalogName[] }[];
   /** Types and their I/O functions (input, output, receive, send, typmod in/out, analyze, subscript). */
   types: { schema: string; name: string; functions: CatalogName[] }[];
+  /**
+   * Read only when the session masks columns. Views and materialized views that read a masked
+   * column, directly or through other views (or the whole row of its table): their rows carry the
+   * view as origin, so the agent cannot mask them. `column` is the masked column it derives from,
+   * `schema.table.column` as the masking rule names it.
+   */
+  maskedDependents?: MaskedDependent[];
+  /**
+   * Read only when the session masks columns. Every column (system columns included) of each table
+   * with masked columns: `q.name` where `name` is none of them calls a function on the whole row.
+   */
+  maskedTableColumns?: MaskedTableColumns[];
+}
+
+/** A view or materialized view over a masked column (see {@link CatalogFacts.maskedDependents}). */
+export interface MaskedDependent {
+  schema: string;
+  name: string;
+  kind: 'view' | 'materialized_view';
+  /** The masked column it derives from, `schema.table.column`. */
+  column: string;
+}
+
+/** The column names of one table with masked columns (see {@link CatalogFacts.maskedTableColumns}). */
+export interface MaskedTableColumns {
+  schema: string;
+  table: string;
+  columns: string[];
 }
 
 /** Attributes of the role the agent logs in to the target as: what no statement policy can contain. */

@@ -239,3 +239,25 @@ function objectNames(nodes: unknown[]): string[][] {
   }
   return out;
 }
+
+/** How a change is made, in the words of a refusal (`SET`, `set_config()`, `ALTER ROLE ... SET/RESET`, ...). */
+export function describeChange(change: SettingChange): string {
+  switch (change.via) {
+    case 'set':
+      return 'SET';
+    case 'reset':
+      return 'RESET';
+    case 'set_config':
+      return change.name === undefined
+        ? 'set_config() with a setting name that is not a literal (or an UPDATE of pg_settings)'
+        : 'set_config()';
+    case 'function_set':
+      return "a function's SET/RESET clause";
+    case 'alter_role':
+      return 'ALTER ROLE ... SET/RESET';
+    case 'alter_database':
+      return 'ALTER DATABASE ... SET/RESET';
+    case 'alter_system':
+      return 'ALTER SYSTEM SET/RESET';
+  }
+}

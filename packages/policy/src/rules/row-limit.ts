@@ -3,11 +3,12 @@ import { label, type Violation } from './guardrails.js';
 import type { MaxRowsAffectedRule, RowLimitedKind } from './schemas.js';
 
 /**
- * A max_rows_affected rule that applies to an allowed (or approved) statement: the gateway runs it
- * inside a savepoint (or a transaction it opens), reads the command tag's row count, and rolls
- * it back with 42501 naming the rule when the count is above `limit`. Present only when the SQL
- * is exactly one top-level UPDATE, DELETE or MERGE; policy refuses limited writes it could not
- * measure that way (nested in WITH, bodies, or one of several statements in one string).
+ * A max_rows_affected rule that applies to an allowed (or approved) statement: the gateway holds
+ * the statement's Sync until its command tag says how many rows it changed, and above `limit`
+ * fails the statement so the server rolls it back, answering 42501 naming the rule
+ * (apps/gateway/src/postgres/row-limit.ts). Present only when the SQL is exactly one top-level
+ * UPDATE, DELETE or MERGE; policy refuses limited writes it could not measure that way (nested in
+ * WITH, bodies, or one of several statements in one string).
  */
 export interface RowLimit {
   /** The max_rows_affected rule's name. */

@@ -190,6 +190,8 @@ try {
       type: 'postgres',
       agentId: agent.id,
       config: { host: '127.0.0.1', port: 5432, database: target, user: 'postgres', sslmode: 'disable' },
+      // The local target role is a superuser: column masking on it needs the explicit opt-in.
+      options: { allowPrivilegedTargetWithMasking: true },
       policies: { connect: [{ id: guard.id }, { id: mask.id }] },
     },
   });

@@ -287,6 +287,14 @@ describe('frontend messages on guarded connections', () => {
     const second = await untilReady(client);
     expect(second.find((m) => m.type === 'D')?.body.toString('utf8', 6)).toBe('2');
     client.destroy();
+    // The refusal is an event for SIEM like any blocked statement, naming the protocol rule.
+    let rules: string[] = [];
+    for (let i = 0; i < 50 && !rules.includes('protocol.function-call'); i++) {
+      const list = await dp.api.request('GET', '/api/events?types=statement.blocked&limit=20');
+      rules = (list.body.events as { data: { rule: string } }[]).map((e) => e.data.rule);
+      if (!rules.includes('protocol.function-call')) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rules).toContain('protocol.function-call');
   });
 
   it('unguarded, a FunctionCall reaches the server', async () => {

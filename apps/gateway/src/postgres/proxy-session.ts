@@ -469,13 +469,9 @@ export class PostgresProxySession implements LiveSession {
             if (this.guard) {
               // Calls a function by OID with no SQL text to judge or mask: refused in its place in
               // the pipeline (a poison Query answers ErrorResponse + ReadyForQuery, as a failed call).
-              this.counters.blocked += 1;
-              recording?.client(message.frame, {
-                action: 'block',
-                rule: FUNCTION_CALL_RULE,
-                message: FUNCTION_CALL_REFUSED,
-              });
-              frames.push(this.guard.refuse('query', FUNCTION_CALL_REFUSED));
+              const decision = { action: 'block', rule: FUNCTION_CALL_RULE, message: FUNCTION_CALL_REFUSED } as const;
+              recording?.client(message.frame, decision);
+              frames.push(this.guard.block(`FunctionCall (function OID ${message.functionOid})`, decision));
             } else {
               recording?.client(message.frame);
               frames.push(message.frame);

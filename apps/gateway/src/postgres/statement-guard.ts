@@ -161,6 +161,15 @@ export class StatementGuard {
     });
   }
 
+  /**
+   * Refuses a message that is not a statement (a FunctionCall) as policy refuses a statement:
+   * counted, reported as `statement.blocked` with `what` as its statement, and answered in its
+   * place in the pipeline with ErrorResponse 42501 + ReadyForQuery (a poison simple Query).
+   */
+  block(what: string, decision: BlockDecision): Buffer {
+    return this.poison(what, decision, (text) => queryFrame(text));
+  }
+
   private poison(statement: string, decision: BlockDecision, frame: (text: string) => Buffer): Buffer {
     this.blocked += 1;
     this.onBlocked({ statement, decision });

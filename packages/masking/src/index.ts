@@ -1,6 +1,7 @@
 export { ResultMasker, UNKNOWN_ROW_COUNTER, type ResultMaskerOptions } from './result-masker.js';
 export {
   COLUMN_CATALOG_QUERY,
+  MASKED_RELATIONS_CTES,
   DEFAULT_DETECTOR_STRATEGIES,
   TEXT_TYPE_CATALOG_QUERY,
   catalogLookup,

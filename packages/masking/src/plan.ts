@@ -140,14 +140,14 @@ export function resolveColumnRules(rules: readonly ColumnRuleConfig[], lookup: C
 }
 
 /**
- * The catalog query the agent runs on the target to resolve column rules, with the parameters
- * from {@link catalogQueryParams}: one row per (rule, table) with the rule's schema, table and
- * column names and the table OID and attribute number, for the table itself, views and
- * materialized views of that name, and every partition or inheritance child below it (their
- * rows carry the child's OID and its own attnum for that column name). Schema `pg_temp` means
- * the session's own temporary schema.
+ * The common table expressions (after `WITH RECURSIVE`) that find the relations a column rule
+ * covers, with the parameters from {@link catalogQueryParams}: `wanted(schema, tbl, col)` the
+ * rules, `tree(schema, tbl, col, relid)` the named relation (table, view, materialized view,
+ * foreign table) and every partition or inheritance child below it. Schema `pg_temp` means the
+ * session's own temporary schema. Every query that must find the masked relations as the masker
+ * does starts from these.
  */
-export const COLUMN_CATALOG_QUERY = `WITH RECURSIVE wanted(schema, tbl, col) AS (
+export const MASKED_RELATIONS_CTES = `wanted(schema, tbl, col) AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 ), tree(schema, tbl, col, relid) AS (
   SELECT w.schema, w.tbl, w.col, c.oid
@@ -158,13 +158,25 @@ export const COLUMN_CATALOG_QUERY = `WITH RECURSIVE wanted(schema, tbl, col) AS 
   UNION
   SELECT t.schema, t.tbl, t.col, i.inhrelid
   FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
-)
+)`;
+
+/**
+ * The catalog query the agent runs on the target to resolve column rules, with the parameters
+ * from {@link catalogQueryParams}: one row per (rule, table) with the rule's schema, table and
+ * column names and the table OID and attribute number, for the table itself, views and
+ * materialized views of that name, and every partition or inheritance child below it (their
+ * rows carry the child's OID and its own attnum for that column name). Schema `pg_temp` means
+ * the session's own temporary schema.
+ */
+export const COLUMN_CATALOG_QUERY = `WITH RECURSIVE ${MASKED_RELATIONS_CTES}
 SELECT t.schema, t.tbl AS "table", t.col AS "column", t.relid::int8 AS table_oid, a.attnum::int4 AS attnum
 FROM tree t
 JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped`;
 
 /** Parameters of {@link COLUMN_CATALOG_QUERY}: schemas, tables, columns as three text arrays. */
-export function catalogQueryParams(rules: readonly ColumnRuleConfig[]): [string[], string[], string[]] {
+export function catalogQueryParams<R extends Pick<ColumnRuleConfig, 'column'>>(
+  rules: readonly R[],
+): [string[], string[], string[]] {
   const schemas: string[] = [];
   const tables: string[] = [];
   const columns: string[] = [];

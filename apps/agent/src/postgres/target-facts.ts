@@ -1,4 +1,4 @@
-import { parseQualifiedColumn } from '@warden/masking';
+import { catalogQueryParams, MASKED_RELATIONS_CTES } from '@warden/masking';
 import type { CatalogReport, SessionFactsReport, TargetRoleReport } from '@warden/proto';
 import type pg from 'pg';
 
@@ -113,21 +113,10 @@ function catalogQuery(serverVersion: number, limit: number): string {
  *   the dependency on (a rule on a table that copies values elsewhere moves them to another table).
  * - `maskedTableColumns`: every column, system columns included, of each table with masked columns.
  *
- * Tables are found as the masker finds them (@warden/masking's COLUMN_CATALOG_QUERY): the named
+ * Tables are found as the masker finds them (@warden/masking's MASKED_RELATIONS_CTES): the named
  * relation and every partition or inheritance child below it.
  */
-export const MASKING_FACTS_QUERY = `WITH RECURSIVE wanted(schema, tbl, col) AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-), tree(schema, tbl, col, relid) AS (
-  SELECT w.schema, w.tbl, w.col, c.oid
-  FROM wanted w
-  JOIN pg_catalog.pg_namespace n ON n.nspname = w.schema OR (w.schema = 'pg_temp' AND n.oid = pg_catalog.pg_my_temp_schema())
-  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.tbl
-  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  UNION
-  SELECT t.schema, t.tbl, t.col, i.inhrelid
-  FROM tree t JOIN pg_catalog.pg_inherits i ON i.inhparent = t.relid
-), masked AS (
+export const MASKING_FACTS_QUERY = `WITH RECURSIVE ${MASKED_RELATIONS_CTES}, masked AS (
   SELECT t.schema || '.' || t.tbl || '.' || t.col AS source, t.relid, a.attnum
   FROM tree t
   JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attname = t.col AND a.attnum > 0 AND NOT a.attisdropped
@@ -165,8 +154,7 @@ SELECT
 type MaskingFacts = Required<Pick<CatalogReport, 'maskedDependents' | 'maskedTableColumns'>>;
 
 async function readMaskingFacts(client: pg.Client, maskedColumns: readonly string[], limit: number) {
-  const names = maskedColumns.map(parseQualifiedColumn);
-  const params = [names.map((q) => q.schema), names.map((q) => q.table), names.map((q) => q.column), limit];
+  const params = [...catalogQueryParams(maskedColumns.map((column) => ({ column }))), limit];
   const { rows } = await client.query<MaskingFacts>(MASKING_FACTS_QUERY, params);
   return rows[0]!;
 }

@@ -13,8 +13,7 @@ import {
   SqlState,
   type FrontendParser,
 } from '@warden/pg-wire';
-import { LEXING_PINS } from '@warden/policy';
-import type { CatalogFacts, TargetRoleFacts } from '@warden/policy';
+import { LEXING_PINS, type CatalogFacts, type TargetRoleFacts } from '@warden/policy';
 import { decodeMaskedCounts, encodeSessionOpen, SESSION_REPORT, type PostgresTarget } from '@warden/proto';
 import type { RecordedDecision } from '@warden/recording';
 import type { ReviewService } from '@warden/reviews';
@@ -160,7 +159,6 @@ export class PostgresProxySession implements LiveSession {
 
   async run(): Promise<void> {
     const { socket, principal, connection } = this.start;
-    const guarded = this.start.policy.policy.guarded;
     this.id = await this.deps.tracker.begin({
       identityId: principal.identityId,
       connectionId: connection.id,
@@ -190,7 +188,7 @@ export class PostgresProxySession implements LiveSession {
           // A guarded session reads SQL text as the server does only under the lexing pins.
           ...(this.guard ? { pins: { ...LEXING_PINS } } : {}),
           ...(this.start.policy.masking ? { masking: this.start.policy.masking } : {}),
-          ...(guarded ? { facts: true } : {}),
+          ...(this.guard ? { facts: true } : {}),
         }),
       });
     } catch (error) {
@@ -208,7 +206,7 @@ export class PostgresProxySession implements LiveSession {
     this.stream.on('end', () => this.end('closed', 'target closed the session'));
     // Reports the agent sent while opening (the facts) are delivered here, at once.
     this.stream.onReport((kind, payload) => this.receiveReport(kind, payload));
-    if (guarded && !(await this.admitByFacts())) return;
+    if (this.guard && !(await this.admitByFacts())) return;
     await this.completeStartup(this.stream);
   }
 

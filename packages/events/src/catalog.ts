@@ -60,6 +60,19 @@ export const EventCatalog = {
       column: Nullable(Name),
     }),
   },
+  'command.blocked': {
+    version: 1,
+    summary: 'Policy refused an SSH exec command (exit status 126); it never reached the target.',
+    data: Type.Object({
+      rule: Name,
+      message: Type.String({ maxLength: 2000 }),
+      /** What kept the policy from judging the line (eval, shell-input, ...), or null for a rule match. */
+      construct: Nullable(Type.String({ maxLength: 40 })),
+      /** SHA-256 (hex) of the command line: correlate with the recording without copying arguments. */
+      commandHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      commandLength: Type.Integer({ minimum: 0 }),
+    }),
+  },
   'data.masked': {
     version: 1,
     summary: "Cells the agent masked in a session's results: counts per column or detector, never values.",

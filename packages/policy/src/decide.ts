@@ -138,9 +138,11 @@ export class CompiledPolicy<D extends Decision = ImmediateDecision> {
     readonly catalog?: CatalogFacts,
     private readonly base?: CompiledPolicy<D>,
   ) {
-    // Shell command rules (deny_commands) are for SSH exec, not statements.
+    // Shell command rules (deny_commands, allow_commands) are for SSH exec, not statements.
     this.guardrails = (rules.guardrails ?? [])
-      .filter((r): r is SqlGuardrailRule => r.enabled !== false && r.type !== 'deny_commands')
+      .filter(
+        (r): r is SqlGuardrailRule => r.enabled !== false && r.type !== 'deny_commands' && r.type !== 'allow_commands',
+      )
       .map((r) => compileGuardrail(r, catalog));
     this.maskingRules = new CompiledMasking(rules.masking, catalog);
     this.masking = this.maskingRules.plan;

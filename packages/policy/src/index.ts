@@ -84,6 +84,7 @@ export {
   DenyTablesRule,
   MaxRowsAffectedRule,
   RowLimitedKind,
+  AllowCommandsRule,
   DenyCommandsRule,
   CommandReviewMatch,
   RequireCommandReviewRule,
@@ -102,11 +103,18 @@ export {
   type RuleError,
 } from './rules/schemas.js';
 export {
+  analyzeCommandLine,
   compileShellPolicy,
+  CONSTRUCT_KINDS,
   DEFAULT_SHELL_GUARDRAIL,
   parseCommandLine,
+  PROGRAM_RUNNERS,
   ShellPolicy,
+  type CommandContext,
   type CommandDecision,
+  type Construct,
+  type ConstructKind,
+  type ShellAnalysis,
   type SimpleCommand,
 } from './shell/index.js';
 export {

@@ -28,9 +28,15 @@ export type UnchainedEvent<P = EventPayload> = Omit<RecordedEvent<P>, 'prevHash'
 /** A cell as recorded: text as the client received it (already masked), null, or binary. */
 export type RecordedCell = string | null | { b64: string };
 
-/** The policy decision a statement met. Review outcomes arrive as their own events. */
+/**
+ * The policy decision a statement or command met. Review outcomes arrive as their own events.
+ * `construct`: for SSH commands the policy could not judge statically, what kept it from it
+ * (a `ConstructKind` of @warden/policy: `eval`, `shell-input`, ...).
+ */
 export type RecordedDecision =
-  { action: 'allow' } | { action: 'block'; rule: string; message: string } | { action: 'review'; rule: string };
+  | { action: 'allow' }
+  | { action: 'block'; rule: string; message: string; construct?: string }
+  | { action: 'review'; rule: string; construct?: string };
 
 export interface SessionStartPayload {
   protocol: 'postgres' | 'ssh' | 'http';

@@ -83,8 +83,9 @@ function generic(event: RecordedEvent): string {
 
 function decision(d: RecordedDecision | undefined): string {
   if (!d || d.action === 'allow') return '';
-  if (d.action === 'block') return `-- BLOCKED by rule "${d.rule}": ${d.message}\n`;
-  return `-- HELD FOR REVIEW by rule "${d.rule}"\n`;
+  const construct = d.construct ? ` [${d.construct}]` : '';
+  if (d.action === 'block') return `-- BLOCKED by rule "${d.rule}"${construct}: ${d.message}\n`;
+  return `-- HELD FOR REVIEW by rule "${d.rule}"${construct}\n`;
 }
 
 /** Removes ANSI escape sequences and carriage returns so terminal output reads as text. */

@@ -129,7 +129,8 @@ export class SshSessionChannel {
 
   /** An exec request: decided by policy, maybe held for review, then run or refused. */
   private exec(command: string): Promise<void> {
-    return this.guarded(command, this.session.policy.decide(command), { type: 'exec', command });
+    const decision = this.session.policy.decide(command, { pty: this.pty !== undefined });
+    return this.guarded(command, decision, { type: 'exec', command });
   }
 
   /** Runs the request once policy lets it: refused, held for review, or straight away. */
@@ -137,8 +138,7 @@ export class SshSessionChannel {
     const session = this.session;
     session.counters.statements += 1;
     const ref = session.recording?.exec(this.number, command, recordedDecision(decision));
-    if (decision.action === 'block')
-      session.log.info({ sessionId: session.id, rule: decision.rule }, 'command blocked by policy');
+    if (decision.action === 'block') session.commandBlocked(command, decision);
     if (decision.action === 'review') session.counters.reviews = (session.counters.reviews ?? 0) + 1;
     const client = this.client!;
     client.pause();

@@ -24,8 +24,10 @@ export interface GuardContext {
 export type GuardOutcome = { run: true } | { run: false; message: string };
 
 export function recordedDecision(decision: CommandDecision): RecordedDecision {
-  if (decision.action === 'block') return { action: 'block', rule: decision.rule, message: decision.message };
-  if (decision.action === 'review') return { action: 'review', rule: decision.rule };
+  const construct = decision.action === 'allow' || !decision.construct ? {} : { construct: decision.construct };
+  if (decision.action === 'block')
+    return { action: 'block', rule: decision.rule, message: decision.message, ...construct };
+  if (decision.action === 'review') return { action: 'review', rule: decision.rule, ...construct };
   return { action: 'allow' };
 }
 

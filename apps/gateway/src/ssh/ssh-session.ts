@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Connection as SshConnection } from 'ssh2';
 import type { Principal } from '@warden/access';
 import type { SessionStatus } from '@warden/db';
-import { ShellPolicy } from '@warden/policy';
+import { ShellPolicy, type CommandDecision } from '@warden/policy';
 import { encodeSessionOpen, type SshChannelRequest, type SshSessionOpen, type SshTarget } from '@warden/proto';
 import type { ReviewService } from '@warden/reviews';
 import type { Logger } from '@warden/runtime';
@@ -179,6 +180,31 @@ export class SshGatewaySession implements LiveSession {
   }
 
   /** Tracks a review wait so the recording is sealed only after its outcome is in it. */
+  /** A command policy refused: logged, counted by the channel, and published as `command.blocked`. */
+  commandBlocked(command: string, decision: Extract<CommandDecision, { action: 'block' }>): void {
+    this.log.info(
+      { sessionId: this.id, rule: decision.rule, construct: decision.construct },
+      'command blocked by policy',
+    );
+    const { principal, connection } = this.start;
+    // The line is identified by its hash only: its arguments may hold secrets.
+    void this.deps.tracker.events.emit(
+      'command.blocked',
+      {
+        identity: { id: principal.identityId, name: principal.name },
+        connection: { id: connection.id, name: connection.name },
+        session: { id: this.id },
+      },
+      {
+        rule: decision.rule,
+        message: decision.message,
+        construct: decision.construct ?? null,
+        commandHash: createHash('sha256').update(command, 'utf8').digest('hex'),
+        commandLength: command.length,
+      },
+    );
+  }
+
   hold<T>(wait: Promise<T>): Promise<T> {
     this.holds.add(wait);
     void wait.finally(() => this.holds.delete(wait)).catch(() => {});

@@ -186,12 +186,38 @@ const CommandMatchFields = {
   ),
 };
 
+const Runners = Type.Optional(
+  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/\\s]+$' }), {
+    minItems: 1,
+    description:
+      'More programs that run other programs (beyond the curated list): a line that runs one is not statically judged and is refused (or held)',
+  }),
+);
+
 export const DenyCommandsRule = Type.Object(
-  { type: Type.Literal('deny_commands'), ...common, ...CommandMatchFields },
+  { type: Type.Literal('deny_commands'), ...common, ...CommandMatchFields, runners: Runners },
   {
     additionalProperties: false,
     description:
-      'SSH: refuse exec commands that match (any of commands, pattern, detect); at least one must be given. SQL ignores it.',
+      'SSH: refuse exec commands that match (any of commands, pattern, detect); at least one must be given. Fails closed: a line whose programs cannot be resolved statically is refused too. SQL ignores it.',
+  },
+);
+
+export const AllowCommandsRule = Type.Object(
+  {
+    type: Type.Literal('allow_commands'),
+    ...common,
+    commands: Type.Array(Glob, {
+      minItems: 1,
+      description:
+        'Programs that may run: a bare name (glob) matches the program run by name or from /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin; an entry with / matches that path',
+    }),
+    runners: Runners,
+  },
+  {
+    additionalProperties: false,
+    description:
+      'SSH: exec lines may only run listed programs; a line whose programs cannot all be resolved statically is refused (or held by a review rule). Interactive shells are refused unless a review rule with interactive: true holds them. SQL ignores it.',
   },
 );
 
@@ -208,7 +234,7 @@ export const SqlGuardrailRule = Type.Union([
   MaxRowsAffectedRule,
 ]);
 
-export const GuardrailRule = Type.Union([...SqlGuardrailRule.anyOf, DenyCommandsRule]);
+export const GuardrailRule = Type.Union([...SqlGuardrailRule.anyOf, DenyCommandsRule, AllowCommandsRule]);
 
 /** Masking strategies the agent implements (@warden/masking). */
 export const MASKING_STRATEGIES = ['redact', 'last4', 'domain', 'hash'] as const;
@@ -385,10 +411,16 @@ export const CommandReviewMatch = Type.Object(
   {
     ...CommandMatchFields,
     any: Type.Optional(Type.Boolean({ description: 'true: every exec command is held' })),
+    dynamic: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: lines whose programs cannot be resolved statically (substitutions, eval, inline code, ...) are held instead of refused',
+      }),
+    ),
   },
   {
     additionalProperties: false,
-    description: 'Any criterion given holds (OR); at least one of commands, pattern, detect, any: true',
+    description: 'Any criterion given holds (OR); at least one of commands, pattern, detect, any: true, dynamic: true',
   },
 );
 
@@ -436,6 +468,7 @@ export type RowLimitedKind = Static<typeof RowLimitedKind>;
 export type MaxRowsAffectedRule = Static<typeof MaxRowsAffectedRule>;
 export type SqlGuardrailRule = Static<typeof SqlGuardrailRule>;
 export type DenyCommandsRule = Static<typeof DenyCommandsRule>;
+export type AllowCommandsRule = Static<typeof AllowCommandsRule>;
 export type CommandReviewMatch = Static<typeof CommandReviewMatch>;
 export type RequireCommandReviewRule = Static<typeof RequireCommandReviewRule>;
 export type GuardrailRule = Static<typeof GuardrailRule>;
@@ -484,20 +517,21 @@ export function validatePolicyRules(
       errors.push({ path, message: (err as Error).message });
     }
   };
-  const commandMatch = (path: string, match: CommandReviewMatch & { any?: boolean }) => {
+  const commandMatch = (path: string, match: CommandReviewMatch & { any?: boolean; dynamic?: boolean }) => {
     if (match.pattern !== undefined) regex(`${path}/pattern`, match.pattern, match.flags);
     if (
       !match.commands &&
       match.pattern === undefined &&
       !match.detect &&
       match.any !== true &&
+      match.dynamic !== true &&
       match.interactive !== true
     ) {
       errors.push({
         path,
         message:
           'needs at least one of commands, pattern, detect, interactive: true' +
-          (path.endsWith('/match') ? ' or any: true' : ''),
+          (path.endsWith('/match') ? ', any: true or dynamic: true' : ''),
       });
     }
   };

@@ -1,4 +1,4 @@
-import type { SimpleCommand } from './parse.js';
+import type { SimpleCommand } from './analyze.js';
 
 /** What a built-in detector found, for the refusal message; undefined when nothing. */
 export type Detector = (commands: SimpleCommand[]) => string | undefined;
@@ -35,7 +35,7 @@ function pipeToShell(commands: SimpleCommand[]): string | undefined {
   // `sh -c "$(curl ...)"` and `bash <(curl ...)`: an interpreter running what a downloader printed.
   for (const c of commands) {
     if (!INTERPRETERS.test(c.program)) continue;
-    if (c.args.some((a) => /^[$<]\(\s*(curl|wget|fetch)\b/.test(a))) return `a download run by ${c.program}`;
+    if (c.args.some((a) => /^"?[$<]\(\s*(curl|wget|fetch)\b/.test(a))) return `a download run by ${c.program}`;
   }
   return undefined;
 }

@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { compilePolicy } from '../decide.js';
 import { validatePolicyRules } from '../rules/schemas.js';
 import { compileShellPolicy, DEFAULT_SHELL_GUARDRAIL } from './decide.js';
-import { parseCommandLine } from './parse.js';
+import { parseCommandLine } from './analyze.js';
 
 describe('parseCommandLine', () => {
   it('finds every command, through wrappers, pipes, substitutions and sh -c', () => {
     const programs = (line: string) => parseCommandLine(line).map((c) => c.program);
     expect(programs('ls -la /tmp && echo done')).toEqual(['ls', 'echo']);
-    expect(programs('sudo -u root /sbin/shutdown -h now')).toEqual(['shutdown']);
-    expect(programs('FOO=1 env BAR=2 nohup reboot')).toEqual(['reboot']);
-    expect(programs('echo "$(whoami)" `hostname`')).toEqual(['echo', 'whoami', 'hostname']);
+    expect(programs('sudo -u root /sbin/shutdown -h now')).toEqual(['sudo', 'shutdown']);
+    expect(programs('FOO=1 env BAR=2 nohup reboot')).toEqual(['env', 'nohup', 'reboot']);
+    expect(programs('echo "$(whoami)" `hostname`')).toEqual(['whoami', 'hostname', 'echo']);
     expect(programs("bash -c 'cd / && rm -rf *'")).toEqual(['bash', 'cd', 'rm']);
     expect(programs('cat file > /dev/null; grep x <in')).toEqual(['cat', 'grep']);
     expect(programs("echo 'a;b|c' # shutdown")).toEqual(['echo']);

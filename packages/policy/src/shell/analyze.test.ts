@@ -298,3 +298,27 @@ describe('ShellPolicy with deny_commands fails closed', () => {
     expect(reviewOnly.decide('ls')).toEqual({ action: 'allow' });
   });
 });
+
+describe('analyzeCommandLine: routes found in review', () => {
+  it.each<[string, ConstructKind]>([
+    ['bash /dev/stdin <<< canary', 'shell-input'],
+    ['python3 /proc/self/fd/0 <<< x', 'shell-input'],
+    ["env 'BASH_FUNC_ls%%=() { canary; }' bash -c ls", 'environment'],
+    ["sudo 'BASH_FUNC_ls%%=() { canary; }' bash -c ls", 'environment'],
+    ['declare -n ref=PATH; ref=/tmp; x', 'environment'],
+    ['read PATH <<< /tmp; x', 'environment'],
+    ['printf -v PATH /tmp; x', 'environment'],
+    ['for PATH in /tmp; do x; done', 'environment'],
+    ['echo canary | xargs -I{} {}', 'dynamic-program'],
+    ['find /usr/local/bin -name canary -exec {} \\;', 'dynamic-program'],
+    ['/proc/self/exe -c canary', 'dynamic-program'],
+    ['editor /etc/hosts', 'program-runner'],
+  ])('%j: %s', (line, kind) => {
+    expect(kinds(line)).toContain(kind);
+  });
+
+  it('reads sed -ne scripts', () => {
+    expect(kinds("sed -ne 's/a/b/p' f")).toEqual([]);
+    expect(kinds("sed -ne '1e canary' f")).toEqual(['inline-code']);
+  });
+});

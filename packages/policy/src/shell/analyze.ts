@@ -76,6 +76,8 @@ export interface AnalyzeOptions {
 /** Longest line judged; longer lines are a construct (refused where rules apply). */
 export const MAX_COMMAND_LENGTH = 64 * 1024;
 const MAX_DEPTH = 8;
+/** /dev and /proc files are whatever they point at (/proc/self/exe is the shell, /dev/stdin the input). */
+const SPECIAL_FILES = /^\/+(dev|proc)\//;
 // Tabs and newlines are shell syntax; any other control character could be read differently by the target's shell.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
@@ -244,7 +246,7 @@ class Walker {
         if (nodeType(loop) === 'WordIter') {
           const iter = loop as WordIter;
           for (const item of iter.Items ?? []) this.word(item, ctx);
-          if (iter.Name) this.numeric.delete(iter.Name.Value);
+          if (iter.Name) this.assigned(iter.Name.Value, false);
         } else {
           const c = loop as CStyleLoop;
           this.arith(c.Init, ctx);
@@ -331,6 +333,9 @@ class Walker {
       return { outer: command, inner: command };
     }
     this.executed.push({ name: program, how: path.includes('/') ? 'path' : 'bare' });
+    if (SPECIAL_FILES.test(path)) {
+      this.construct('dynamic-program', `${path} is whatever program that file points at`);
+    }
     if (this.options.pty && pagesWithTerminal(program)) {
       this.construct('program-runner', `${program} with a terminal can start a shell from a keystroke`);
     }
@@ -344,7 +349,9 @@ class Walker {
           const target = words.slice(1 + reading.from, reading.to === undefined ? undefined : 1 + reading.to);
           if (target.length === 0) break;
           const name = target[0]!.text;
-          if (reading.feedsArguments && name !== undefined && this.runsCode(basename(name))) {
+          if (reading.replace !== undefined && name?.includes(reading.replace)) {
+            this.construct('dynamic-program', `${program} names the program it runs with ${reading.replace}`);
+          } else if (reading.feedsArguments && name !== undefined && this.runsCode(basename(name))) {
             this.construct('program-runner', `${program} runs ${basename(name)} with arguments from its input`);
           }
           inner = this.run(target, ctx).inner ?? inner;
@@ -354,10 +361,12 @@ class Walker {
           this.script(reading.source, { src: Buffer.from(reading.source), depth: ctx.depth + 1, stdin: ctx.stdin });
           break;
         case 'script-file':
-          this.executed.push({ name: basename(reading.path), how: 'script' });
+          if (SPECIAL_FILES.test(reading.path)) {
+            this.construct('shell-input', `${program} reads code from ${reading.path}`);
+          } else this.executed.push({ name: basename(reading.path), how: 'script' });
           break;
         case 'stdin':
-          if (ctx.stdin.kind === 'file' && ctx.stdin.path !== undefined && !/^\/(dev|proc)\//.test(ctx.stdin.path)) {
+          if (ctx.stdin.kind === 'file' && ctx.stdin.path !== undefined && !SPECIAL_FILES.test(ctx.stdin.path)) {
             this.executed.push({ name: basename(ctx.stdin.path), how: 'script' });
           } else this.construct('shell-input', `${program} reads code from ${describeStdin(ctx.stdin)}`);
           break;
@@ -380,9 +389,6 @@ class Walker {
 
   private assign(assign: Assign, ctx: Context): void {
     const name = assign.Name?.Value;
-    if (name !== undefined && isDangerousVariable(name)) {
-      this.construct('environment', `it sets ${name}, which changes which programs run or what they load`);
-    }
     if (assign.Index) this.arith(assign.Index, ctx);
     if (assign.Value) this.word(assign.Value, ctx);
     for (const element of assign.Array?.Elems ?? []) {
@@ -391,7 +397,15 @@ class Walker {
     }
     if (name === undefined) return;
     const value = assign.Value ? staticWord(assign.Value) : undefined;
-    if (!assign.Index && !assign.Array && value && /^-?\d+$/.test(value.text)) this.numeric.add(name);
+    this.assigned(name, !assign.Index && !assign.Array && value !== undefined && /^-?\d+$/.test(value.text));
+  }
+
+  /** A variable the line sets: a construct for PATH and its kin; remembered when it is a number. */
+  private assigned(name: string, numeric: boolean): void {
+    if (isDangerousVariable(name)) {
+      this.construct('environment', `it sets ${name}, which changes which programs run or what they load`);
+    }
+    if (numeric) this.numeric.add(name);
     else this.numeric.delete(name);
   }
 
@@ -405,7 +419,10 @@ class Walker {
         else for (const letter of flag.text.replace(/^[-+]/, '')) flags.add(letter);
       }
     }
-    const evaluates = ['i', 'n', 'a', 'A'].some((f) => flags.has(f));
+    if (flags.has('n')) {
+      this.construct('environment', `${decl.Variant?.Value ?? 'declare'} -n makes a name refer to another variable`);
+    }
+    const evaluates = ['i', 'a', 'A'].some((f) => flags.has(f));
     for (const arg of decl.Args ?? []) {
       if (!arg.Name) continue;
       if (evaluates && (arg.Value || arg.Array)) {

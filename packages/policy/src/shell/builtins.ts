@@ -161,13 +161,32 @@ export function builtinReading(name: string, args: readonly (string | undefined)
       );
     }
     case 'read':
-    case 'printf':
+    case 'getopts':
+    case 'wait': {
+      // Their operands name variables they set.
+      const dangerous = names(args).find((a) => a !== undefined && isDangerousVariable(a));
+      if (dangerous !== undefined) {
+        return {
+          constructs: [{ kind: 'environment', detail: `${name} sets ${dangerous}, which changes which programs run` }],
+        };
+      }
+      return subscripts(name, name === 'read' ? args.filter((a) => a === undefined || a.includes('[')) : []);
+    }
+    case 'printf': {
+      const target = args.includes('-v') ? args[args.indexOf('-v') + 1] : '';
+      if (target === undefined || isDangerousVariable(target)) {
+        return {
+          constructs: [{ kind: 'environment', detail: `printf -v sets ${target ?? 'a variable it cannot read'}` }],
+        };
+      }
+      return subscripts(name, [target]);
+    }
     case 'test':
     case '[':
     case 'let':
       return subscripts(
         name,
-        name === 'printf' ? [args[args.indexOf('-v') + 1]] : args.filter((a) => a === undefined || a.includes('[')),
+        args.filter((a) => a === undefined || a.includes('[')),
       );
     default:
       return { constructs: [] };

@@ -12,7 +12,15 @@ import type { ConstructKind } from './constructs.js';
 
 export type RunnerReading =
   /** The words `args[from..to)` are a command line of their own (a wrapped program). */
-  | { type: 'runs'; from: number; to?: number; feedsArguments?: boolean }
+  | {
+      type: 'runs';
+      from: number;
+      to?: number;
+      /** The runner adds arguments the line does not show (xargs: its input; find: file names). */
+      feedsArguments?: boolean;
+      /** A word replaced at run time (`{}`): in the program name it makes the program unknown. */
+      replace?: string;
+    }
   /** A bash script given as a string (`sh -c '...'`), judged like the line itself. */
   | { type: 'script'; source: string }
   /** Code from a file on the target (`bash deploy.sh`, `python3 app.py`). */
@@ -217,9 +225,11 @@ const env: Reader = (args, program) => {
 /** `NAME=value` words a wrapper puts in the environment: where the program starts, or a construct. */
 function settings(args: Args, start: number, program: string): [number] | RunnerReading {
   let i = start;
-  while (i < args.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(args[i] ?? '')) {
+  // Like env and sudo, any word with `=` before the program is a setting, whatever its name
+  // (`BASH_FUNC_ls%%=() { ...; }` defines a function for the bash it starts).
+  while (i < args.length && args[i]?.includes('=')) {
     const name = args[i]!.slice(0, args[i]!.indexOf('='));
-    if (isDangerousVariable(name)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || isDangerousVariable(name)) {
       return {
         type: 'dynamic',
         kind: 'environment',
@@ -421,6 +431,11 @@ const sed: Reader = (args, program) => {
     else if (word === '-f' || word === '--file') fromFile = args[++i];
     else if (word.startsWith('--file=')) fromFile = word.slice(7);
     else if (word === '--sandbox') sandbox = true;
+    else if (/^-[nrEsuz]*e$/.test(word)) {
+      const script = args[++i];
+      if (script === undefined) return unreadable(program, word);
+      scripts.push(script);
+    } else if (/^-[nrEsuz]+e./.test(word)) scripts.push(word.slice(word.indexOf('e') + 1));
     else if (
       /^-[nrEsuzi]+/.test(word) ||
       /^--(quiet|silent|regexp-extended|separate|unbuffered|null-data|posix|debug|in-place)/.test(word)
@@ -545,7 +560,7 @@ const find: Reader = (args) => {
     const word = args[i]!;
     if (/^-(exec|execdir|ok|okdir)$/.test(word)) {
       const end = args.findIndex((w, j) => j > i && (w === ';' || w === '+'));
-      out.push({ type: 'runs', from: i + 1, to: end < 0 ? args.length : end, feedsArguments: true });
+      out.push({ type: 'runs', from: i + 1, to: end < 0 ? args.length : end, feedsArguments: true, replace: '{}' });
       i = end < 0 ? args.length : end;
     } else if (/^-(fprint|fprint0|fprintf|fls)$/.test(word) && args[i + 1] !== undefined) {
       out.push({ type: 'writes', paths: [args[i + 1]!] });
@@ -578,7 +593,8 @@ const xargs: Reader = (args, program) => {
     return unreadable(program, scan.option);
   }
   if (scan.next >= args.length) return [];
-  return [{ type: 'runs', from: scan.next, feedsArguments: true }];
+  const replace = scan.seen.get('I') ?? scan.seen.get('replace');
+  return [{ type: 'runs', from: scan.next, feedsArguments: true, ...(typeof replace === 'string' ? { replace } : {}) }];
 };
 
 /** Programs that run a command given through one of their options, or through their input. */
@@ -892,6 +908,11 @@ const OPAQUE: Record<string, string> = {
   setpriv: 'runs a program with many options',
   newgrp: 'starts a shell',
   sudoedit: 'opens an editor',
+  editor: 'is the system editor, which runs shell commands read from its input',
+  'sensible-editor': 'is the system editor, which runs shell commands read from its input',
+  'sensible-browser': 'opens whatever program the system names',
+  'x-www-browser': 'opens whatever program the system names',
+  'www-browser': 'opens whatever program the system names',
   npx: 'downloads and runs a package',
   pnpx: 'downloads and runs a package',
   bunx: 'downloads and runs a package',

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeCommandLine } from './analyze.js';
 import type { ConstructKind } from './constructs.js';
 import { compileShellPolicy } from './decide.js';
-import { readSedScript } from './runners.js';
+import { readSedScript } from './runners/index.js';
 
 const kinds = (line: string, pty = false) => analyzeCommandLine(line, { pty }).constructs.map((c) => c.kind);
 const programs = (line: string) =>

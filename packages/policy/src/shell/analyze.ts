@@ -1,5 +1,5 @@
 import type { Construct, ConstructKind } from './constructs.js';
-import { pagesWithTerminal, runnerReader } from './runners.js';
+import { pagesWithTerminal, runnerReader } from './runners/index.js';
 import { builtinReading, isBuiltin, isDangerousVariable } from './builtins.js';
 import {
   ARITH_ASSIGN_OPS,

@@ -7,4 +7,4 @@ export {
 } from './decide.js';
 export { analyzeCommandLine, parseCommandLine, type ShellAnalysis, type SimpleCommand } from './analyze.js';
 export { CONSTRUCT_KINDS, type Construct, type ConstructKind } from './constructs.js';
-export { PROGRAM_RUNNERS } from './runners.js';
+export { PROGRAM_RUNNERS } from './runners/index.js';

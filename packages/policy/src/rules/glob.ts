@@ -1,6 +1,10 @@
-/** A case-insensitive glob (`*` any run, `?` one character) compiled to a predicate. */
-export function globMatcher(pattern: string): (value: string) => boolean {
+/**
+ * A glob (`*` any run, `?` one character) compiled to a predicate; case-insensitive unless asked
+ * (file and program names on the target are case-sensitive: an allow-list must be too).
+ */
+export function globMatcher(pattern: string, caseSensitive = false): (value: string) => boolean {
   if (!/[*?]/.test(pattern)) {
+    if (caseSensitive) return (value) => value === pattern;
     const lower = pattern.toLowerCase();
     return (value) => value.toLowerCase() === lower;
   }
@@ -8,13 +12,13 @@ export function globMatcher(pattern: string): (value: string) => boolean {
     .split('')
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.+()[\]{}|/]/g, '\\$&')))
     .join('');
-  const re = new RegExp(`^${source}$`, 'is');
+  const re = new RegExp(`^${source}$`, caseSensitive ? 's' : 'is');
   return (value) => re.test(value);
 }
 
 /** A matcher for a list of globs: true when any matches. */
-export function anyGlob(patterns: readonly string[]): (value: string) => boolean {
-  const matchers = patterns.map(globMatcher);
+export function anyGlob(patterns: readonly string[], caseSensitive = false): (value: string) => boolean {
+  const matchers = patterns.map((p) => globMatcher(p, caseSensitive));
   return (value) => matchers.some((m) => m(value));
 }
 

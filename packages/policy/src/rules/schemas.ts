@@ -186,6 +186,14 @@ const CommandMatchFields = {
   ),
 };
 
+const Scripts = Type.Optional(
+  Type.Array(Type.String({ minLength: 2, maxLength: 500, pattern: '^/' }), {
+    minItems: 1,
+    description:
+      'Script files (absolute path globs, case-sensitive) that shells and interpreters may run (bash /opt/app/deploy.sh, python3 /opt/app/job.py, awk -f, sed -f): any other script file is code the policy cannot read, refused like inline code',
+  }),
+);
+
 const Runners = Type.Optional(
   Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^/\\s]+$' }), {
     minItems: 1,
@@ -195,7 +203,7 @@ const Runners = Type.Optional(
 );
 
 export const DenyCommandsRule = Type.Object(
-  { type: Type.Literal('deny_commands'), ...common, ...CommandMatchFields, runners: Runners },
+  { type: Type.Literal('deny_commands'), ...common, ...CommandMatchFields, runners: Runners, scripts: Scripts },
   {
     additionalProperties: false,
     description:
@@ -210,9 +218,10 @@ export const AllowCommandsRule = Type.Object(
     commands: Type.Array(Glob, {
       minItems: 1,
       description:
-        'Programs that may run: a bare name (glob) matches the program run by name or from /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin; an entry with / matches that path',
+        'Programs that may run (case-sensitive globs): a bare name matches the program run by name or from /bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, /usr/local/sbin; an entry with / matches that path',
     }),
     runners: Runners,
+    scripts: Scripts,
   },
   {
     additionalProperties: false,

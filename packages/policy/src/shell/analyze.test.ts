@@ -103,6 +103,25 @@ describe('analyzeCommandLine: constructs that hide the program', () => {
     expect(kinds(line)).toContain(kind);
   });
 
+  it('script files run only when listed in scripts, by absolute path', () => {
+    const listed = (path: string) => path === '/opt/app/deploy.sh';
+    const withScripts = (line: string) => analyzeCommandLine(line, { scripts: listed }).constructs.map((c) => c.kind);
+    expect(withScripts('bash /opt/app/deploy.sh --dry-run')).toEqual([]);
+    expect(withScripts('bash < /opt/app/deploy.sh')).toEqual([]);
+    expect(withScripts('bash /opt/app/../app/deploy.sh')).toEqual([]);
+    for (const line of [
+      'bash deploy.sh',
+      'python3 manage.py migrate',
+      'bash < existing-script.sh',
+      'awk -f prog.awk f',
+      'sed -f prog.sed f',
+      'python3 -m unittest discover',
+      'bash /opt/app/other.sh',
+    ]) {
+      expect(withScripts(line), line).toContain(line.includes('-m unittest') ? 'inline-code' : 'script-file');
+    }
+  });
+
   it('pagers are runners only with a terminal', () => {
     expect(kinds('journalctl -u nginx')).toEqual([]);
     expect(kinds('journalctl -u nginx', true)).toEqual(['program-runner']);
@@ -152,10 +171,7 @@ describe('analyzeCommandLine: what it sees through', () => {
     'ls /etc/host* {a,b}.txt ~/x',
     "awk -F: '{print $1}' /etc/passwd",
     "sed -n 's/a/b/gp; 3q' f",
-    'python3 manage.py migrate',
     'python3 -m http.server 8000',
-    'bash deploy.sh --dry-run',
-    'bash < existing-script.sh',
     'tar -czf out.tgz dir',
     'git log --oneline -5',
     'git config user.name x',

@@ -39,7 +39,7 @@ import {
   type WordIter,
   type WrappedStmt,
 } from './syntax.js';
-import { writtenBy } from './writers.js';
+import { normalizeDir, writtenBy, type Write } from './writers.js';
 
 /**
  * A static reading of one SSH exec command line, as bash would run it: every command it can run
@@ -71,6 +71,8 @@ export interface AnalyzeOptions {
   pty?: boolean;
   /** More program runners, named by policy: always a construct. */
   runners?: ReadonlySet<string>;
+  /** Script files (absolute paths) a shell or interpreter may run; any other is a construct. */
+  scripts?: (path: string) => boolean;
 }
 
 /** Longest line judged; longer lines are a construct (refused where rules apply). */
@@ -123,7 +125,14 @@ class Walker {
   private readonly functions = new Set<string>();
   private readonly numeric = new Set<string>();
   private readonly written = new Set<string>();
+  /** Files whose names the line does not show were written: a program run by path may be one. */
   private unknownWrite = false;
+  /** Something may have been written where programs run by name are found. */
+  private systemWrite = false;
+  /** A `cd` may have moved the working directory into a system directory. */
+  private cwdMaybeSystem = false;
+  /** Variables with the integer attribute: every assignment to them is evaluated. */
+  private readonly integers = new Set<string>();
   private readonly executed: { name: string; how: 'bare' | 'path' | 'script' }[] = [];
   private readonly extraRunners: ReadonlySet<string>;
 
@@ -153,8 +162,13 @@ class Walker {
     for (const { name, how } of this.executed) {
       if (this.written.has(name)) {
         this.construct('written-then-run', `it writes ${name} and runs it`);
-      } else if (this.unknownWrite && how !== 'bare') {
-        this.construct('written-then-run', `it writes a file it does not name and runs ${name}`);
+      } else if (how === 'bare' ? this.systemWrite : this.unknownWrite) {
+        this.construct(
+          'written-then-run',
+          how === 'bare'
+            ? `it may write into a directory programs are run from, then runs ${name} by name`
+            : `it writes a file it does not name and runs ${name}`,
+        );
       }
     }
   }
@@ -180,11 +194,12 @@ class Walker {
         case REDIRECT.all:
         case REDIRECT.appendAll:
         case REDIRECT.readWrite:
-          this.wrote(path);
+          this.wrote(path === undefined ? { into: undefined } : { file: path });
           break;
         case REDIRECT.dupOut:
         case REDIRECT.dupIn:
-          if (path === undefined || !/^(\d+-?|-)$/.test(path)) this.wrote(path);
+          if (path === undefined || !/^(\d+-?|-)$/.test(path))
+            this.wrote(path === undefined ? { into: undefined } : { file: path });
           break;
         case REDIRECT.in:
           stdin = { kind: 'file', path };
@@ -201,9 +216,16 @@ class Walker {
     return this.command(stmt.Cmd, { ...ctx, stdin });
   }
 
-  private wrote(path: string | undefined): void {
-    if (path === undefined) this.unknownWrite = true;
-    else if (!path.startsWith('/dev/')) this.written.add(basename(path));
+  private wrote(write: Write): void {
+    if ('file' in write) {
+      if (!SPECIAL_FILES.test(write.file)) this.written.add(basename(write.file));
+      return;
+    }
+    this.unknownWrite = true;
+    // A directory named on the line may be on the target's PATH (~/.local/bin, ~/bin ...); the
+    // working directory only after a cd the policy cannot place.
+    const into = write.into;
+    if (into !== '.' || this.cwdMaybeSystem) this.systemWrite = true;
   }
 
   private command(cmd: Command | null, ctx: Context): Resolved {
@@ -307,7 +329,7 @@ class Walker {
   }
 
   /** One command: its program or builtin, judged, and what it runs in turn. */
-  private run(words: WordInfo[], ctx: Context): Resolved {
+  private run(words: WordInfo[], ctx: Context, fed = false): Resolved {
     const head = words[0]!;
     const texts = words.map((w) => w.text);
     const shown = words.map((w) => w.text ?? sourceOf(w.word, ctx.src));
@@ -324,6 +346,12 @@ class Walker {
     if (!path.includes('/') && (this.functions.has(path) || isBuiltin(path))) {
       command.builtin = true;
       if (this.functions.has(path)) return { outer: command, inner: command };
+      // After a cd the working directory may be on PATH: files it writes there can shadow names.
+      if ((path === 'cd' || path === 'pushd') && texts.length > 1) this.cwdMaybeSystem = true;
+      if (path === 'popd') this.cwdMaybeSystem = true;
+      if (texts.slice(1).some((t) => t !== undefined && this.integers.has(t.split('=')[0]!))) {
+        this.construct('arithmetic', `${path} names an integer variable, whose values bash evaluates`);
+      }
       const reading = builtinReading(path, texts.slice(1));
       for (const construct of reading.constructs) this.construct(construct.kind, construct.detail);
       if (reading.runsFrom !== undefined) {
@@ -339,7 +367,10 @@ class Walker {
     if (this.options.pty && pagesWithTerminal(program)) {
       this.construct('program-runner', `${program} with a terminal can start a shell from a keystroke`);
     }
-    for (const write of writtenBy(program, texts.slice(1))) this.wrote(write);
+    const writes = writtenBy(program, texts.slice(1));
+    for (const write of writes) this.wrote(write);
+    // Given file names the line does not show (xargs' input, find's {}), a writer writes unknown names.
+    if (fed && writes.length > 0) this.wrote({ into: undefined });
     const reader = runnerReader(program, this.extraRunners);
     if (!reader) return { outer: command, inner: command };
     let inner: SimpleCommand = command;
@@ -354,25 +385,21 @@ class Walker {
           } else if (reading.feedsArguments && name !== undefined && this.runsCode(basename(name))) {
             this.construct('program-runner', `${program} runs ${basename(name)} with arguments from its input`);
           }
-          inner = this.run(target, ctx).inner ?? inner;
+          inner = this.run(target, ctx, reading.feedsArguments === true).inner ?? inner;
           break;
         }
         case 'script':
           this.script(reading.source, { src: Buffer.from(reading.source), depth: ctx.depth + 1, stdin: ctx.stdin });
           break;
         case 'script-file':
-          if (SPECIAL_FILES.test(reading.path)) {
-            this.construct('shell-input', `${program} reads code from ${reading.path}`);
-          } else this.executed.push({ name: basename(reading.path), how: 'script' });
+          this.scriptFile(program, reading.path);
           break;
         case 'stdin':
-          if (ctx.stdin.kind === 'file' && ctx.stdin.path !== undefined && !SPECIAL_FILES.test(ctx.stdin.path)) {
-            this.executed.push({ name: basename(ctx.stdin.path), how: 'script' });
-          } else this.construct('shell-input', `${program} reads code from ${describeStdin(ctx.stdin)}`);
+          if (ctx.stdin.kind === 'file' && ctx.stdin.path !== undefined) this.scriptFile(program, ctx.stdin.path);
+          else this.construct('shell-input', `${program} reads code from ${describeStdin(ctx.stdin)}`);
           break;
         case 'writes':
-          for (const p of reading.paths) this.wrote(p);
-          if (reading.unknown) this.unknownWrite = true;
+          for (const write of reading.writes) this.wrote(write);
           break;
         case 'dynamic':
           this.construct(reading.kind, reading.detail);
@@ -380,6 +407,25 @@ class Walker {
       }
     }
     return { outer: command, inner };
+  }
+
+  /**
+   * A script the line names for a shell or interpreter: the code in it is not on the line, so it
+   * runs only when a rule lists it (`scripts`), by absolute path.
+   */
+  private scriptFile(program: string, path: string): void {
+    if (SPECIAL_FILES.test(path)) {
+      this.construct('shell-input', `${program} reads code from ${path}`);
+      return;
+    }
+    this.executed.push({ name: basename(path), how: 'script' });
+    const absolute = path.startsWith('/') ? normalizeDir(path) : undefined;
+    if (absolute === undefined || !(this.options.scripts?.(absolute) ?? false)) {
+      this.construct(
+        'script-file',
+        `${program} runs code from the file ${basename(path)}, which no rule lists in scripts (by absolute path)`,
+      );
+    }
   }
 
   /** Whether a program given arguments it does not choose could run anything. */
@@ -405,6 +451,9 @@ class Walker {
     if (isDangerousVariable(name)) {
       this.construct('environment', `it sets ${name}, which changes which programs run or what they load`);
     }
+    if (this.integers.has(name) && !numeric) {
+      this.construct('arithmetic', `${name} has the integer attribute: bash evaluates what is assigned to it`);
+    }
     if (numeric) this.numeric.add(name);
     else this.numeric.delete(name);
   }
@@ -425,6 +474,7 @@ class Walker {
     const evaluates = ['i', 'a', 'A'].some((f) => flags.has(f));
     for (const arg of decl.Args ?? []) {
       if (!arg.Name) continue;
+      if (flags.has('i')) this.integers.add(arg.Name.Value);
       if (evaluates && (arg.Value || arg.Array)) {
         const value = arg.Value ? staticWord(arg.Value) : undefined;
         if (arg.Array || !value || !/^[\w./:@%+-]*$/.test(value.text)) {

@@ -25,6 +25,8 @@ export const CONSTRUCT_KINDS = [
   'inline-code',
   /** A file written by the line is then run by it. */
   'written-then-run',
+  /** A shell or interpreter runs a script file the policy cannot read (unless a rule lists it in `scripts`). */
+  'script-file',
   /** A program that runs other programs in a way the policy cannot follow. */
   'program-runner',
   /** Arithmetic evaluation of a variable, an array subscript, prompt or indirect expansion (bash runs code in them). */

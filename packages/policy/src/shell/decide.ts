@@ -82,8 +82,11 @@ function normalizePath(path: string): string {
 /** The programs an allow_commands rule lets run. */
 function compileAllowList(rules: AllowCommandsRule[]): (command: SimpleCommand) => boolean {
   const entries = rules.flatMap((r) => r.commands);
-  const byName = anyGlob(entries.filter((e) => !e.includes('/')));
-  const byPath = anyGlob(entries.filter((e) => e.includes('/')).map(normalizePath));
+  const byName = anyGlob(
+    entries.filter((e) => !e.includes('/')),
+    true,
+  );
+  const byPath = anyGlob(entries.filter((e) => e.includes('/')).map(normalizePath), true);
   return (command) => {
     if (!command.path.includes('/')) return byName(command.program);
     const path = normalizePath(command.path);
@@ -118,14 +121,20 @@ export class ShellPolicy {
   private readonly allowed: (command: SimpleCommand) => boolean;
   private readonly reviews: { rule: RequireCommandReviewRule; match: Matcher; requirement: ReviewRequirement }[];
   private readonly runners: ReadonlySet<string>;
+  private readonly scripts: (path: string) => boolean;
 
   constructor(rules: PolicyRules) {
     const guardrails = (rules.guardrails ?? []).filter((r) => r.enabled !== false);
     this.denies = guardrails.flatMap((r) => (r.type === 'deny_commands' ? [{ rule: r, match: compileMatch(r) }] : []));
     this.allows = guardrails.flatMap((r) => (r.type === 'allow_commands' ? [r] : []));
     this.allowed = compileAllowList(this.allows);
-    this.runners = new Set(
-      guardrails.flatMap((r) => (r.type === 'deny_commands' || r.type === 'allow_commands' ? (r.runners ?? []) : [])),
+    const commandRules = guardrails.flatMap((r) =>
+      r.type === 'deny_commands' || r.type === 'allow_commands' ? [r] : [],
+    );
+    this.runners = new Set(commandRules.flatMap((r) => r.runners ?? []));
+    this.scripts = anyGlob(
+      commandRules.flatMap((r) => (r.scripts ?? []).map(normalizePath)),
+      true,
     );
     this.reviews = (rules.reviews ?? []).flatMap((r) =>
       r.type === 'require_command_review' && r.enabled !== false
@@ -177,7 +186,11 @@ export class ShellPolicy {
 
   decide(command: string, context: CommandContext = {}): CommandDecision {
     if (!this.guarded) return { action: 'allow' };
-    const analysis = analyzeCommandLine(command, { pty: context.pty === true, runners: this.runners });
+    const analysis = analyzeCommandLine(command, {
+      pty: context.pty === true,
+      runners: this.runners,
+      scripts: this.scripts,
+    });
     for (const { rule, match } of this.denies) {
       const why = match(command, analysis);
       if (why !== undefined) {

@@ -51,10 +51,7 @@ const PYTHON_MODULES = new Set([
   'http.server',
   'json.tool',
   'venv',
-  'pip',
   'ensurepip',
-  'unittest',
-  'pytest',
   'py_compile',
   'compileall',
   'zipfile',
@@ -171,7 +168,15 @@ export const awk: Reader = (args, program) => {
   if (text === undefined) return unreadable(program, undefined);
   if (/\bsystem\s*\(|\||@load|@include/.test(text))
     return dynamic('inline-code', `${program}'s program runs commands (system() or a pipe)`);
-  return />/.test(text) ? [{ type: 'writes', paths: [], unknown: true }] : [];
+  // `print > "file"` (a redirection only follows print or printf in awk; comparisons inside need parentheses).
+  const redirects = [...text.matchAll(/\bprintf?\b[^;{}]*?(>>?|\|)\s*("([^"]*)"|[^\s;{}]*)/g)];
+  if (redirects.length === 0) return [];
+  return [
+    {
+      type: 'writes',
+      writes: redirects.map((m) => (m[3] !== undefined && m[3] !== '' ? { file: m[3] } : { into: undefined })),
+    },
+  ];
 };
 
 /** GNU sed: the `e` command and the `e` flag of `s` run commands; `w` writes files. */
@@ -209,7 +214,7 @@ export const sed: Reader = (args, program) => {
     else files.push(word);
   }
   const out: RunnerReading[] = [];
-  if (inPlace) out.push({ type: 'writes', paths: files });
+  if (inPlace) out.push({ type: 'writes', writes: files.map((file) => ({ file })) });
   if (sandbox) return out;
   if (fromFile !== undefined) {
     if (fromFile === '-' || fromFile.startsWith('/dev/') || fromFile.startsWith('/proc/')) return [{ type: 'stdin' }];
@@ -218,7 +223,7 @@ export const sed: Reader = (args, program) => {
   for (const script of scripts) {
     const reading = readSedScript(script);
     if (reading.runs) return dynamic('inline-code', `${program}'s script runs commands (the e command or flag)`);
-    if (reading.writes.length) out.push({ type: 'writes', paths: reading.writes });
+    if (reading.writes.length) out.push({ type: 'writes', writes: reading.writes.map((file) => ({ file })) });
     if (reading.unknown) return dynamic('inline-code', `${program}'s script has a command the policy cannot read`);
   }
   return out;

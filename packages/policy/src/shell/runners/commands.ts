@@ -11,7 +11,7 @@ const find: Reader = (args) => {
       out.push({ type: 'runs', from: i + 1, to: end < 0 ? args.length : end, feedsArguments: true, replace: '{}' });
       i = end < 0 ? args.length : end;
     } else if (/^-(fprint|fprint0|fprintf|fls)$/.test(word) && args[i + 1] !== undefined) {
-      out.push({ type: 'writes', paths: [args[i + 1]!] });
+      out.push({ type: 'writes', writes: [{ file: args[i + 1]! }] });
     }
   }
   return out;
@@ -204,6 +204,22 @@ const OPAQUE: Record<string, string> = {
   setpriv: 'runs a program with many options',
   newgrp: 'starts a shell',
   sudoedit: 'opens an editor',
+  'run-parts': 'runs every program in a directory',
+  runcon: 'runs a program in another security context with many options',
+  fakeroot: 'runs a program with a preloaded library and many options',
+  pee: 'runs shell command strings',
+  vipe: 'opens an editor in a pipeline',
+  entr: 'runs a command when files change',
+  watchexec: 'runs a command when files change',
+  tsp: 'queues commands to run later',
+  nq: 'queues commands to run later',
+  sem: 'runs shell command strings',
+  schroot: 'runs a program or a shell in another root',
+  'systemd-nspawn': 'runs a program or a shell in a container',
+  proot: 'runs a program or a shell in another root',
+  chpst: 'runs a program with many options',
+  trickle: 'runs a program with many options',
+  sshfs: 'runs a program named in its options',
   editor: 'is the system editor, which runs shell commands read from its input',
   'sensible-editor': 'is the system editor, which runs shell commands read from its input',
   'sensible-browser': 'opens whatever program the system names',

@@ -1,4 +1,5 @@
 import type { ConstructKind } from '../constructs.js';
+import type { Write } from '../writers.js';
 
 /**
  * What a runner runs, read from its arguments. Each reader gets the words after the program
@@ -23,7 +24,7 @@ export type RunnerReading =
   /** Code read from standard input (`bash`, `python3 -`, `perl` with no script). */
   | { type: 'stdin' }
   /** Files the program writes (tee, cp, sed -i ...): a later run of them is not what the line shows. */
-  | { type: 'writes'; paths: string[]; unknown?: boolean }
+  | { type: 'writes'; writes: Write[] }
   | { type: 'dynamic'; kind: ConstructKind; detail: string };
 
 export type Args = readonly (string | undefined)[];

@@ -114,8 +114,38 @@ function settings(args: Args, start: number, program: string): [number] | Runner
 }
 
 /** Programs that run the program (or the shell string) their arguments name. */
+/** prlimit: resource options carry their values attached; `-p pid` changes a running process. */
+const prlimit: Reader = (args, program) => {
+  for (let i = 0; i < args.length; i++) {
+    const word = args[i];
+    if (word === undefined) return unreadable(program, undefined);
+    if (word === '--') return i + 1 < args.length ? [{ type: 'runs', from: i + 1 }] : [];
+    if (/^(-p|--pid)(=|$)/.test(word)) return [];
+    if (word === '-o' || word === '--output') i++;
+    else if (!word.startsWith('-')) return [{ type: 'runs', from: i }];
+  }
+  return [];
+};
+
 export const WRAPPERS: Record<string, Reader> = {
   sudo,
+  prlimit,
+  choom: (args, program) => {
+    const scan = scanOptions(args, { value: 'np', longValue: ['adjust', 'pid'] });
+    if (!scan.ok) return unreadable(program, scan.option);
+    if (scan.seen.has('p') || scan.seen.has('pid') || scan.next >= args.length) return [];
+    return [{ type: 'runs', from: scan.next }];
+  },
+  eatmydata: wrapper({}),
+  nocache: wrapper({}),
+  chronic: wrapper({ flags: 'ev' }),
+  ifne: wrapper({ flags: 'n' }),
+  ccache: wrapper({}),
+  torsocks: wrapper({ value: 'upaP', flags: 'iqd' }),
+  tsocks: wrapper({}),
+  proxychains: wrapper({ value: 'f', flags: 'q' }),
+  proxychains4: wrapper({ value: 'f', flags: 'q' }),
+  faketime: wrapper({ value: 'mf', flags: 'p', operands: 1 }),
   doas: wrapper({ value: 'uC', flags: 'nL' }),
   pkexec: wrapper({ longValue: ['user'], longFlags: ['disable-internal-agent', 'keep-cwd'] }),
   env,

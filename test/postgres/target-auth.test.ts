@@ -341,13 +341,20 @@ describe('SCRAM-SHA-256 target with TLS', () => {
 
 describe('MD5 and cleartext password targets', () => {
   it('MD5 over a plain connection', async () => {
-    await createConnection('md5', targetConfig({ user: md5User, password: md5Password, sslmode: 'disable' }));
+    // Without verified TLS the agent allows MD5 only when the connection says so (require_auth).
+    await createConnection(
+      'md5',
+      targetConfig({ user: md5User, password: md5Password, sslmode: 'disable', require_auth: 'md5' }),
+    );
     expect(await queryVia('md5', SSL_QUERY)).toEqual([{ ssl: false, version: null, who: md5User }]);
     expect(serverLog()).toMatch(new RegExp(`identity="${md5User}" method=md5`));
   });
 
   it('cleartext password over TLS', async () => {
-    await createConnection('cleartext', targetConfig({ user: clearUser, password: clearPassword, sslmode: 'require' }));
+    await createConnection(
+      'cleartext',
+      targetConfig({ user: clearUser, password: clearPassword, sslmode: 'require', require_auth: 'password' }),
+    );
     expect(await queryVia('cleartext', SSL_QUERY)).toEqual([
       { ssl: true, version: expect.stringMatching(/^TLS/), who: clearUser },
     ]);
@@ -355,13 +362,21 @@ describe('MD5 and cleartext password targets', () => {
   });
 
   it.each([
-    ['md5', md5User, 'disable'],
-    ['cleartext', clearUser, 'require'],
-    ['scram', scramUser, 'require'],
-  ])('a wrong %s password is refused without naming host, user or password', async (kind, user, sslmode) => {
+    ['md5', md5User, 'disable', 'md5'],
+    ['cleartext', clearUser, 'require', 'password'],
+    ['scram', scramUser, 'require', 'scram-sha-256'],
+  ])('a wrong %s password is refused without naming host, user or password', async (kind, user, sslmode, method) => {
     const wrong = `wrong-${hex(12)}`;
     const name = `wrong-${kind}`;
-    await createConnection(name, { host: plantedHost, port, database: 'postgres', user, password: wrong, sslmode });
+    await createConnection(name, {
+      host: plantedHost,
+      port,
+      database: 'postgres',
+      user,
+      password: wrong,
+      sslmode,
+      require_auth: method,
+    });
     const { code, message } = await refusal(name);
     expect(code).toBe('08001');
     expect(message).toMatch(/rejected the agent's credentials/);

@@ -41,6 +41,7 @@ export class ConnectionTargets {
       user: String(config.user),
       sslmode: (config.sslmode as SslMode | undefined) ?? 'prefer',
       ...(typeof config.sslrootcert === 'string' ? { sslrootcert: config.sslrootcert } : {}),
+      ...(typeof config.require_auth === 'string' ? { requireAuth: config.require_auth } : {}),
       ...(password ? { password } : {}),
     };
   }

@@ -3,6 +3,7 @@
 // first: src/gen/ is generated, not committed.
 export * from './gen/warden/tunnel/v1/tunnel_pb.js';
 export * from './agent-tunnel-service.js';
+export * from './require-auth.js';
 export * from './session-open.js';
 export * from './session-reports.js';
 export * from './ssh-channel.js';

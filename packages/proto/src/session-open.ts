@@ -21,6 +21,13 @@ export interface PostgresTarget {
   /** PEM of the CA to trust for verify-full, or a `file:` reference. */
   sslrootcert?: string;
   password?: SecretSource;
+  /**
+   * Which authentication methods the target may ask for, as libpq's `require_auth`
+   * (require-auth.ts): e.g. `scram-sha-256`, `md5,scram-sha-256`, `!password`. Absent:
+   * any method with sslmode verify-full, else only SCRAM-SHA-256 or none. An agent that
+   * predates this field ignores it.
+   */
+  requireAuth?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { CredentialError, resolveSecret } from '../credentials.js';
+import { AUTH_REFUSED, authPolicy, enforceAuthPolicy, type AuthPolicy } from './target-auth.js';
 import type { PostgresSessionOpen, SslMode } from '@warden/proto';
 
 /** Result of a successful login to the target, before any client traffic. */
@@ -76,7 +77,9 @@ async function tlsOptions(
 /**
  * Logs in to the target with node-postgres (trust, cleartext, MD5, SCRAM-SHA-256
  * with channel binding when offered, TLS per sslmode), then takes over its socket:
- * from ReadyForQuery on, bytes are relayed untouched.
+ * from ReadyForQuery on, bytes are relayed untouched. The methods the target may ask
+ * for are the connection's require_auth, or by default any with sslmode verify-full
+ * and only SCRAM-SHA-256 or none otherwise (target-auth.ts).
  */
 export interface ConnectTargetOptions {
   timeoutMs?: number;
@@ -90,7 +93,7 @@ export async function connectTarget(
 ): Promise<TargetConnection> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { target } = request;
-  const attempt = async (ssl: false | ConnectionOptions, password: string | undefined) => {
+  const attempt = async (ssl: false | ConnectionOptions, password: string | undefined, policy: AuthPolicy) => {
     const startup = targetStartupParameters(request);
     const client = new pg.Client({
       host: target.host,
@@ -106,6 +109,7 @@ export async function connectTarget(
     });
     const parameters = new Map<string, string>();
     const connection = (client as unknown as { connection: DriverConnection }).connection;
+    enforceAuthPolicy(connection, policy);
     // node-postgres sends only the few startup parameters it knows (getStartupConf), and its
     // serializer appends client_encoding=UTF8 after them. Replacing startup() on this instance's
     // connection (called once the socket, TLS or not, is up) sends exactly the client's
@@ -142,16 +146,17 @@ export async function connectTarget(
 
   try {
     // Inside the try: a missing env:/file: reference is reported by name, like any other failure.
+    const policy = authPolicy(target);
     const password = await resolveSecret(target.password);
     const ssl = await tlsOptions(target.sslmode, target.host, target.sslrootcert);
     try {
-      return await attempt(ssl, password);
+      return await attempt(ssl, password, policy);
     } catch (error) {
       // sslmode=prefer falls back to a plain connection, as libpq does, when the
       // server has no TLS or its pg_hba.conf refuses this connection over TLS.
       const message = String((error as Error).message);
       if (target.sslmode === 'prefer' && (/does not support SSL/i.test(message) || NO_HBA_ENTRY.test(message))) {
-        return await attempt(false, password);
+        return await attempt(false, password, policy);
       }
       throw error;
     }
@@ -205,6 +210,8 @@ function describeFailure(error: unknown, target: PostgresSessionOpen['target']):
   const err = error as { code?: string; message?: string; overTls?: boolean };
   const code = err.code ?? '';
   const message = err.message ?? '';
+  // Written by target-auth.ts to name the method only.
+  if (code === AUTH_REFUSED) return new TargetError(message, '08001');
   if (NO_HBA_ENTRY.test(message)) {
     return new TargetError(
       err.overTls

@@ -2,6 +2,7 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import type { SecretBox } from '@warden/runtime';
 import { badRequest, type FieldError } from '../../errors.js';
+import { requireAuthError } from './require-auth.js';
 import { connectionTypes, type ConnectionTypeName } from './schemas.js';
 
 /**
@@ -169,6 +170,10 @@ export function applyConfig(
         message: 'must be a PEM certificate or a file:/absolute/path reference',
       });
     }
+  }
+  if (type === 'postgres' && typeof plain.require_auth === 'string') {
+    const problem = requireAuthError(plain.require_auth);
+    if (problem) errors.push({ field: `${base}.require_auth`, message: problem });
   }
   if (type === 'ssh' && candidate.passphrase !== undefined && candidate.privateKey === undefined) {
     errors.push({ field: `${base}.passphrase`, message: 'needs a privateKey' });

@@ -1,5 +1,6 @@
 import { Type, type Static, type TObject, type TSchema } from 'typebox';
 import { Id, Name, Nullable, Timestamp } from '../../schemas.js';
+import { requireAuthDescription } from './require-auth.js';
 import { TargetRoleField, Warnings } from './target-role.js';
 
 export const CONNECTION_TYPES = ['postgres', 'ssh', 'http'] as const;
@@ -39,6 +40,8 @@ export const PostgresConfig = Type.Object(
     sslrootcert: Type.Optional(
       Type.String({ minLength: 1, maxLength: 65536, description: 'a PEM certificate or a `file:/path` reference' }),
     ),
+    // Checked further in applyConfig (require-auth.ts), so an unknown method is named.
+    require_auth: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: requireAuthDescription })),
   },
   { additionalProperties: false },
 );
@@ -198,7 +201,9 @@ const Options = (description: string, recording: TSchema, access: TSchema, ssh: 
 
 const configDescription =
   'target settings for the type. postgres: host, port (5432), database, user, password*, sslmode ' +
-  '(disable|prefer|require|verify-full, default prefer), sslrootcert. ssh: host, port (22), user, ' +
+  '(disable|prefer|require|verify-full, default prefer), sslrootcert, require_auth (libpq syntax: ' +
+  'password, md5, scram-sha-256, none or !method, comma-separated; default any method with verify-full, ' +
+  'else scram-sha-256,none). ssh: host, port (22), user, ' +
   'password*, privateKey*, passphrase*, hostKeyFingerprint, knownHosts. http: url, authorization*, ' +
   'headers. * = secret: write-only, `env:NAME` / `file:/path` references or literals stored encrypted.';
 

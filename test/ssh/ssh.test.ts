@@ -306,6 +306,35 @@ describe('ssh through the gateway', () => {
     expect(noShell.status).toBe(404);
   });
 
+  it('records the construct that kept a line from being judged, and publishes command.blocked without the line', async () => {
+    const since = new Date();
+    const line = 'eval "$(printf forbidden-tool)" # secret-arg-7f3a';
+    const res = await ssh.run('box', [line], { token: dp.adminKey });
+    expect(res.code).toBe(126);
+    expect(res.stderr).toContain('eval runs a string as code');
+    const [session] = await sealedSessions(since, 1);
+    const events = await dp.api.request('GET', `/api/sessions/${session!.id}/events`);
+    const exec = events.body.events.find((e: { kind: string }) => e.kind === 'ssh.exec');
+    expect(exec.payload).toMatchObject({
+      text: line,
+      decision: { action: 'block', rule: 'dangerous-commands', construct: 'eval' },
+    });
+    const transcript = await dp.api.request('GET', `/api/sessions/${session!.id}/transcript`);
+    expect(transcript.text).toContain('BLOCKED by rule "dangerous-commands" [eval]');
+    let published: { data: Record<string, unknown>; session: { id: string } } | undefined;
+    for (let i = 0; i < 50 && !published; i++) {
+      const list = await dp.api.request('GET', '/api/events?types=command.blocked&limit=20');
+      published = list.body.events.find((e: { session: { id: string } }) => e.session.id === session!.id);
+      if (!published) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(published?.data).toMatchObject({
+      rule: 'dangerous-commands',
+      construct: 'eval',
+      commandLength: line.length,
+    });
+    expect(JSON.stringify(published)).not.toContain('secret-arg-7f3a');
+  });
+
   it('refuses sftp and port forwarding the connection does not enable', async () => {
     const sftp = await ssh.run('box', ['-s', 'sftp'], { token: dp.adminKey });
     expect(sftp.code).not.toBe(0);

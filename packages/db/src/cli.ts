@@ -8,6 +8,7 @@ const [command, name] = process.argv.slice(2);
 const db = await openDatabase({
   databaseUrl: process.env.DATABASE_URL,
   dataDir: process.env.WARDEN_DATA_DIR ?? '.data',
+  applicationName: 'warden-migrate',
 });
 try {
   if (command === 'migrate') {

@@ -12,7 +12,29 @@ export interface DatabaseOptions {
   databaseUrl?: string | undefined;
   /** Where PGlite keeps its files (`<dataDir>/pglite`). */
   dataDir: string;
+  /**
+   * `application_name` of every control-plane connection, to find them in pg_stat_activity;
+   * default `warden-<app>` after the entry point (apps/<app>/…), `warden` otherwise. An
+   * `application_name` in the URL wins.
+   */
+  applicationName?: string | undefined;
+  /**
+   * How long opening a control-plane connection (or waiting for a free one in a full pool) may
+   * take before the query fails (default 10 s); without it an unreachable database would hold
+   * every caller until the operating system gave up on the connect (minutes).
+   */
+  databaseConnectTimeoutMs?: number | undefined;
+  /** Where lost connections are logged (pino's argument order); default JSON lines on stderr. */
+  logger?: DatabaseLogger | undefined;
 }
+
+/** The part of a pino logger the pools log through. */
+export interface DatabaseLogger {
+  warn(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * One handle on the control-plane database, whichever engine backs it. Everything
@@ -46,7 +68,21 @@ export type RawExecute = (sql: string, params: unknown[], name?: string) => Prom
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: 10 });
+    const url = options.databaseUrl;
+    const applicationName = options.applicationName ?? defaultApplicationName();
+    const logger = options.logger ?? stderrLogger(applicationName);
+    const poolConfig = (max: number): pg.PoolConfig => ({
+      connectionString: url,
+      max,
+      application_name: applicationName,
+      connectionTimeoutMillis: options.databaseConnectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    });
+    const prismaPool = survivingPool(new pg.Pool(poolConfig(10)), 'prisma', logger);
+    const adapterFactory = new PrismaPg(prismaPool, {
+      // A connection lost inside a transaction: the transaction's query fails, and is what callers see.
+      onConnectionError: (err) =>
+        logger.warn({ pool: 'prisma', err: errorFields(err) }, 'control-plane connection lost'),
+    });
     const prisma = new PrismaClient({ adapter: adapterFactory });
     // A small pool of its own, opened on first use: only bulk writers need it.
     let pool: pg.Pool | null = null;
@@ -54,13 +90,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       mode: 'postgres',
       prisma,
       adapterFactory,
-      location: redactUrl(options.databaseUrl),
+      location: redactUrl(url),
       execute: async (sql, params, name) => {
-        pool ??= new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
+        pool ??= survivingPool(new pg.Pool(poolConfig(2)), 'bulk', logger);
         await pool.query({ text: sql, values: params, ...(name ? { name } : {}) });
       },
       close: async () => {
         await prisma.$disconnect();
+        // The adapter leaves a pool it was given open: it is ours to end.
+        await prismaPool.end();
         await pool?.end();
       },
     };
@@ -92,6 +130,65 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await pglite.close();
     },
   };
+}
+
+/**
+ * A pool that outlives its connections. Postgres ends an idle connection on a restart, a failover,
+ * an idle timeout or pg_terminate_backend; node-postgres then emits `error` on the pool, which
+ * without a listener is an uncaught exception that ends the process (and every session it serves).
+ * The pool has already dropped that connection and opens a new one when next needed; a query that
+ * was running on it fails, and its caller decides (the recording writer retries).
+ */
+function survivingPool(pool: pg.Pool, name: string, logger: DatabaseLogger): pg.Pool {
+  let lost = false;
+  pool.on('error', (err) => {
+    lost = true;
+    logger.warn(
+      { pool: name, err: errorFields(err) },
+      'control-plane connection lost; the pool opens a new one when needed',
+    );
+  });
+  pool.on('connect', (client) => {
+    // A connection's own errors while checked out reach its query; once idle, the pool's listener.
+    client.on('error', () => {});
+    if (!lost) return;
+    lost = false;
+    logger.info({ pool: name }, 'control-plane connection open again');
+  });
+  return pool;
+}
+
+/** What a log line needs of a driver error: its message and codes, not its stack. */
+function errorFields(err: Error): Record<string, unknown> {
+  const { code, severity } = err as { code?: unknown; severity?: unknown };
+  return {
+    message: err.message,
+    ...(code !== undefined ? { code } : {}),
+    ...(severity !== undefined ? { severity } : {}),
+  };
+}
+
+/** `warden-gateway` for apps/gateway/src/main.ts or apps/gateway/dist/main.js; the all-in-one is `warden-stack`. */
+export function defaultApplicationName(entry: string | undefined = process.argv[1]): string {
+  const app = /[\\/]apps[\\/]([a-z][a-z0-9-]*)[\\/]/.exec(entry ?? '')?.[1];
+  if (!app) return 'warden';
+  return app === 'warden' ? 'warden-stack' : `warden-${app}`;
+}
+
+/** Pino's JSON line shape (level 30 info, 40 warn), for processes that pass no logger. */
+function stderrLogger(service: string): DatabaseLogger {
+  const write = (level: number, fields: Record<string, unknown>, msg: string) =>
+    process.stderr.write(
+      JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        service,
+        component: 'control-plane-db',
+        ...fields,
+        msg,
+      }) + '\n',
+    );
+  return { info: (fields, msg) => write(30, fields, msg), warn: (fields, msg) => write(40, fields, msg) };
 }
 
 /** `postgres://user:secret@host/db` → `postgres://user:***@host/db`. */

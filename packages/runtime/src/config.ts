@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
 
 /** host:port pair a server binds to. */
@@ -16,6 +17,11 @@ export interface WardenConfig {
   dataDir: string;
   /** Control-plane Postgres; unset → embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
+  /**
+   * How long opening a control-plane connection, or waiting for a free one, may take before the
+   * query fails (WARDEN_DATABASE_CONNECT_TIMEOUT_MS, default 10 s); clients then get "try again".
+   */
+  databaseConnectTimeoutMs: number;
   /** Redis for BullMQ and cross-replica pub/sub; unset → in-process delivery. */
   redisUrl: string | undefined;
   /** Namespace of Warden's keys in Redis (BullMQ queues), so deployments can share one Redis. */
@@ -32,7 +38,11 @@ export interface WardenConfig {
   secretKey: string | undefined;
   /** If set when no admin exists, becomes an admin API key. */
   bootstrapAdminKey: string | undefined;
-  /** Identifies this gateway replica in sessions and agent records. */
+  /**
+   * Identifies this gateway replica in sessions and agent records (WARDEN_GATEWAY_ID). Default
+   * `<host>-<Postgres listener port>`: the host name (HOSTNAME, else the OS's; a Kubernetes pod's
+   * name) stays the same across restarts, and replicas sharing a host cannot share a port.
+   */
   gatewayId: string;
   logLevel: string;
   /** Certificate and key files the client listeners present; unset → self-signed in dataDir. */
@@ -48,6 +58,12 @@ export interface WardenConfig {
    */
   agentPresenceIntervalMs: number;
   /**
+   * How often a gateway replica refreshes its own presence and looks for replicas that went away
+   * (WARDEN_GATEWAY_PRESENCE_INTERVAL_MS, default the agent presence interval): one that missed
+   * three refreshes is gone, and another replica ends the sessions it left open at its next look.
+   */
+  gatewayPresenceIntervalMs: number;
+  /**
    * Failed logins (a wrong or expired token) from one client address within `loginLockoutMs` after
    * which the gateway's Postgres and SSH listeners refuse that address for `loginLockoutMs`
    * (default 20 in 60 s; 0 turns it off, e.g. behind a load balancer that hides client addresses).
@@ -60,6 +76,18 @@ export interface WardenConfig {
    * adds handoff cost).
    */
   recordingWorker: boolean;
+  /**
+   * How often a gateway asks the control plane whether a session it holds was killed or belongs to
+   * an identity that was blocked or disabled (WARDEN_CONTAINMENT_RECONCILE_MS, default 2 s). The
+   * control bus delivers these at once; this bounds how late they take effect when it is down.
+   */
+  containmentReconcileMs: number;
+  /**
+   * How long a process may take to stop on SIGTERM/SIGINT before it exits anyway with code 1
+   * (WARDEN_SHUTDOWN_GRACE_MS, default 25 s: under Kubernetes' default 30 s grace period), so a
+   * Redis or database that does not answer cannot keep it running.
+   */
+  shutdownGraceMs: number;
   /** Bearer token /metrics requires (API, and the gateway's and agent's own ports); unset → open. */
   metricsToken: string | undefined;
   /** Where a separate gateway process serves /metrics (WARDEN_GATEWAY_METRICS_PORT: port or host:port). */
@@ -179,11 +207,20 @@ function metricsAddress(env: Env, name: string): ListenAddress | undefined {
   return parseListenAddress(/^\d+$/.test(raw) ? `0.0.0.0:${raw}` : raw, name);
 }
 
+/** `<host>-<port>` (see WardenConfig.gatewayId); the port is the Postgres listener's, as loadConfig reads it. */
+function defaultGatewayId(env: Env): string {
+  const host = nonEmpty(env.HOSTNAME) ?? nonEmpty(hostname()) ?? 'gateway';
+  const { port } = address(env, 'WARDEN_POSTGRES_ADDR', '127.0.0.1:15432');
+  // Port 0 (any free port) says nothing about the replica: nothing stable is left but the process.
+  return port ? `${host}-${port}` : `${host}-pid${process.pid}`;
+}
+
 export function loadConfig(env: Env = process.env): WardenConfig {
   const api = address(env, 'WARDEN_API_ADDR', '127.0.0.1:8009');
   return {
     dataDir: path.resolve(env.WARDEN_DATA_DIR ?? '.data'),
     databaseUrl: nonEmpty(env.DATABASE_URL),
+    databaseConnectTimeoutMs: positiveInteger(env, 'WARDEN_DATABASE_CONNECT_TIMEOUT_MS', 10_000),
     redisUrl: nonEmpty(env.REDIS_URL),
     redisPrefix: nonEmpty(env.WARDEN_REDIS_PREFIX) ?? 'warden',
     api,
@@ -194,16 +231,23 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     publicUrl: (env.WARDEN_PUBLIC_URL ?? `http://${api.host}:${api.port}`).replace(/\/+$/, ''),
     secretKey: nonEmpty(env.WARDEN_SECRET_KEY),
     bootstrapAdminKey: nonEmpty(env.BOOTSTRAP_ADMIN_KEY),
-    gatewayId: nonEmpty(env.WARDEN_GATEWAY_ID) ?? `gw-${process.pid}`,
+    gatewayId: nonEmpty(env.WARDEN_GATEWAY_ID) ?? defaultGatewayId(env),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     tlsCertFile: nonEmpty(env.WARDEN_TLS_CERT),
     tlsKeyFile: nonEmpty(env.WARDEN_TLS_KEY),
     apiBodyLimit: Number(env.WARDEN_API_BODY_LIMIT ?? 1024 * 1024),
     retentionIntervalMs: positiveInteger(env, 'WARDEN_RETENTION_INTERVAL_MS', 60 * 60 * 1000),
     agentPresenceIntervalMs: positiveInteger(env, 'WARDEN_AGENT_PRESENCE_INTERVAL_MS', 30_000),
+    gatewayPresenceIntervalMs: positiveInteger(
+      env,
+      'WARDEN_GATEWAY_PRESENCE_INTERVAL_MS',
+      positiveInteger(env, 'WARDEN_AGENT_PRESENCE_INTERVAL_MS', 30_000),
+    ),
     loginMaxFailures: nonNegativeInteger(env, 'WARDEN_LOGIN_MAX_FAILURES', 20),
     loginLockoutMs: positiveInteger(env, 'WARDEN_LOGIN_LOCKOUT_MS', 60_000),
     recordingWorker: env.WARDEN_RECORDING_WORKER !== 'off',
+    containmentReconcileMs: positiveInteger(env, 'WARDEN_CONTAINMENT_RECONCILE_MS', 2000),
+    shutdownGraceMs: positiveInteger(env, 'WARDEN_SHUTDOWN_GRACE_MS', 25_000),
     metricsToken: nonEmpty(env.WARDEN_METRICS_TOKEN),
     gatewayMetrics: metricsAddress(env, 'WARDEN_GATEWAY_METRICS_PORT'),
     agentMetrics: metricsAddress(env, 'WARDEN_AGENT_METRICS_PORT'),

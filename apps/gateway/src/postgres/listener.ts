@@ -1,6 +1,6 @@
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
-import type { PrismaClient } from '@warden/db';
+import { isControlPlaneUnavailable, type PrismaClient } from '@warden/db';
 import { SqlState } from '@warden/pg-wire';
 import type { LoginThrottle } from '@warden/access';
 import type { ListenAddress, Logger } from '@warden/runtime';
@@ -13,7 +13,7 @@ import type { Recordings } from '../recording/recordings.js';
 import type { SessionTracker } from '../session-tracker.js';
 import { TargetRoles } from '../target-roles.js';
 import { CancelKeys } from './cancel-keys.js';
-import { refuse } from './client-errors.js';
+import { CONTROL_PLANE_UNAVAILABLE, internalFailure, refuse } from './client-errors.js';
 import { ClientChannel } from './client-channel.js';
 import { clientHandshake } from './client-handshake.js';
 import { PostgresProxySession } from './proxy-session.js';
@@ -71,6 +71,8 @@ export class PostgresListener implements ProtocolListener {
     // socket, and an ErrorResponse written to the raw one would reach the client as
     // bytes that break its TLS layer ("wrong version number") instead of the error.
     const channel = new ClientChannel(socket);
+    // Who and what, for the log line of a failure past the handshake.
+    let context: Record<string, unknown> = { client: socket.remoteAddress };
     try {
       const outcome = await clientHandshake(channel, this.deps);
       if (outcome.kind === 'cancel') {
@@ -96,12 +98,17 @@ export class PostgresListener implements ProtocolListener {
         refuse(channel.socket, outcome.code, outcome.message, outcome.hint);
         return;
       }
+      context = { ...context, identity: outcome.principal.name, connection: outcome.connection.name };
       // Fail closed: without the connection's policy nothing is relayed.
       let policy;
       try {
         policy = await this.deps.policies.forConnection(outcome.connection.id);
       } catch (error) {
         log.error({ err: (error as Error).message, connection: outcome.connection.name }, 'policy could not be loaded');
+        if (isControlPlaneUnavailable(error)) {
+          refuse(channel.socket, CONTROL_PLANE_UNAVAILABLE.code, CONTROL_PLANE_UNAVAILABLE.message);
+          return;
+        }
         refuse(
           channel.socket,
           SqlState.INTERNAL_ERROR,
@@ -145,6 +152,12 @@ export class PostgresListener implements ProtocolListener {
       );
       await session.run();
     } catch (error) {
+      const internal = internalFailure(error);
+      if (internal) {
+        log.error({ ...context, err: error }, `postgres client refused: ${internal.message}`);
+        refuse(channel.socket, internal.code, internal.message);
+        return;
+      }
       const code = (error as { code?: string }).code;
       log.info(
         { client: socket.remoteAddress, err: (error as Error).message },

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection as SshConnection, ServerChannel } from 'ssh2';
 import type { LoginThrottle, Principal } from '@warden/access';
-import type { PrismaClient } from '@warden/db';
+import { isControlPlaneUnavailable, type PrismaClient } from '@warden/db';
 import { ShellPolicy, type CompiledPolicy, type Decision } from '@warden/policy';
 import type { ReviewService } from '@warden/reviews';
 import type { ListenAddress, Logger } from '@warden/runtime';
@@ -37,6 +37,8 @@ const NATIVE_CIPHERS = [
   'aes256-ctr',
 ] as const;
 const METHODS: AuthContext['method'][] = ['publickey', 'password', 'keyboard-interactive'];
+/** What a client is told when the control-plane database cannot be used (the log has the cause). */
+const UNAVAILABLE = 'the access service is unavailable; try again shortly';
 
 export interface SshListenerDeps {
   address: ListenAddress;
@@ -117,7 +119,8 @@ export class SshListener implements ProtocolListener {
           }
         },
         (err: unknown) => {
-          log.error({ err, client: clientAddr }, 'ssh authentication failed');
+          log.error({ err, client: clientAddr, method: ctx.method }, 'ssh authentication failed');
+          if (isControlPlaneUnavailable(err)) sendAuthBanner(ctx, `Warden: ${UNAVAILABLE}`);
           ctx.reject(METHODS);
         },
       );
@@ -126,8 +129,9 @@ export class SshListener implements ProtocolListener {
       clearTimeout(timer);
       const requests = new SessionRequests(client);
       void this.start(client, requests, clientAddr, principal!, username).catch((err: unknown) => {
-        log.error({ err, client: clientAddr }, 'ssh session failed to start');
-        client.end();
+        log.error({ err, client: clientAddr, identity: principal?.name, username }, 'ssh session failed to start');
+        if (isControlPlaneUnavailable(err)) this.refuse(client, requests, UNAVAILABLE);
+        else client.end();
       });
     });
   }
@@ -236,5 +240,37 @@ export class SshListener implements ProtocolListener {
       session.on('subsystem', (accept) => answer(accept()));
     });
     requests.handleTcpip((_accept, reject) => reject());
+  }
+}
+
+/** The parts of ssh2's protocol object (not its public API) that sendAuthBanner uses. */
+interface Ssh2Protocol {
+  _kexinit?: unknown;
+  _cipher?: { encrypt(packet: Buffer): void };
+  _packetRW?: { write?: { allocStart: number; alloc(size: number): Buffer; finalize(packet: Buffer): Buffer } };
+}
+
+/**
+ * Tells a client why its login failed, which an authentication failure cannot: an
+ * SSH_MSG_USERAUTH_BANNER, which the server may send at any time before authentication succeeds
+ * (RFC 4252 5.4) and OpenSSH prints at its default log level. ssh2 sends only the banner configured
+ * at start, so this writes the message as ssh2 writes that one; should its internals differ (or a
+ * key exchange be under way), the client gets no message and the refusal alone.
+ */
+function sendAuthBanner(ctx: AuthContext, text: string): void {
+  const proto = (ctx as unknown as { _protocol?: Ssh2Protocol })._protocol;
+  const writer = proto?._packetRW?.write;
+  if (!proto?._cipher || !writer || proto._kexinit !== undefined) return;
+  try {
+    const body = Buffer.from(`${text}\r\n`, 'utf8');
+    let p = writer.allocStart;
+    const packet = writer.alloc(1 + 4 + body.length + 4);
+    packet[p] = 53; // SSH_MSG_USERAUTH_BANNER
+    packet.writeUInt32BE(body.length, ++p);
+    body.copy(packet, (p += 4));
+    packet.writeUInt32BE(0, p + body.length); // language tag: none
+    proto._cipher.encrypt(writer.finalize(packet));
+  } catch {
+    // No banner: the client still gets the refusal.
   }
 }

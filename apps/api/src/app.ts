@@ -9,6 +9,7 @@ import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
 import { AuditLog } from './audit.js';
 import { errorHandler } from './errors.js';
 import { authPlugin } from './plugins/auth.js';
+import { inputPlugin } from './plugins/input.js';
 import { reviewJobsPlugin } from './jobs/review-notifications.js';
 import { consolePlugin } from './console/index.js';
 import { observabilityPlugin } from './observability/index.js';
@@ -88,6 +89,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  await app.register(inputPlugin);
   await app.register(authPlugin);
   await app.register(jobsPlugin);
   await app.register(reviewJobsPlugin);

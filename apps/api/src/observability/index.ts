@@ -35,7 +35,14 @@ export const observabilityPlugin = fp(async (app: ApiInstance) => {
     onDispatched: () => hub.wake(),
   });
   app.decorate('eventStream', hub);
-  const offPending = registerPendingReviewSource(() => prisma.review.count({ where: { status: 'pending' } }));
+  // NaN while the database cannot answer: /metrics must keep working during an outage (its other
+  // series, warden_api_control_plane_unavailable_total among them, are what operators look at then).
+  const offPending = registerPendingReviewSource(() =>
+    prisma.review.count({ where: { status: 'pending' } }).catch((err: unknown) => {
+      logger.debug({ err }, 'pending reviews not counted');
+      return NaN;
+    }),
+  );
 
   // The id Fastify's request logs carry (reqId), so a caller can quote it when reporting a problem.
   app.addHook('onSend', async (request, reply) => {

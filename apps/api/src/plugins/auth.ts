@@ -5,6 +5,7 @@ import type { Role } from '@warden/db';
 import { ApiError } from '../errors.js';
 import { PUBLIC_AUTH_PATHS } from '../routes/auth/index.js';
 import type { ApiInstance } from '../types.js';
+import { authThrottlePlugin } from './auth-throttle.js';
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -13,19 +14,28 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1] ?? '';
 }
 
+/** Paths under /api that neither carry nor hand out a credential: a locked-out address still reads them. */
+const UNTHROTTLED_PATHS: ReadonlySet<string> = new Set(['/api/openapi.json', '/api/auth/config', '/api/auth/jwks']);
+
 /**
  * Authenticates every request under /api, except the OpenAPI document and the sign-in
  * endpoints (PUBLIC_AUTH_PATHS), which are how a caller gets a token. Tokens are never
- * logged: pino redacts the header and failures log only the precise reason.
+ * logged: pino redacts the header and failures log only the precise reason. An address
+ * that failed too often is refused before its token is looked up (auth-throttle.ts).
  */
 export const authPlugin = fp(async (app: ApiInstance) => {
+  await app.register(authThrottlePlugin);
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/') || path === '/api/openapi.json' || PUBLIC_AUTH_PATHS.has(path)) return;
+    if (!path.startsWith('/api/') || UNTHROTTLED_PATHS.has(path)) return;
+    await app.authThrottle.check(request);
+    if (PUBLIC_AUTH_PATHS.has(path)) return;
     const result = await authenticateToken(app.services.prisma, bearerToken(request));
     if (!result.ok) {
       request.log.info({ reason: result.reason }, 'authentication failed');
+      // No credential at all looked nothing up and guessed nothing.
+      if (result.reason !== 'missing') await app.authThrottle.failed(request);
       throw new ApiError(401, authFailureMessages[result.reason]);
     }
     request.principal = result.principal;

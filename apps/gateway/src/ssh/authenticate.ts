@@ -76,6 +76,10 @@ export async function authorizeConnection(
   principal: Principal,
   username: string,
 ): Promise<SshAuthorization> {
+  // Postgres cannot compare text with NUL: the lookup below would fail, and the client learn nothing.
+  if (username.includes('\u0000')) {
+    return { ok: false, message: 'the username contains a NUL character; use <connection> or <identity>+<connection>' };
+  }
   const { identity, connection: name } = parseSshUsername(username);
   if (identity !== undefined && identity !== principal.name) {
     return {

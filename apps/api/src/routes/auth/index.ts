@@ -72,6 +72,7 @@ export async function authRoutes(app: ApiInstance) {
       const result = await signIns.refresh(req.body.refresh_token);
       if (!result.ok) {
         req.log.info({ reason: result.reason }, 'refresh refused');
+        await app.authThrottle.failed(req);
         throw new ApiError(401, redeemFailures[result.reason]);
       }
       return reply.header('cache-control', 'no-store').send(result.tokens);
@@ -93,6 +94,7 @@ export async function authRoutes(app: ApiInstance) {
       const result = await signIns.exchange(req.body.code);
       if (!result.ok) {
         req.log.info({ reason: result.reason }, 'login code refused');
+        await app.authThrottle.failed(req);
         throw new ApiError(401, redeemFailures[result.reason]);
       }
       return reply.header('cache-control', 'no-store').send(result.tokens);
@@ -138,7 +140,11 @@ export async function authRoutes(app: ApiInstance) {
           req.log.info({ reason: auth.reason }, 'logout refused');
         }
       }
-      if (!session) throw new ApiError(401, 'give the access token as bearer token or the refresh_token in the body');
+      if (!session) {
+        // A credential that matched nothing counts toward the address's lockout (plugins/auth-throttle.ts).
+        if (refreshToken || req.headers.authorization) await app.authThrottle.failed(req);
+        throw new ApiError(401, 'give the access token as bearer token or the refresh_token in the body');
+      }
       if (await signIns.revoke(session.id, 'logout')) {
         await audit.record(
           req,

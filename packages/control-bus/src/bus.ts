@@ -26,13 +26,45 @@ export interface ControlBus {
   claim(key: string, ttlMs: number): Promise<boolean>;
   /** Resolves once messages published from now on are delivered to this bus's subscribers. */
   ready(): Promise<void>;
+  /** Whether the bus is connected now, from the connections' state (no round trip). */
+  health(): BusHealth;
+  /** Whether the bus answers now: a round trip on each connection, bounded (readiness probes). */
+  check(): Promise<BusHealth>;
   close(): Promise<void>;
+}
+
+export interface BusHealth {
+  up: boolean;
+  /** Why not, when down: which connection and its state (never the Redis address). */
+  detail?: string;
+}
+
+/**
+ * `publish` or `claim` could not reach the bus (Redis down, not answering, or the bus closed). It
+ * comes at once, or after the bus's command timeout, never after a long wait. `statusCode` lets an
+ * HTTP layer answer 503.
+ */
+export class ControlBusUnavailableError extends Error {
+  override name = 'ControlBusUnavailableError';
+  readonly statusCode = 503;
+  readonly code = 'WARDEN_CONTROL_BUS_UNAVAILABLE';
+  /** What was attempted, e.g. `publish session.kill` (for logs). */
+  readonly operation: string | undefined;
+
+  constructor(
+    message = 'the control bus (Redis) is unreachable; try again once it is back',
+    options: { cause?: unknown; operation?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.operation = options.operation;
+  }
 }
 
 /** The parts of a pino logger the bus uses. */
 export interface BusLogger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
 }
 
 export const silentLogger: BusLogger = { warn() {}, error() {} };

@@ -1,4 +1,12 @@
-import { silentLogger, Subscribers, type BusLogger, type ControlBus, type Handler } from './bus.js';
+import {
+  ControlBusUnavailableError,
+  silentLogger,
+  Subscribers,
+  type BusHealth,
+  type BusLogger,
+  type ControlBus,
+  type Handler,
+} from './bus.js';
 import type { Topic, TopicMessages } from './topics.js';
 
 /**
@@ -18,7 +26,7 @@ export class InProcessControlBus implements ControlBus {
   }
 
   async publish<T extends Topic>(topic: T, message: TopicMessages[T]): Promise<void> {
-    if (this.closed) throw new Error('the control bus is closed');
+    if (this.closed) throw new ControlBusUnavailableError('the control bus is closed');
     const json = JSON.stringify(message);
     queueMicrotask(() => {
       if (!this.closed) this.subscribers.deliver(topic, JSON.parse(json));
@@ -40,6 +48,14 @@ export class InProcessControlBus implements ControlBus {
   }
 
   async ready(): Promise<void> {}
+
+  health(): BusHealth {
+    return this.closed ? { up: false, detail: 'closed' } : { up: true };
+  }
+
+  async check(): Promise<BusHealth> {
+    return this.health();
+  }
 
   async close(): Promise<void> {
     this.closed = true;

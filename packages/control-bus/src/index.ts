@@ -2,9 +2,23 @@ import type { BusLogger, ControlBus } from './bus.js';
 import { InProcessControlBus } from './in-process.js';
 import { RedisControlBus } from './redis.js';
 
-export { isTopicMessage, silentLogger, type BusLogger, type ControlBus, type Handler } from './bus.js';
+export {
+  ControlBusUnavailableError,
+  isTopicMessage,
+  silentLogger,
+  type BusHealth,
+  type BusLogger,
+  type ControlBus,
+  type Handler,
+} from './bus.js';
 export { InProcessControlBus } from './in-process.js';
-export { DEFAULT_CHANNEL_PREFIX, RedisControlBus, type RedisControlBusOptions } from './redis.js';
+export {
+  DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_MS,
+  RedisControlBus,
+  type RedisControlBusOptions,
+} from './redis.js';
 export {
   TOPICS,
   TopicSchemas,
@@ -27,6 +41,8 @@ export interface ControlBusOptions {
   logger?: BusLogger;
   /** How long to wait for Redis to confirm the subscription (default 10 s). */
   readyTimeoutMs?: number;
+  /** Longest a publish, claim or health check waits for Redis (default 1 s; RedisControlBusOptions). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -40,6 +56,7 @@ export async function createControlBus(options: ControlBusOptions): Promise<Cont
     url: options.redisUrl,
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
   });
   const timeoutMs = options.readyTimeoutMs ?? 10_000;
   let timer: NodeJS.Timeout | undefined;

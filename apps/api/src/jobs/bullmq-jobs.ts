@@ -71,9 +71,11 @@ export class BullJobs implements BackgroundJobs {
 
   async close(): Promise<void> {
     this.closed = true;
-    // Workers first: they finish the job in hand, then nothing consumes; then the queues.
-    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    // Workers first: they finish the job in hand, then nothing consumes; then the queues. Each is
+    // given CLOSE_WAIT_MS: with Redis unreachable BullMQ's close never settles, and a stop must not
+    // wait for Redis (its connections are then dropped).
+    await Promise.allSettled([...this.workers.values()].map((w) => bounded(w.close(), () => w.disconnect())));
+    await Promise.allSettled([...this.queues.values()].map((q) => bounded(q.close(), () => q.disconnect())));
     this.workers.clear();
     this.queues.clear();
   }
@@ -97,4 +99,16 @@ export class BullJobs implements BackgroundJobs {
       removeOnFail: KEEP_FAILED,
     };
   }
+}
+
+const CLOSE_WAIT_MS = 1500;
+
+/** Waits for `closing` at most CLOSE_WAIT_MS, then gives up on it and starts `drop`. */
+async function bounded(closing: Promise<void>, drop: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_WAIT_MS)));
+  const outcome = await Promise.race([closing.then(() => 'closed' as const), late]);
+  clearTimeout(timer);
+  // Dropping the connections is not awaited either: it too can wait on a Redis that is gone.
+  if (outcome === 'late') void drop().catch(() => {});
 }

@@ -189,11 +189,6 @@ export async function userRoutes(app: ApiInstance) {
         }
         return tx.identity.findUniqueOrThrow({ where: { id }, include: withGroups });
       });
-      if (body.status === 'disabled') {
-        // Its keys and tokens already fail (authentication reads the status on every call);
-        // live sessions end too, on every gateway replica, as for a block.
-        await bus.publish('identity.blocked', { identityId: id, reason: 'the identity was disabled' });
-      }
       await audit.record(
         req,
         'identity.update',
@@ -203,6 +198,16 @@ export async function userRoutes(app: ApiInstance) {
           groups: groups?.map((g) => g.name).sort(),
         },
       );
+      if (body.status === 'disabled') {
+        // Its keys and tokens already fail (authentication reads the status on every call); live
+        // sessions end too, on every gateway replica, as for a block: at once over the bus, or at
+        // the gateways' next database check (WARDEN_CONTAINMENT_RECONCILE_MS) while it is down.
+        await bus
+          .publish('identity.blocked', { identityId: id, reason: 'the identity was disabled' })
+          .catch((err: unknown) =>
+            req.log.warn({ err }, 'control bus unavailable: gateways end the sessions at their next database check'),
+          );
+      }
       return present(identity);
     },
   );

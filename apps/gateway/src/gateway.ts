@@ -9,6 +9,7 @@ import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { Containment } from './containment.js';
 import { ConnectionTargets } from './connection-targets.js';
+import { GatewayPresence } from './gateway-presence.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PolicyRefresh } from './policy-refresh.js';
 import { PostgresListener } from './postgres/listener.js';
@@ -57,6 +58,7 @@ export class Gateway {
   private policyRefresh: PolicyRefresh | undefined;
   private unregisterAgentMetrics: () => void = () => {};
   private stopPresence: () => void = () => {};
+  private presence: GatewayPresence | undefined;
 
   constructor(private readonly options: GatewayOptions) {
     const { prisma, config, logger } = options;
@@ -92,6 +94,17 @@ export class Gateway {
 
   async start(): Promise<GatewayAddresses> {
     const { prisma, secretBox, config, logger } = this.options;
+    // First: a gateway still running under this id must find its agents and sessions untouched.
+    this.presence = new GatewayPresence({
+      prisma,
+      gatewayId: config.gatewayId,
+      intervalMs: config.gatewayPresenceIntervalMs,
+      agentPresenceIntervalMs: config.agentPresenceIntervalMs,
+      sessions: this.sessions,
+      recordings: this.recordings,
+      logger: logger.child({ component: 'presence' }),
+    });
+    await this.presence.claim();
     await this.agents.resetStale();
     await this.recordings.publishKey();
     this.bus = this.options.bus;
@@ -108,19 +121,19 @@ export class Gateway {
       actor: `gateway:${config.gatewayId}`,
       logger: logger.child({ component: 'reviews' }),
     });
-    const stale = await this.sessions.recoverStale();
-    if (stale.length) {
-      const cancelled = await reviews.cancelPending(
-        { sessionIds: stale },
-        'the gateway holding the statement restarted',
-      );
-      logger.warn({ sessions: stale.length, reviews: cancelled.length }, 'recovered sessions left by a previous run');
-    }
+    // Ends the sessions a previous run under this id left open, then those of replicas that went away.
+    await this.presence.start((sessionIds, restarted) =>
+      reviews.cancelPending(
+        { sessionIds },
+        restarted ? 'the gateway holding the statement restarted' : 'the gateway holding the statement went away',
+      ),
+    );
     this.containment = new Containment(
       this.bus,
       this.sessions,
       this.tunnel,
       logger.child({ component: 'containment' }),
+      { prisma, reconcileMs: config.containmentReconcileMs },
     );
     await this.containment.start();
     // One loader for every listener: a compiled policy (and its decision cache) is shared by all
@@ -191,6 +204,7 @@ export class Gateway {
     this.containment?.stop();
     this.policyRefresh?.stop();
     await this.sessions.terminateAll('the gateway is shutting down');
+    await this.presence?.stop();
     this.unregisterAgentMetrics();
     this.stopPresence();
     this.sessions.close();

@@ -4,6 +4,7 @@ import { EventPublisher } from '@warden/events';
 import type { Logger } from '@warden/runtime';
 import { registerSessionSource, type SessionTotals } from '@warden/runtime/metrics';
 import type { SessionPolicy } from './policy-loader.js';
+import type { OrphanedEnd, OrphanedSession } from './recording/interrupted-seal.js';
 import type { EndableRecording } from './recording/session-recorder.js';
 
 /** Counters a protocol session keeps while it runs; written to its row at the end. */
@@ -40,6 +41,22 @@ export function credentialOf(principal: Principal): SessionCredential {
   if (principal.sshKeyId) credential.sshKeyId = principal.sshKeyId;
   return credential;
 }
+
+/** Ends the recording of a session whose gateway went away (Recordings.endOrphaned, by this gateway). */
+export type OrphanEnder = (session: OrphanedSession, reason: string) => Promise<OrphanedEnd>;
+
+/** What recoverOrphans did. */
+export interface Recovered {
+  /** Sessions this call ended (another replica may have ended some of those it found first). */
+  ended: string[];
+  /** Sessions left active because ending them failed (the database, mostly): try again later. */
+  failed: string[];
+}
+
+/** Orphaned sessions ended at a time: each takes a few queries. */
+const RECOVERY_CONCURRENCY = 4;
+/** Ids per query when checking live sessions' rows. */
+const ID_BATCH = 500;
 
 /** A session as the rest of the gateway sees it: enough to end it from outside. */
 export interface LiveSession {
@@ -161,7 +178,7 @@ export class SessionTracker {
     this.started.delete(id);
     if (begun) this.addEnded(begun.start, counters);
     const write = this.writeEnd(id, outcome.status, outcome.reason, counters, recorder).then(
-      () => (begun ? this.emitEnd(id, begun, outcome) : undefined),
+      (written) => (begun && written ? this.emitEnd(id, begun, outcome) : undefined),
       (err: unknown) => this.logger.error({ err, sessionId: id }, 'could not record session end'),
     );
     this.finishing.add(write);
@@ -253,17 +270,21 @@ export class SessionTracker {
     this.unregisterMetrics();
   }
 
-  /** The session row's end: status, counters and, when recorded, the recording's seal. */
+  /**
+   * The session row's end: status, counters and, when recorded, the recording's seal. Written only
+   * while the row is still `active`: a row already ended was ended elsewhere (another replica took
+   * this gateway for gone and sealed the recording as interrupted), and that end stands. False then.
+   */
   private async writeEnd(
     id: string,
     status: SessionStatus,
     reason: string,
     counters: SessionCounters,
     recorder: EndableRecording | undefined,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const seal = recorder ? await recorder.end({ status, reason, counters: { ...counters } }) : null;
-    await this.prisma.session.update({
-      where: { id },
+    const { count } = await this.prisma.session.updateMany({
+      where: { id, status: 'active' },
       data: {
         status,
         endReason: reason,
@@ -286,24 +307,146 @@ export class SessionTracker {
           : {}),
       },
     });
+    if (count === 0) {
+      this.logger.warn(
+        { sessionId: id, status },
+        'the session had already been ended elsewhere (its recording sealed as interrupted); that end stands',
+      );
+    }
+    return count === 1;
   }
 
   /**
-   * Sessions this gateway id left `active` when its process died without ending them
-   * (a crash, SIGKILL): marked interrupted at the next start. Returns their ids, so
-   * reviews they held can be cancelled. Needs a stable WARDEN_GATEWAY_ID.
+   * Sessions a gateway left `active` when its process went away without ending them (a crash,
+   * SIGKILL, a lost host): each ends `interrupted`, its recording sealed over what was stored and
+   * marked as interrupted (recording/interrupted-seal.ts), its row written only if still `active`,
+   * and session.ended is emitted. Used for this gateway's own id when it starts again (`ids`: the
+   * ones it found then), and for another replica's once that one's presence expired.
    */
-  async recoverStale(): Promise<string[]> {
-    const stale = await this.prisma.session.findMany({
-      where: { gatewayId: this.gatewayId, status: 'active' },
-      select: { id: true },
+  async recoverOrphans(
+    from: { gatewayId: string; ids?: readonly string[] },
+    reason: string,
+    endRecording: OrphanEnder,
+  ): Promise<Recovered> {
+    const rows = await this.prisma.session.findMany({
+      where: { gatewayId: from.gatewayId, status: 'active', ...(from.ids ? { id: { in: [...from.ids] } } : {}) },
+      select: { id: true, identityId: true, connectionId: true, protocol: true, startedAt: true },
     });
-    if (!stale.length) return [];
-    await this.prisma.session.updateMany({
-      where: { id: { in: stale.map((s) => s.id) }, status: 'active' },
-      data: { status: 'interrupted', endReason: 'the gateway holding it restarted', endedAt: new Date() },
+    // Never one this process runs (its own id: a session still being set up has a row before it is live).
+    const orphans = rows.filter((row) => !this.started.has(row.id) && !this.live.has(row.id));
+    const recovered: Recovered = { ended: [], failed: [] };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < orphans.length) {
+        const row = orphans[next++]!;
+        try {
+          if (await this.endOrphan({ ...row, gatewayId: from.gatewayId }, reason, endRecording))
+            recovered.ended.push(row.id);
+        } catch (err) {
+          recovered.failed.push(row.id);
+          this.logger.warn({ err, sessionId: row.id, gatewayId: from.gatewayId }, 'could not end an orphaned session');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, orphans.length) }, worker));
+    return recovered;
+  }
+
+  private async endOrphan(
+    row: { id: string; identityId: string; connectionId: string; protocol: string; startedAt: Date; gatewayId: string },
+    reason: string,
+    endRecording: OrphanEnder,
+  ): Promise<boolean> {
+    const end = await endRecording({ id: row.id, gatewayId: row.gatewayId, connectionId: row.connectionId }, reason);
+    const endedAt = new Date();
+    const counters = end.counters;
+    const { seal } = end;
+    const { count } = await this.prisma.session.updateMany({
+      where: { id: row.id, status: 'active' },
+      data: {
+        status: end.status,
+        endReason: end.reason,
+        endedAt,
+        ...(counters
+          ? {
+              bytesIn: BigInt(counters.bytesIn),
+              bytesOut: BigInt(counters.bytesOut),
+              statementCount: counters.statements,
+              blockedCount: counters.blocked,
+              ...(counters.masked ? { maskedCells: counters.masked } : {}),
+            }
+          : {}),
+        ...(seal
+          ? {
+              eventCount: seal.lastSeq,
+              finalHash: seal.finalHash,
+              signature: seal.signature,
+              signingKeyId: seal.signingKeyId,
+              sealedSeq: seal.lastSeq,
+              sealedAt: endedAt,
+            }
+          : {}),
+      },
     });
-    return stale.map((s) => s.id);
+    if (count === 0) return false;
+    this.logger.info(
+      {
+        sessionId: row.id,
+        gatewayId: row.gatewayId,
+        status: end.status,
+        recording: end.recording,
+        storedEvents: end.storedSeq,
+      },
+      end.recording === 'unreadable'
+        ? 'ended an orphaned session; its last stored chunk is unreadable, so its recording stays unsealed'
+        : 'ended an orphaned session',
+    );
+    const masked = counters?.masked ?? {};
+    void this.events.emit(
+      'session.ended',
+      { identity: { id: row.identityId }, connection: { id: row.connectionId }, session: { id: row.id } },
+      {
+        protocol: row.protocol,
+        status: end.status,
+        reason: end.reason,
+        durationMs: Math.max(0, endedAt.getTime() - row.startedAt.getTime()),
+        bytesIn: counters?.bytesIn ?? 0,
+        bytesOut: counters?.bytesOut ?? 0,
+        statements: counters?.statements ?? 0,
+        blocked: counters?.blocked ?? 0,
+        reviews: 0,
+        maskedCells: Object.values(masked).reduce((a, b) => a + b, 0),
+      },
+    );
+    return true;
+  }
+
+  /**
+   * Ends the live sessions whose rows say they already ended: another replica took this gateway
+   * for gone (it could not refresh its presence for longer than the TTL, e.g. cut off from the
+   * database) and ended them, sealing their recordings as interrupted. Those ends stand (writeEnd
+   * leaves ended rows alone); the clients are disconnected. Returns how many were ended.
+   */
+  async endSessionsEndedElsewhere(): Promise<number> {
+    const ids = [...this.live.keys()];
+    let ended = 0;
+    for (let i = 0; i < ids.length; i += ID_BATCH) {
+      const rows = await this.prisma.session.findMany({
+        where: { id: { in: ids.slice(i, i + ID_BATCH) }, status: { not: 'active' } },
+        select: { id: true, endReason: true },
+      });
+      for (const row of rows) {
+        const session = this.live.get(row.id);
+        if (!session) continue;
+        this.logger.warn(
+          { sessionId: row.id, endReason: row.endReason },
+          'a live session was ended by another gateway replica while this one was out of reach; disconnecting it',
+        );
+        session.terminate('another gateway replica took this one for gone and ended the session', 'interrupted');
+        ended += 1;
+      }
+    }
+    return ended;
   }
 
   /**

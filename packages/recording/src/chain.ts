@@ -154,8 +154,19 @@ export class HashChain {
   private readonly sessionJson: string;
   private single: EventRun | undefined;
 
-  constructor(private readonly sessionId: string) {
+  /**
+   * `from`: continue a chain already stored up to that event (its seq and hash), as the gateway does
+   * when it ends the recording of a session whose own gateway went away (interrupted.ts).
+   */
+  constructor(
+    private readonly sessionId: string,
+    from?: { seq: number; hash: string },
+  ) {
     this.sessionJson = sessionPart(sessionId);
+    if (from) {
+      this.seq = from.seq;
+      this.last = from.hash;
+    }
   }
 
   /** The next event in the chain, with its seq assigned. */

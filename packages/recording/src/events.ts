@@ -138,13 +138,31 @@ export interface ReviewDecidedPayload {
 export interface SessionEndPayload {
   status: string;
   reason: string;
-  counters: {
+  /** Absent in a recovered end (`recovered`): the counters were lost with the gateway that kept them. */
+  counters?: {
     bytesIn: number;
     bytesOut: number;
     statements: number;
     blocked: number;
     masked?: Record<string, number>;
   };
+  /**
+   * Present when the gateway that ran the session went away without ending it (a crash, SIGKILL, a
+   * lost host) and a gateway (another replica, or the same one restarted) wrote this end and sealed
+   * the recording over the events that had been stored. Events the gone gateway recorded but had
+   * not stored yet are not in the recording. `status` is then `interrupted`.
+   */
+  recovered?: RecoveredEnd;
+}
+
+/** How a recovered session.end says who ran the session, who ended it, and what had been stored. */
+export interface RecoveredEnd {
+  /** The gateway replica that ran the session and went away. */
+  gatewayId: string;
+  /** The replica that ended and sealed it (the same id when the gateway came back under it). */
+  by: string;
+  /** seq of the last event that had been stored before this one (0: none had). */
+  storedSeq: number;
 }
 
 // ---- SSH (one session = one SSH connection; `channel` numbers its session channels) ----

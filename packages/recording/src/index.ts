@@ -16,6 +16,7 @@ export {
   RecordingVerifier,
   type ChainBreak,
   type ChainBreakReason,
+  type SealedAs,
   type SealStatus,
   type VerifyInput,
   type VerifyReport,
@@ -36,3 +37,4 @@ export { renderTranscript, TranscriptRenderer, type TranscriptOptions } from './
 export { replay, type ReplayOptions } from './replay.js';
 export { ASCIICAST_CONTENT_TYPE, AsciicastWriter, toAsciicast, type AsciicastOptions } from './asciicast.js';
 export { stripControl } from './ssh-transcript.js';
+export { describeRecoveredEnd, recoveredEndOf, recoveredEndPayload } from './interrupted.js';

@@ -14,6 +14,7 @@ import type {
   SessionEndPayload,
   SessionStartPayload,
 } from './events.js';
+import { describeRecoveredEnd, recoveredEndOf } from './interrupted.js';
 import { renderSshEvent } from './ssh-transcript.js';
 
 export interface TranscriptOptions {
@@ -112,9 +113,11 @@ export class TranscriptRenderer {
           ...Object.entries(c.masked ?? {}).map(([rule, n]) => `${n} masked by ${rule}`),
         ].join(', ')
       : '';
+    const recovered = recoveredEndOf(event);
     return (
       `\n-- session ended ${event.t} ${this.offset(event)}: ${p.status}${p.reason ? ` (${p.reason})` : ''}\n` +
-      (counters ? `-- ${counters}\n` : '')
+      (counters ? `-- ${counters}\n` : '') +
+      (recovered ? `-- sealed as interrupted: ${describeRecoveredEnd(recovered)}\n` : '')
     );
   }
 

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { eventHash, GENESIS_HASH } from './chain.js';
 import type { RecordedEvent, RecordingSeal } from './events.js';
+import { describeRecoveredEnd, recoveredEndOf } from './interrupted.js';
 import { keyIdOf, verifySealSignature } from './signing.js';
 
 export type ChainBreakReason = 'hash-mismatch' | 'prev-hash-mismatch' | 'seq-gap' | 'wrong-session' | 'missing-events';
@@ -21,6 +22,14 @@ export interface ChainBreak {
   detail: string;
 }
 
+/**
+ * How a seal that matches the chain ended the recording:
+ * - ended: the gateway running the session sealed it at the session's end
+ * - interrupted: that gateway went away without ending it; a gateway that found the session later
+ *   appended a session.end saying so and sealed what had been stored (see interrupted.ts)
+ */
+export type SealedAs = 'ended' | 'interrupted';
+
 export interface VerifyReport {
   /** Nothing wrong found: an intact chain with a valid seal, or an intact chain of a running session. */
   ok: boolean;
@@ -29,6 +38,8 @@ export interface VerifyReport {
   /** The first event where the recording stops being trustworthy (present iff chain is broken). */
   brokenAt?: ChainBreak;
   seal: SealStatus;
+  /** Present when the seal matches an intact chain (seal `valid` or `no-public-key`). */
+  sealedAs?: SealedAs;
   summary: string;
 }
 
@@ -113,6 +124,11 @@ export class RecordingVerifier {
       summary: '',
     };
     if (brokenAt) report.brokenAt = brokenAt;
+    // The marker is the last event, so a seal matching an intact chain covers it: it can be neither
+    // forged nor removed. A broken chain vouches for nothing after the break, the marker included.
+    if (!brokenAt && (sealStatus === 'valid' || sealStatus === 'no-public-key')) {
+      report.sealedAs = recoveredEndOf(last) ? 'interrupted' : 'ended';
+    }
     report.summary = summarize(report, input, chain);
     return report;
   }
@@ -208,6 +224,8 @@ function summarize(report: VerifyReport, input: SealInput, chain: ChainState): s
       parts.push('seal matches the chain but its signature was not checked (no public key)');
       break;
   }
+  const recovered = report.sealedAs === 'interrupted' ? recoveredEndOf(chain.last) : undefined;
+  if (recovered) parts.push(`sealed as interrupted: ${describeRecoveredEnd(recovered)}`);
   return `${report.ok ? 'OK' : 'FAILED'}: ${parts.join('; ')}`;
 }
 

@@ -112,6 +112,54 @@ describe('RecordingWriter backlog', () => {
     await writer.close();
   });
 
+  it('drops a session’s events once another gateway stored events at its next seq, so they never land after that seal', async () => {
+    const db = fakeDatabase();
+    // Another gateway ended SESSION_A and stored its session.end at seq 3 (unique sessionId, firstSeq).
+    const taken = new Set([3]);
+    const execute: typeof db.execute = async (sql, params, name) => {
+      for (let i = 0; i < params.length; i += 7) {
+        if (params[i] === SESSION_A && taken.has(params[i + 1] as number)) {
+          throw Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' });
+        }
+      }
+      return db.execute(sql, params, name);
+    };
+    const writer = new RecordingWriter(execute, quiet, { flushIntervalMs: 1000 });
+    writer.push(event(1, 10, SESSION_A));
+    writer.push(event(2, 10, SESSION_A));
+    await writer.flush();
+    // Then this gateway comes back with more of the session: seq 3 collides, and so it stops there.
+    writer.push(event(3, 10, SESSION_A));
+    writer.push(event(1, 10, SESSION_B));
+    await writer.flush();
+    writer.push(event(4, 10, SESSION_A));
+    writer.push(event(2, 10, SESSION_B));
+    await writer.flush();
+    expect(db.bySession[SESSION_A]).toEqual([1, 2]);
+    expect(db.bySession[SESSION_B]).toEqual([1, 2]);
+    expect(writer.overloaded).toBe(false);
+    await writer.close();
+  });
+
+  it('keeps writing a session whose insert failed for another reason than a taken seq', async () => {
+    const db = fakeDatabase();
+    let fail = true;
+    const execute: typeof db.execute = async (sql, params, name) => {
+      if (fail) {
+        fail = false;
+        throw Object.assign(new Error('value too long'), { code: '22001' });
+      }
+      return db.execute(sql, params, name);
+    };
+    const writer = new RecordingWriter(execute, quiet, { flushIntervalMs: 1000 });
+    writer.push(event(1, 10, SESSION_A));
+    await writer.flush();
+    writer.push(event(2, 10, SESSION_A));
+    await writer.flush();
+    expect(db.bySession[SESSION_A]).toEqual([2]);
+    await writer.close();
+  });
+
   it('writes a flush with more sessions than one statement may carry as several statements, none lost', async () => {
     const db = fakeDatabase();
     const writer = new RecordingWriter(db.execute, quiet, { flushIntervalMs: 1000 });

@@ -34,6 +34,8 @@ const MAX_ROWS = 1000;
  */
 const MAX_NAMED_ROWS = 64;
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
+/** Sessions remembered as continued elsewhere (see `continuedElsewhere`); the oldest are forgotten past it. */
+const MAX_CONTINUED_ELSEWHERE = 10_000;
 
 /** A queued event and, for statements, the text the search index gets. */
 interface QueuedEvent {
@@ -73,6 +75,13 @@ export class RecordingWriter implements EventSink {
   private relieved: (() => void)[] = [];
   /** True from crossing maxBacklogBytes until the backlog is under half of it. */
   overloaded = false;
+  /**
+   * Sessions whose recording another gateway continued: it took this one for gone (it was out of
+   * reach of the database for longer than the presence TTL), stored a session.end at the next seq
+   * and sealed the recording as interrupted. Events this gateway still has for them are dropped:
+   * stored after that seal, they would break a recording that verifies.
+   */
+  private readonly continuedElsewhere = new Set<string>();
 
   constructor(
     private readonly execute: RawExecute,
@@ -107,6 +116,7 @@ export class RecordingWriter implements EventSink {
   }
 
   private enqueue(queued: Queued): void {
+    if (this.continuedElsewhere.size && this.continuedElsewhere.has(sessionOf(queued))) return;
     this.queue.push(queued);
     this.backlogBytes += bytesOf(queued);
     if (!this.overloaded && this.backlogBytes > this.maxBacklogBytes) {
@@ -129,8 +139,16 @@ export class RecordingWriter implements EventSink {
     // Batches go out one at a time, in order: a session's chunks land in seq order.
     while (this.writing) await this.writing;
     if (this.queue.length === 0) return;
-    const batch = this.queue;
+    let batch = this.queue;
     this.queue = [];
+    if (this.continuedElsewhere.size) {
+      const dropped = batch.filter((q) => this.continuedElsewhere.has(sessionOf(q)));
+      if (dropped.length) {
+        this.written(dropped);
+        batch = batch.filter((q) => !this.continuedElsewhere.has(sessionOf(q)));
+        if (batch.length === 0) return;
+      }
+    }
     this.writing = this.writeWithRetry(batch).finally(() => {
       this.writing = null;
     });
@@ -185,11 +203,28 @@ export class RecordingWriter implements EventSink {
     }
     const first = batch[0]!;
     const firstSeq = 'chunk' in first ? first.chunk.firstSeq : first.encoded.seq;
+    // Unique (sessionId, firstSeq): another gateway stored the session's end at this seq.
+    if ((err as { code?: unknown }).code === '23505') {
+      this.continueElsewhere(sessionOf(first));
+      this.logger.warn(
+        { sessionId: sessionOf(first), firstSeq, dropped: batch.length },
+        'another gateway ended this session and sealed its recording while this one was out of reach; its events here are dropped',
+      );
+      this.written(batch);
+      return;
+    }
     this.logger.error(
       { err, sessionId: sessionOf(first), firstSeq, lost: batch.length },
       'the database refused these recorded events; they are lost and verify will show the gap',
     );
     this.written(batch);
+  }
+
+  private continueElsewhere(sessionId: string): void {
+    if (this.continuedElsewhere.size >= MAX_CONTINUED_ELSEWHERE) {
+      this.continuedElsewhere.delete(this.continuedElsewhere.values().next().value!);
+    }
+    this.continuedElsewhere.add(sessionId);
   }
 
   private written(batch: Queued[]): void {

@@ -3,6 +3,7 @@ import type { Principal } from '@warden/access';
 import { recordingSignerFrom, type RecordingSigner, type SessionStartPayload } from '@warden/recording';
 import type { Logger, SecretBox } from '@warden/runtime';
 import { OffloadedRecording, RecordingOffload } from './offload/recording-offload.js';
+import { endOrphanedRecording, type OrphanedEnd, type OrphanedSession } from './interrupted-seal.js';
 import type { RecordingOptions } from './recording-options.js';
 import { RecordingWriter, type RecordingWriterOptions } from './recording-writer.js';
 import { SessionRecorder, type EventRecorder } from './session-recorder.js';
@@ -68,6 +69,14 @@ export class Recordings {
     const recording = this.offload.open(sessionId, options);
     this.recordStart(recording, start);
     return recording;
+  }
+
+  /**
+   * Ends the recording of a session whose gateway went away without ending it: sealed over what
+   * was stored, marked as interrupted (interrupted-seal.ts). `by` is this gateway's id.
+   */
+  endOrphaned(session: OrphanedSession, by: string, reason: string): Promise<OrphanedEnd> {
+    return endOrphanedRecording(this.prisma, this.signer, session, by, reason);
   }
 
   /** True while recorded sessions should stop reading (a recording stage is too far behind). */

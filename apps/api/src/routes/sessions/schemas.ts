@@ -135,6 +135,14 @@ export const VerifyReport = Type.Object({
     }),
   ),
   seal: Type.Enum(['valid', 'invalid-signature', 'mismatch', 'missing', 'unsealed', 'no-public-key']),
+  sealedAs: Type.Optional(
+    Type.Enum(['ended', 'interrupted'], {
+      description:
+        'present when the seal matches an intact chain: `ended` when the gateway running the session sealed it at its end, ' +
+        '`interrupted` when that gateway went away without ending it and a gateway that found the session later ' +
+        'sealed what had been stored, under a final session.end saying so',
+    }),
+  ),
   summary: Type.String(),
 });
 

@@ -79,12 +79,11 @@ export class Gateway {
       gatewayId: config.gatewayId,
       authenticateAgent: (key) => this.agents.authenticate(key),
       onAgentConnected: async (agent) => {
-        tunnelLog.info({ agent: agent.agentName, version: agent.agentVersion, peer: agent.peer }, 'agent connected');
+        // The tunnel server logs 'agent connected' (with the stream count); one line per connection.
         await this.agents.markOnline(agent.agentId, { version: agent.agentVersion, hostname: agent.hostname });
         this.agents.announceConnected(agent);
       },
       onAgentDisconnected: async (agent, info) => {
-        tunnelLog.info({ agent: agent.agentName, reason: info.reason }, 'agent disconnected');
         if (info.remainingConnections === 0) await this.agents.markOffline(agent.agentId);
         this.agents.announceDisconnected(agent, info);
       },

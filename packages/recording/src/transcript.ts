@@ -93,7 +93,7 @@ export class TranscriptRenderer {
     const client = [
       p.clientAddr ?? 'unknown address',
       p.clientUser ? `user ${p.clientUser}` : undefined,
-      p.clientTls ? 'TLS' : 'no TLS',
+      p.protocol === 'ssh' ? 'SSH' : p.clientTls ? 'TLS' : 'no TLS',
     ].filter(Boolean);
     return (
       `-- session ${event.sessionId} started ${event.t} (${p.protocol ?? 'unknown protocol'})\n` +

@@ -148,7 +148,7 @@ function Entry({ e, start }: { e: RecordedEvent; start: number }) {
           {when}
           <p>
             Session started by {identity?.name ?? '?'} from {String(p.clientAddr ?? 'unknown')}
-            {p.clientTls ? ' over TLS' : ''}
+            {p.protocol === 'ssh' ? ' over SSH' : p.clientTls ? ' over TLS' : ''}
           </p>
         </li>
       );

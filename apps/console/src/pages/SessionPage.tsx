@@ -150,7 +150,7 @@ export function SessionPage({ id }: { id: string }) {
         <dt>Client</dt>
         <dd>
           {session.clientAddr ?? 'unknown'}
-          {session.clientTls ? ', TLS' : ', no TLS'}
+          {session.protocol === 'ssh' ? ', SSH' : session.clientTls ? ', TLS' : ', no TLS'}
           {session.clientUser ? `, as ${session.clientUser}` : ''}
         </dd>
         <dt>Agent</dt>

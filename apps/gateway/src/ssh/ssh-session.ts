@@ -104,7 +104,8 @@ export class SshGatewaySession implements LiveSession {
       protocol: 'ssh',
       clientAddr: this.start.clientAddr,
       // The SSH transport is encrypted (the field means "the client's leg is encrypted").
-      clientTls: true,
+      // The SSH transport is encrypted, but it is not TLS: clientTls says TLS (Postgres, HTTP).
+      clientTls: false,
       clientUser: this.start.username,
     });
     this.startRecording();

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -470,8 +471,10 @@ describe('the CLI', () => {
     expect((await dp.api.request('GET', '/api/users/me', { token: accessToken })).body.name).toBe('alice');
 
     const printed = await warden(['connect', 'pg-finance']);
+    // Run from the sources with no `warden` on the PATH, the printed line calls the CLI by its path.
+    const cliBin = fileURLToPath(new URL('../../apps/cli/bin/warden.js', import.meta.url));
     expect(printed.stdout.trim()).toBe(
-      `PGPASSWORD="$(warden token)" psql "host=127.0.0.1 port=${dp.pgPort} dbname=pg-finance user=alice sslmode=prefer"`,
+      `PGPASSWORD="$(${process.execPath} ${cliBin} token)" psql "host=127.0.0.1 port=${dp.pgPort} dbname=pg-finance user=alice sslmode=prefer"`,
     );
     expect(printed.stdout).not.toContain(accessToken);
     const executed = await warden(['connect', 'pg-finance', '--exec', '--', '-X', '-tAc', 'select 6 * 7']);

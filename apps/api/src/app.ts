@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health/index.js';
 import { policyRoutes } from './routes/policies/index.js';
 import { reviewRoutes } from './routes/reviews/index.js';
 import { sessionRoutes } from './routes/sessions/index.js';
+import { sshHostKeyRoutes } from './routes/ssh-host-key/index.js';
 import { sshKeyRoutes } from './routes/ssh-keys/index.js';
 import { userRoutes } from './routes/users/index.js';
 import { webhookRoutes } from './routes/webhooks/index.js';
@@ -104,6 +105,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
       await api.register(groupRoutes, { prefix: '/groups' });
       await api.register(apiKeyRoutes, { prefix: '/api-keys' });
       await api.register(sshKeyRoutes, { prefix: '/ssh-keys' });
+      await api.register(sshHostKeyRoutes, { prefix: '/ssh' });
       await api.register(auditRoutes, { prefix: '/audit' });
       await api.register(policyRoutes, { prefix: '/policies' });
       await api.register(sessionRoutes);

@@ -1,6 +1,7 @@
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type CliContext, type Command } from './command.js';
 import { ApiError } from './api-client.js';
 import { connectCommand } from './commands/connect.js';
+import { consoleCommand } from './commands/console.js';
 import { exportCommand } from './commands/export.js';
 import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
@@ -23,6 +24,7 @@ export const commands: Command[] = [
   whoamiCommand,
   tokenCommand,
   connectCommand,
+  consoleCommand,
 ];
 
 function overview(): string {
@@ -35,7 +37,8 @@ function overview(): string {
     '',
     'Run `warden <command> --help` for its options. Commands that use the API reach it',
     'at WARDEN_URL (default http://127.0.0.1:8009) with the bearer token in WARDEN_TOKEN,',
-    'or, when that is unset, the tokens `warden login` saved.',
+    'or, when that is unset, the tokens `warden login` saved. `warden --version` says',
+    'which build of the CLI runs.',
     '',
   ].join('\n');
 }
@@ -47,6 +50,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     const topic = name === 'help' ? commands.find((c) => c.name === args[0]) : undefined;
     ctx.stdout(topic ? topic.usage + '\n' : overview());
     return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (name === '--version' || name === '-V') {
+    ctx.stdout(`${ctx.version ?? 'warden'}\n`);
+    return EXIT_OK;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {

@@ -1,3 +1,5 @@
+import type { SelfInvocation } from './self.js';
+
 /** What a command may touch: injected so tests can run commands in-process. */
 export interface CliContext {
   stdout: (text: string) => void;
@@ -10,6 +12,12 @@ export interface CliContext {
   sleep?: (ms: number) => Promise<void>;
   /** Interrupts long-running commands (replay) on Ctrl-C. */
   signal?: AbortSignal;
+  /** How printed commands run this CLI again (default: `warden`, on the PATH). */
+  self?: SelfInvocation;
+  /** For `warden --version`. */
+  version?: string;
+  /** Opens a URL in the user's browser; false when it could not (default: never opens one). */
+  openBrowser?: (url: string) => Promise<boolean>;
 }
 
 /** One `warden <name>` command; adding one is adding a file under commands/ and a line in cli.ts. */

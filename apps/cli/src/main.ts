@@ -1,5 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { openInBrowser } from './browser.js';
 import { run } from './cli.js';
+import { packageDirOf, selfInvocation } from './self.js';
+
+// src/main.ts and the bundle dist/warden.js are both one level below the package (apps/cli).
+const packageDir = packageDirOf(import.meta.url);
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+const build = import.meta.url.endsWith('.ts') ? 'sources' : 'bundle';
 
 // `warden … | head` closes the pipe early; that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -31,5 +41,8 @@ const code = await run(process.argv.slice(2), {
   // Ctrl-C during a replay's pause should stop it now, not after the pause.
   sleep: (ms) => delay(ms, undefined, { signal: interrupt.signal }).catch(() => {}),
   signal: interrupt.signal,
+  self: selfInvocation(process.env, packageDir),
+  version: `warden ${version} (${build}, ${packageDir})`,
+  openBrowser: (url) => openInBrowser(url),
 });
 if (!interrupt.signal.aborted) process.exitCode = code;

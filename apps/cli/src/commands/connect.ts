@@ -15,6 +15,11 @@ function gatewayAddress(values: { host?: string; port?: string }, env: Record<st
   return { host, port };
 }
 
+/** Text inside a shell's double quotes: `"`, `$`, backquote and backslash lose their meaning. */
+function inDoubleQuotes(text: string): string {
+  return text.replace(/[\\"$`]/g, '\\$&');
+}
+
 /** libpq keyword/value conninfo; values quoted as libpq reads them. */
 function conninfo(params: Record<string, string>): string {
   return Object.entries(params)
@@ -60,7 +65,14 @@ see it in the process list).
     const sslmode = values.sslmode ?? (LOOPBACK.has(host) ? 'prefer' : 'require');
     const target = conninfo({ host, port, dbname: connection, user: me.name, sslmode });
     if (!values.exec) {
-      ctx.stdout(`PGPASSWORD="$(warden token)" psql "${target}"\n`);
+      // A line to paste or eval: it must run as printed, so it calls this CLI by a name the shell finds.
+      const self = ctx.self?.command ?? 'warden';
+      ctx.stdout(`PGPASSWORD="$(${self} token)" psql "${inDoubleQuotes(target)}"\n`);
+      if (ctx.self && !ctx.self.onPath) {
+        ctx.stderr(
+          `(\`warden\` is not this CLI on your PATH, so the line runs it by its path; \`${ctx.self.install}\` installs it)\n`,
+        );
+      }
       return 0;
     }
     const { token } = await currentToken(ctx.env, ctx.fetch);

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiClient } from '../api-client.js';
+import { browserAvailable } from '../browser.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT_OK, UsageError, type Command } from '../command.js';
 import { apiUrl, fromTokenResponse, saveLogin, type TokenResponse } from '../credentials.js';
@@ -63,18 +63,6 @@ async function listenForCallback(callbackPath: string, timeoutMs: number, signal
   };
 }
 
-/** Best effort: the URL is always printed too, for terminals without a browser. */
-function openBrowser(url: string) {
-  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
-  try {
-    const child = spawn(opener, [url], { detached: true, stdio: 'ignore' });
-    child.on('error', () => {});
-    child.unref();
-  } catch {
-    /* no opener: the printed URL is enough */
-  }
-}
-
 export const loginCommand: Command = {
   name: 'login',
   summary: 'sign in through your identity provider (OIDC) and save the tokens',
@@ -86,7 +74,7 @@ one-shot listener on 127.0.0.1, and saves the access and refresh tokens in
 $XDG_CONFIG_HOME/warden/credentials.json (mode 0600), per API URL. Commands then use
 them (refreshed when needed) unless WARDEN_TOKEN is set.
 
-  --no-browser        only print the URL (also WARDEN_NO_BROWSER=1)
+  --no-browser        only print the URL (also WARDEN_NO_BROWSER=1, and without a display)
   --timeout SECONDS   how long to wait for the browser (default 300)`,
 
   async run(args, ctx) {
@@ -106,7 +94,8 @@ them (refreshed when needed) unless WARDEN_TOKEN is set.
       const returnTo = `http://127.0.0.1:${listener.port}${callbackPath}`;
       const url = `${base}/api/auth/oidc/login?return_to=${encodeURIComponent(returnTo)}`;
       ctx.stderr(`Open this URL in your browser to sign in:\n\n  ${url}\n\nWaiting for the sign-in to finish...\n`);
-      if (!values['no-browser'] && !ctx.env.WARDEN_NO_BROWSER) openBrowser(url);
+      // Best effort: the URL is printed above for terminals without a browser.
+      if (!values['no-browser'] && browserAvailable(ctx.env)) await ctx.openBrowser?.(url);
       const outcome = await listener.result;
       if ('error' in outcome) {
         throw new CliError(`sign-in failed: ${outcome.error}${outcome.description ? ` (${outcome.description})` : ''}`);

@@ -3,6 +3,7 @@ import { AccessTokenSigner, authenticateToken, looksLikeJwt, publicJwks, SignInS
 import { ApiError, badRequest } from '../../errors.js';
 import { errors } from '../../schemas.js';
 import type { ApiInstance } from '../../types.js';
+import { CONSOLE_LOGIN_PATH, registerConsoleLinkRoutes } from './console-link.js';
 import { registerOidcRoutes } from './oidc-routes.js';
 import { registerSignInRoutes } from './sign-ins.js';
 import { AuthConfig, ExchangeBody, Jwks, RefreshBody, TokenResponse } from './schemas.js';
@@ -19,6 +20,7 @@ export const PUBLIC_AUTH_PATHS: ReadonlySet<string> = new Set([
   '/api/auth/refresh',
   '/api/auth/exchange',
   '/api/auth/logout',
+  CONSOLE_LOGIN_PATH,
 ]);
 
 const redeemFailures = {
@@ -158,6 +160,7 @@ export async function authRoutes(app: ApiInstance) {
   );
 
   registerSignInRoutes(app, signIns);
+  registerConsoleLinkRoutes(app, signIns);
   if (config.oidc) registerOidcRoutes(app, config.oidc, signIns);
   else {
     const disabled = async () => {

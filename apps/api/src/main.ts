@@ -8,7 +8,7 @@ import { ensureBootstrapAdmin } from './bootstrap.js';
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'warden-api' });
 if (!config.databaseUrl)
-  throw new ConfigError('the API process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+  throw new ConfigError('the API process needs DATABASE_URL; use `npx -y pnpm@10.34.8 start` for the embedded mode');
 const db = await openDatabase(config);
 const applied = await applyMigrations(db.adapterFactory);
 if (applied.length) logger.info({ migrations: applied }, 'applied control-plane migrations');

@@ -9,7 +9,9 @@ import { Gateway } from './gateway.js';
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'warden-gateway' });
 if (!config.databaseUrl)
-  throw new ConfigError('the gateway process needs DATABASE_URL; use `pnpm start` for the embedded mode');
+  throw new ConfigError(
+    'the gateway process needs DATABASE_URL; use `npx -y pnpm@10.34.8 start` for the embedded mode',
+  );
 const db = await openDatabase(config);
 const gateway = new Gateway({
   prisma: db.prisma,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hashToken, issueToken } from '@warden/access';
 import type { PrismaClient } from '@warden/db';
@@ -6,7 +6,8 @@ import type { PrismaClient } from '@warden/db';
 /**
  * The embedded stack runs an agent named `default` in-process. Its key is kept in
  * `<dataDir>/agent-default.key` (0600); when the file is missing or no longer
- * matches the stored hash, the key is rotated, so a restart never locks it out.
+ * matches the stored hash, the key is rotated, so a restart never locks it out. The data
+ * directory is created when missing (with DATABASE_URL nothing else may have made it yet).
  */
 export async function ensureEmbeddedAgent(prisma: PrismaClient, dataDir: string, name = 'default'): Promise<string> {
   const file = path.join(dataDir, `agent-${name}.key`);
@@ -29,6 +30,7 @@ export async function ensureEmbeddedAgent(prisma: PrismaClient, dataDir: string,
       details: { reason: 'embedded stack start' },
     },
   });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, issued.token + '\n', { mode: 0o600 });
   return issued.token;
 }

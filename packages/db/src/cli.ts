@@ -1,12 +1,23 @@
 // Project script for migrations: `pnpm db:migrate` applies pending migrations to
-// DATABASE_URL (or the embedded PGlite); `pnpm db:new-migration <name>` writes a new
-// migration folder from the difference between prisma/migrations and the schema.
+// DATABASE_URL (or the embedded PGlite), creating that database first when it is missing
+// and the role may; `pnpm db:new-migration <name>` writes a new migration folder from the
+// difference between prisma/migrations and the schema.
+import { ensureDatabaseExists } from './create-database.js';
 import { openDatabase } from './database.js';
 import { applyMigrations, createMigration } from './migrations.js';
 
 const [command, name] = process.argv.slice(2);
+const databaseUrl = process.env.DATABASE_URL?.trim() || undefined;
+if (databaseUrl && command === 'migrate') {
+  try {
+    if ((await ensureDatabaseExists(databaseUrl)) === 'created') console.log('created the control-plane database');
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+}
 const db = await openDatabase({
-  databaseUrl: process.env.DATABASE_URL,
+  databaseUrl,
   dataDir: process.env.WARDEN_DATA_DIR ?? '.data',
   applicationName: 'warden-migrate',
 });

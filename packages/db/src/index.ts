@@ -9,6 +9,7 @@ export {
   type RawExecute,
 } from './database.js';
 export { isControlPlaneUnavailable } from './errors.js';
+export { DatabaseMissingError, ensureDatabaseExists, type EnsureDatabaseOptions } from './create-database.js';
 export { applyMigrations, createMigration } from './migrations.js';
 export { DB_NOW, freshPresence, liveAgentIds } from './agent-presence.js';
 export * from './generated/client.js';

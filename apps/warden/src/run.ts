@@ -39,7 +39,11 @@ export async function runWarden(
     console.error(`warden failed to start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
-  stopOnSignals(stack.logger, 'warden', () => stack.stop());
+  stopOnSignals(stack.logger, 'warden', async () => {
+    await stack.stop();
+    // The last line of a clean stop (Ctrl-C): the process then exits 0.
+    process.stdout.write('Warden stopped.\n');
+  });
 
   const apiUrl = config.publicUrl;
   // The gateway made or loaded it on start; clients compare it with what ssh shows on first connect.

@@ -9,6 +9,7 @@ import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { Containment } from './containment.js';
 import { ConnectionTargets } from './connection-targets.js';
+import { ClientLimits } from './client-limits.js';
 import { GatewayPresence } from './gateway-presence.js';
 import { PolicyLoader } from './policy-loader.js';
 import { PolicyRefresh } from './policy-refresh.js';
@@ -52,6 +53,7 @@ export class Gateway {
   readonly recordings: Recordings;
   private readonly agents: AgentDirectory;
   private listeners: ProtocolListener[] = [];
+  private limits: ClientLimits | undefined;
   private bus: ControlBus | undefined;
   private ownsBus = false;
   private containment: Containment | undefined;
@@ -149,6 +151,9 @@ export class Gateway {
     });
     // One count for both listeners: a client guessing tokens gains nothing by switching protocol.
     const logins = new LoginThrottle({ maxFailures: config.loginMaxFailures, lockoutMs: config.loginLockoutMs });
+    // One count of client sockets and one budget of buffered messages across both listeners.
+    const limits = new ClientLimits(config);
+    this.limits = limits;
     const postgres = new PostgresListener({
       address: config.postgres,
       prisma,
@@ -161,6 +166,7 @@ export class Gateway {
       tls,
       policies,
       logins,
+      limits,
       logger: logger.child({ component: 'postgres' }),
     });
     this.listeners.push(postgres);
@@ -177,6 +183,7 @@ export class Gateway {
       policies,
       publicUrl: config.publicUrl,
       logins,
+      limits,
       logger: logger.child({ component: 'ssh' }),
     });
     this.listeners.push(ssh);
@@ -208,6 +215,7 @@ export class Gateway {
     this.stopPresence();
     this.sessions.close();
     await Promise.all(this.listeners.map((l) => l.close()));
+    this.limits?.close();
     await this.recordings.close();
     if (this.ownsBus) await this.bus?.close();
     await this.tunnel.close();

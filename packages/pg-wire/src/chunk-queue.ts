@@ -104,6 +104,17 @@ export class ChunkQueue {
     this.queued = 0;
   }
 
+  /**
+   * Copies every unread byte into `target` from offset 0 (caller guarantees it fits), drops them
+   * and lets go of every chunk; returns how many were copied.
+   */
+  drainInto(target: Buffer): number {
+    let filled = this.buf.copy(target, 0, this.off);
+    for (let c = this.head; c < this.chunks.length; c++) filled += this.chunks[c]!.copy(target, filled);
+    this.clear();
+    return filled;
+  }
+
   /** Consume n unread bytes (caller guarantees n <= length). */
   take(n: number): Buffer {
     const start = this.off;

@@ -1,5 +1,6 @@
 import { BufferReader } from './buffer-reader.js';
 import { ChunkQueue } from './chunk-queue.js';
+import { BUDGETED_MESSAGE_FROM, type MessageBudget } from './message-budget.js';
 import {
   FrontendCode,
   StartupCode,
@@ -29,6 +30,14 @@ export interface FrontendParserOptions {
    * client_encoding would read differently must not pass.
    */
   strictUtf8?: boolean;
+  /**
+   * A byte budget shared with other parsers (all client connections of a process). Typed messages
+   * over 64 KiB reserve their claimed size in it when their header arrives and fail with SQLSTATE
+   * 54000 when it would not fit (fatal, as an oversized message). Such a message is then assembled
+   * in a buffer of exactly its size as its bytes arrive (one copy, no chunk list), and its
+   * reservation lasts until the reader releases it: see handOff() and dispose().
+   */
+  budget?: MessageBudget;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -58,7 +67,8 @@ const sharedReader = new BufferReader(false);
  * Terminate from a client that gives up before its startup packet) and switches to typed messages right after a StartupMessage. Lengths are never trusted: a length
  * below the minimum, above the limits or an unknown type byte throws a fatal
  * {@link ProtocolViolation} as soon as the header is visible, before any body byte is awaited,
- * and nothing is ever allocated from a claimed length. Fatal violations are sticky.
+ * and nothing is allocated from a claimed length unless a {@link MessageBudget} admitted that
+ * length first. Fatal violations are sticky.
  *
  * Before switching a connection to TLS after answering 'S' to an SSLRequest, check
  * `bufferedLength === 0`: bytes sent ahead of the handshake must be rejected, not processed as if
@@ -72,12 +82,21 @@ export class FrontendParser {
   private readonly maxStartupPacketSize: number;
   private startupPhase: boolean;
   private error: ProtocolViolation | null = null;
+  private budget: MessageBudget | undefined;
+  /** Budget reserved for the (large) message at the read position; 0 when none. */
+  private reserved = 0;
+  /** Budget of the messages read() returned and handOff() has not handed out yet. */
+  private delivered = 0;
+  /** The reserved message at the read position, assembled as its bytes arrive; null when none. */
+  private assembly: Buffer | null = null;
+  private filled = 0;
 
   constructor(options: FrontendParserOptions = {}) {
     this.startupPhase = (options.phase ?? 'startup') === 'startup';
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxStartupPacketSize = options.maxStartupPacketSize ?? DEFAULT_MAX_STARTUP_PACKET_SIZE;
     this.reader = new BufferReader(options.strictUtf8 ?? true);
+    this.budget = options.budget;
     if (!(this.maxMessageSize >= 5) || !(this.maxStartupPacketSize >= 8)) {
       throw new RangeError('FrontendParser: maxMessageSize must be >= 5 and maxStartupPacketSize >= 8');
     }
@@ -110,7 +129,43 @@ export class FrontendParser {
 
   /** Bytes pushed but not yet returned as messages. */
   get bufferedLength(): number {
-    return this.queue.length;
+    return this.queue.length + this.filled;
+  }
+
+  /** Budget this parser holds now: the message being assembled and messages read but not handed off. */
+  get budgetHeld(): number {
+    return this.reserved + this.delivered;
+  }
+
+  /**
+   * Takes over the budget of the messages read() returned so far: call the function once they have
+   * left (written on, dropped). Undefined when they hold none. Calling it twice releases once.
+   */
+  handOff(): (() => void) | undefined {
+    const budget = this.budget;
+    const bytes = this.delivered;
+    if (!budget || bytes === 0) return undefined;
+    this.delivered = 0;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      budget.release(bytes);
+    };
+  }
+
+  /**
+   * The connection is gone: releases the budget this parser still holds (what handOff() handed
+   * out is released by its own function), drops what it buffered, and stops using the budget.
+   */
+  dispose(): void {
+    this.budget?.release(this.reserved + this.delivered);
+    this.budget = undefined;
+    this.reserved = 0;
+    this.delivered = 0;
+    this.assembly = null;
+    this.filled = 0;
+    this.queue.clear();
   }
 
   /** Hand over the next chunk from the socket. The chunk is not copied: do not reuse it. */
@@ -118,6 +173,15 @@ export class FrontendParser {
     // After a fatal violation the data is dropped, not thrown on: push() usually runs in a socket
     // 'data' listener, where a throw would be an uncaught exception. read() keeps reporting it.
     if (this.error) return;
+    const assembly = this.assembly;
+    if (assembly && this.filled < assembly.length) {
+      // A large message is being assembled: its bytes go straight into its own buffer.
+      const n = Math.min(assembly.length - this.filled, chunk.length);
+      chunk.copy(assembly, this.filled, 0, n);
+      this.filled += n;
+      if (n < chunk.length) this.queue.push(chunk.subarray(n));
+      return;
+    }
     this.queue.push(chunk);
   }
 
@@ -133,6 +197,13 @@ export class FrontendParser {
    */
   read(): FrontendMessage | null {
     if (this.error) throw this.error;
+    if (this.assembly) {
+      if (this.filled < this.assembly.length) return null;
+      const frame = this.assembly;
+      this.assembly = null;
+      this.filled = 0;
+      return this.deliver(frame[0]!, frame);
+    }
     const q = this.queue;
     const avail = q.length;
     if (this.startupPhase) return this.readStartup(avail);
@@ -155,8 +226,27 @@ export class FrontendParser {
           )
         : this.fail(`invalid message length ${len}`, SqlState.PROTOCOL_VIOLATION);
     }
-    if (avail <= len) return null;
-    const frame = q.take(len + 1);
+    if (this.budget && len > BUDGETED_MESSAGE_FROM && this.reserved === 0) {
+      if (!this.budget.tryReserve(len + 1))
+        throw this.fail(budgetRefusal(len, this.budget), SqlState.PROGRAM_LIMIT_EXCEEDED);
+      this.reserved = len + 1;
+    }
+    if (avail <= len) {
+      // Reserved, so its size is accounted for: assemble it in a buffer of that size rather than
+      // keep every chunk and copy them all once it is whole (twice the memory at that moment).
+      // allocUnsafe touches no page: memory grows only as bytes arrive.
+      if (this.reserved) {
+        this.assembly = Buffer.allocUnsafe(len + 1);
+        this.filled = q.drainInto(this.assembly);
+      }
+      return null;
+    }
+    return this.deliver(code, q.take(len + 1));
+  }
+
+  private deliver(code: number, frame: Buffer): TypedFrontendMessage {
+    this.delivered += this.reserved;
+    this.reserved = 0;
     try {
       return this.decode(code, frame);
     } catch (e) {
@@ -176,6 +266,10 @@ export class FrontendParser {
   private fail(message: string, code: string): ProtocolViolation {
     this.error = new ProtocolViolation(message, code, true);
     this.queue.clear();
+    this.budget?.release(this.reserved);
+    this.reserved = 0;
+    this.assembly = null;
+    this.filled = 0;
     return this.error;
   }
 
@@ -250,6 +344,17 @@ export class FrontendParser {
   private decode(code: number, frame: Buffer): TypedFrontendMessage {
     return decodeTyped(code, frame, this.reader);
   }
+}
+
+/** Why a message did not fit in the budget, for the client (54000). */
+function budgetRefusal(length: number, budget: MessageBudget): string {
+  if (length + 1 > budget.limit) {
+    return `message of ${length} bytes exceeds the limit of ${budget.limit} bytes for buffered client messages`;
+  }
+  return (
+    `message of ${length} bytes does not fit in the buffer for large client messages now ` +
+    `(${budget.used} of ${budget.limit} bytes in use); try again later or send less at once`
+  );
 }
 
 const frameReader = new BufferReader(false);

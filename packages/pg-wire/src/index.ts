@@ -3,6 +3,7 @@ export { ProtocolViolation } from './protocol-violation.js';
 export { BufferReader } from './buffer-reader.js';
 export { BufferWriter } from './buffer-writer.js';
 export { FrameView } from './chunk-queue.js';
+export { MessageBudget, BUDGETED_MESSAGE_FROM } from './message-budget.js';
 export * from './frontend-messages.js';
 export {
   FrontendParser,

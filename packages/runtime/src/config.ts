@@ -71,6 +71,32 @@ export interface WardenConfig {
   loginMaxFailures: number;
   loginLockoutMs: number;
   /**
+   * Client connections (Postgres and SSH together, handshakes included) one gateway holds at once
+   * (WARDEN_MAX_CLIENT_CONNECTIONS, default 10000; 0: no cap). Past it a Postgres client gets
+   * FATAL 53300 and an SSH client a disconnect message, and the socket is closed at once. Keep it
+   * below the process's open-file limit (ulimit -n), with room for agents, databases and Redis.
+   */
+  maxClientConnections: number;
+  /**
+   * The same, per client address (WARDEN_MAX_CLIENT_CONNECTIONS_PER_ADDRESS, default 1000; 0: no
+   * cap, e.g. behind a load balancer that hides client addresses).
+   */
+  maxClientConnectionsPerAddress: number;
+  /**
+   * Bytes of large client messages (over 64 KiB) one gateway buffers at once across all sessions,
+   * from their header until they are sent on to the agent (WARDEN_CLIENT_MESSAGE_BUDGET_BYTES,
+   * default 128 MiB; 0: no budget). A message that would exceed it ends its session with SQLSTATE
+   * 54000; other sessions are untouched. The gateway's peak memory grows by up to about 4 times
+   * this with recording on (the recording copies client messages whole), 1.5 times with it off.
+   */
+  clientMessageBudgetBytes: number;
+  /**
+   * How long a client may take from connecting to being authenticated (TLS, startup packet and
+   * token for Postgres; key exchange and authentication for SSH) before its socket is closed
+   * (WARDEN_CLIENT_STARTUP_TIMEOUT_MS, default 30 s, as Postgres' authentication_timeout).
+   */
+  clientStartupTimeoutMs: number;
+  /**
    * Whether the gateway records Postgres sessions in its recording worker thread (default) or on
    * its event loop (WARDEN_RECORDING_WORKER=off: for a single-core host, where the thread only
    * adds handoff cost).
@@ -245,6 +271,10 @@ export function loadConfig(env: Env = process.env): WardenConfig {
     ),
     loginMaxFailures: nonNegativeInteger(env, 'WARDEN_LOGIN_MAX_FAILURES', 20),
     loginLockoutMs: positiveInteger(env, 'WARDEN_LOGIN_LOCKOUT_MS', 60_000),
+    maxClientConnections: nonNegativeInteger(env, 'WARDEN_MAX_CLIENT_CONNECTIONS', 10_000),
+    maxClientConnectionsPerAddress: nonNegativeInteger(env, 'WARDEN_MAX_CLIENT_CONNECTIONS_PER_ADDRESS', 1000),
+    clientMessageBudgetBytes: nonNegativeInteger(env, 'WARDEN_CLIENT_MESSAGE_BUDGET_BYTES', 128 * 1024 * 1024),
+    clientStartupTimeoutMs: positiveInteger(env, 'WARDEN_CLIENT_STARTUP_TIMEOUT_MS', 30_000),
     recordingWorker: env.WARDEN_RECORDING_WORKER !== 'off',
     containmentReconcileMs: positiveInteger(env, 'WARDEN_CONTAINMENT_RECONCILE_MS', 2000),
     shutdownGraceMs: positiveInteger(env, 'WARDEN_SHUTDOWN_GRACE_MS', 25_000),

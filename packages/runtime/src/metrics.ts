@@ -143,6 +143,89 @@ new Gauge({
   },
 });
 
+/** What one gateway's client limits hold now (apps/gateway client-limits.ts), read at scrape time. */
+export interface ClientLimitTotals {
+  /** Open client sockets by protocol, handshakes included. */
+  connections: Record<string, number>;
+  /** Bytes of large client messages reserved in the buffer budget now. */
+  bufferedBytes: number;
+  /** The budget (WARDEN_CLIENT_MESSAGE_BUDGET_BYTES); 0 when there is none. */
+  budgetBytes: number;
+  /** Messages refused because the budget was full (monotonic). */
+  messagesRefused: number;
+}
+
+const clientLimitSources = new Set<() => ClientLimitTotals>();
+
+export function registerClientLimitSource(source: () => ClientLimitTotals): () => void {
+  clientLimitSources.add(source);
+  return () => clientLimitSources.delete(source);
+}
+
+function clientLimitGauge(name: string, help: string, field: 'bufferedBytes' | 'budgetBytes'): void {
+  new Gauge({
+    name,
+    help,
+    registers: [metricsRegistry],
+    collect() {
+      let total = 0;
+      for (const source of clientLimitSources) total += source()[field];
+      this.set(total);
+    },
+  });
+}
+
+new Gauge({
+  name: 'warden_client_connections',
+  help: 'Client sockets the gateway holds open, by protocol (handshakes included); capped by WARDEN_MAX_CLIENT_CONNECTIONS.',
+  labelNames: ['protocol'],
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    const merged: Record<string, number> = {};
+    for (const source of clientLimitSources)
+      for (const [k, v] of Object.entries(source().connections)) merged[k] = (merged[k] ?? 0) + v;
+    for (const [protocol, n] of Object.entries(merged)) this.set({ protocol }, n);
+  },
+});
+clientLimitGauge(
+  'warden_client_message_buffered_bytes',
+  'Bytes of large client messages (over 64 KiB) the gateway holds now, from their header until sent to the agent.',
+  'bufferedBytes',
+);
+clientLimitGauge(
+  'warden_client_message_budget_bytes',
+  'The buffer budget for large client messages (WARDEN_CLIENT_MESSAGE_BUDGET_BYTES; 0: none).',
+  'budgetBytes',
+);
+new Counter({
+  name: 'warden_client_messages_refused_total',
+  help: 'Client messages refused with SQLSTATE 54000 because the buffer budget was full.',
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    let total = 0;
+    for (const source of clientLimitSources) total += source().messagesRefused;
+    if (total > 0) this.inc(total);
+  },
+});
+
+/** Client connections refused or cut at the door (rare events: counted as they happen). */
+export const clientLimitMetrics = {
+  connectionsRefused: new Counter({
+    name: 'warden_client_connections_refused_total',
+    help: 'Client connections refused by a connection cap, by protocol and limit (gateway, address).',
+    labelNames: ['protocol', 'limit'],
+    registers: [metricsRegistry],
+  }),
+  startupTimeouts: new Counter({
+    name: 'warden_client_startup_timeouts_total',
+    help: 'Client connections closed because they were not authenticated within WARDEN_CLIENT_STARTUP_TIMEOUT_MS.',
+    labelNames: ['protocol'],
+    registers: [metricsRegistry],
+  }),
+};
+
 /** Counters of things that happen per event or request, not per message. */
 export const eventMetrics = {
   stored: new Counter({

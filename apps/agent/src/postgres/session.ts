@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { BackendSerializer, FrontendParser } from '@warden/pg-wire';
+import { BackendSerializer, FrontendParser, MessageBudget } from '@warden/pg-wire';
 import {
   encodeReport,
   SESSION_REPORT,
@@ -94,7 +94,11 @@ function maskResults(masker: ResultMasker, stream: TunnelStream) {
  * statement described earlier) are matched to the right columns.
  */
 function trackRequests(masker: ResultMasker) {
-  const parser = new FrontendParser({ phase: 'normal' });
+  // The chunks go on to the target as they come; the parser only reads them. A budget makes it
+  // assemble a large message (a 60 MB statement) in one buffer as it arrives, instead of keeping
+  // every chunk until the message is whole and then copying them all (twice its size at that
+  // moment). Unlimited here: the gateway already bounds what it sends (its own buffer budget).
+  const parser = new FrontendParser({ phase: 'normal', budget: new MessageBudget(Number.POSITIVE_INFINITY) });
   return (chunk: Buffer): Buffer[] => {
     parser.push(chunk);
     try {
@@ -108,6 +112,7 @@ function trackRequests(masker: ResultMasker) {
           masker.frontend(message);
         }
       }
+      parser.handOff()?.();
     } catch {
       // The gateway only forwards whole, valid messages; anything else ends the session.
       throw new Error('the gateway sent a malformed message');

@@ -1,6 +1,14 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContextOptions } from 'node:tls';
-import { FrontendParser, ProtocolViolation, type FrontendMessage } from '@warden/pg-wire';
+import { FrontendParser, ProtocolViolation, type FrontendMessage, type MessageBudget } from '@warden/pg-wire';
+import { closeOnceEnded } from '../client-limits.js';
+
+/** The client did not finish its startup in time (08006, as the server's authentication_timeout). */
+export class StartupTimeout extends ProtocolViolation {
+  constructor(what: string) {
+    super(`timed out waiting for ${what}`, '08006');
+  }
+}
 
 /**
  * A client connection during the startup phase: reads whole frontend messages one at
@@ -8,7 +16,8 @@ import { FrontendParser, ProtocolViolation, type FrontendMessage } from '@warden
  * switch the transport to TLS in place after an SSLRequest.
  */
 export class ClientChannel {
-  readonly parser = new FrontendParser();
+  /** Reads the whole connection: the session goes on with it (and with its budget's reservations). */
+  readonly parser: FrontendParser;
   socket: Socket;
   tls = false;
   private waiter: (() => void) | null = null;
@@ -22,7 +31,9 @@ export class ClientChannel {
     this.waiter?.();
   };
 
-  constructor(socket: Socket) {
+  /** `budget`: the gateway's budget for large client messages, shared by every connection. */
+  constructor(socket: Socket, budget?: MessageBudget) {
+    this.parser = new FrontendParser(budget ? { budget } : {});
     this.socket = socket;
     this.attach(socket);
   }
@@ -49,7 +60,7 @@ export class ClientChannel {
       if (message) return message;
       if (this.failure) throw this.failure;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new ProtocolViolation('timed out waiting for the client', '08006');
+      if (remaining <= 0) throw new StartupTimeout('the client');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, remaining);
         this.waiter = () => {
@@ -79,10 +90,7 @@ export class ClientChannel {
       await new Promise<void>((resolve, reject) => {
         secure.once('secure', resolve);
         secure.once('error', reject);
-        timer = setTimeout(
-          () => reject(new ProtocolViolation('timed out waiting for the TLS handshake', '08006')),
-          Math.max(0, timeoutMs),
-        );
+        timer = setTimeout(() => reject(new StartupTimeout('the TLS handshake')), Math.max(0, timeoutMs));
       });
     } catch (error) {
       // No ErrorResponse can reach a client stuck in (or failing) the TLS handshake.
@@ -94,6 +102,8 @@ export class ClientChannel {
     }
     this.socket = secure;
     this.tls = true;
+    // The raw socket's 'finish' no longer fires: ending the TLS socket must close it too.
+    closeOnceEnded(secure);
     this.attach(secure);
   }
 

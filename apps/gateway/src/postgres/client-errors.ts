@@ -46,7 +46,7 @@ export function errorFrame(
 
 /** Sends a FATAL error and closes: what the client sees when it cannot go on. */
 export function refuse(socket: Socket, code: string, message: string, hint?: string): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || socket.writableEnded) return;
   socket.end(errorFrame(code, message, { fatal: true, ...(hint ? { hint } : {}) }));
 }
 

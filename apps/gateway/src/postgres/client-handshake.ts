@@ -14,6 +14,7 @@ import type { ConnectionTargets, ConnectionWithAgent } from '../connection-targe
 import type { ClientChannel } from './client-channel.js';
 import { isReplicationRequest } from './startup-parameters.js';
 
+/** Default of WARDEN_CLIENT_STARTUP_TIMEOUT_MS. */
 const STARTUP_TIMEOUT_MS = 30_000;
 
 export type HandshakeOutcome =
@@ -44,6 +45,8 @@ export interface HandshakeDeps {
   tls: SecureContextOptions;
   /** Failed logins per client address (shared with the SSH listener). */
   logins: LoginThrottle;
+  /** From connecting to authenticated, TLS included (WARDEN_CLIENT_STARTUP_TIMEOUT_MS; default 30 s). */
+  startupTimeoutMs?: number;
 }
 
 /**
@@ -54,7 +57,7 @@ export interface HandshakeDeps {
  */
 export async function clientHandshake(channel: ClientChannel, deps: HandshakeDeps): Promise<HandshakeOutcome> {
   // One deadline for the whole startup (as Postgres' authentication_timeout), TLS included.
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  const deadline = Date.now() + (deps.startupTimeoutMs ?? STARTUP_TIMEOUT_MS);
   for (;;) {
     let message;
     try {
@@ -81,6 +84,39 @@ export async function clientHandshake(channel: ClientChannel, deps: HandshakeDep
         return authenticate(channel, message.protocolVersion, message.parameters, deps, deadline);
       default:
         throw new ProtocolViolation(`unexpected ${message.kind} message before startup`);
+    }
+  }
+}
+
+/**
+ * The startup of a client that is refused before anything of it is looked at (a connection cap):
+ * TLS if it asks, so that the refusal reaches a client that requires TLS as an ErrorResponse it
+ * displays, then its startup packet, which is not read further. A cancel request is returned: a
+ * full gateway must not keep anyone from cancelling a running query. Rejects on a violation or
+ * once `timeoutMs` has passed.
+ */
+export async function startupToRefuse(
+  channel: ClientChannel,
+  tls: SecureContextOptions,
+  timeoutMs: number,
+): Promise<{ kind: 'startup' } | { kind: 'cancel'; processId: number; secretKey: number } | { kind: 'quit' }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const message = await channel.next(deadline - Date.now());
+    switch (message.kind) {
+      case 'sslRequest':
+        if (channel.tls) throw new ProtocolViolation('SSLRequest received twice');
+        await channel.upgradeToTls(tls, deadline - Date.now());
+        continue;
+      case 'gssEncRequest':
+        channel.socket.write(BackendSerializer.sslResponse(false));
+        continue;
+      case 'cancelRequest':
+        return { kind: 'cancel', processId: message.processId, secretKey: message.secretKey };
+      case 'startup':
+        return { kind: 'startup' };
+      default:
+        return { kind: 'quit' };
     }
   }
 }

@@ -5,6 +5,8 @@ import { SqlState } from '@warden/pg-wire';
 import type { LoginThrottle } from '@warden/access';
 import type { ListenAddress, Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
+import { clientLimitMetrics } from '@warden/runtime/metrics';
+import { ClientLimits, closeOnceEnded, REFUSAL_TIMEOUT_MS } from '../client-limits.js';
 import type { ConnectionTargets } from '../connection-targets.js';
 import type { PolicyLoader } from '../policy-loader.js';
 import type { ProtocolListener } from '../protocol-listener.js';
@@ -14,8 +16,8 @@ import type { SessionTracker } from '../session-tracker.js';
 import { TargetRoles } from '../target-roles.js';
 import { CancelKeys } from './cancel-keys.js';
 import { CONTROL_PLANE_UNAVAILABLE, internalFailure, refuse } from './client-errors.js';
-import { ClientChannel } from './client-channel.js';
-import { clientHandshake } from './client-handshake.js';
+import { ClientChannel, StartupTimeout } from './client-channel.js';
+import { clientHandshake, startupToRefuse, type HandshakeDeps } from './client-handshake.js';
 import { PostgresProxySession } from './proxy-session.js';
 import { judgeStartupParameters } from './startup-parameters.js';
 
@@ -32,6 +34,11 @@ export interface PostgresListenerDeps {
   policies: PolicyLoader;
   logins: LoginThrottle;
   logger: Logger;
+  /**
+   * Connection caps, the buffer budget and the startup timeout, shared with the SSH listener;
+   * default: the process's own, from its configuration (ClientLimits.shared()).
+   */
+  limits?: ClientLimits;
 }
 
 /** The gateway's Postgres port: psql, pgbench and any driver connect here. */
@@ -41,9 +48,19 @@ export class PostgresListener implements ProtocolListener {
   private readonly cancelKeys = new CancelKeys();
   private readonly targetRoles: TargetRoles;
   private readonly sockets = new Set<Socket>();
+  private readonly limits: ClientLimits;
+  private readonly handshake: HandshakeDeps;
 
   constructor(private readonly deps: PostgresListenerDeps) {
     this.targetRoles = new TargetRoles(deps.prisma, deps.logger);
+    this.limits = deps.limits ?? ClientLimits.shared();
+    this.handshake = {
+      prisma: deps.prisma,
+      targets: deps.targets,
+      tls: deps.tls,
+      logins: deps.logins,
+      startupTimeoutMs: this.limits.startupTimeoutMs,
+    };
   }
 
   listen(): Promise<AddressInfo> {
@@ -62,19 +79,62 @@ export class PostgresListener implements ProtocolListener {
     });
   }
 
-  private async accept(socket: Socket): Promise<void> {
+  private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
+    // Whatever ends the connection on our side (a refusal, a timeout, the session's end) also
+    // closes the descriptor, whether or not the client ever closes its side.
+    closeOnceEnded(socket);
+    const admission = this.limits.admit('postgres', socket.remoteAddress, this.deps.logger);
+    if (admission.kind === 'dropped') {
+      socket.destroy();
+      return;
+    }
+    socket.once('close', admission.release);
+    if (admission.kind === 'refused') void this.refuseOverCap(socket, admission.message);
+    else void this.serve(socket);
+  }
+
+  /**
+   * A client past a connection cap: FATAL 53300 once its startup packet is in (after TLS, when it
+   * asks), as the server answers past max_connections; closed without a word if it sends nothing
+   * usable within REFUSAL_TIMEOUT_MS. Its cancel requests still go through.
+   */
+  private async refuseOverCap(socket: Socket, message: string): Promise<void> {
+    const channel = new ClientChannel(socket);
+    try {
+      const outcome = await startupToRefuse(
+        channel,
+        this.deps.tls,
+        Math.min(REFUSAL_TIMEOUT_MS, this.limits.startupTimeoutMs),
+      );
+      if (outcome.kind === 'startup') {
+        refuse(channel.socket, SqlState.TOO_MANY_CONNECTIONS, message);
+        return;
+      }
+      socket.destroy();
+      if (outcome.kind === 'cancel') await this.cancelKeys.find(outcome.processId, outcome.secretKey)?.cancel();
+    } catch (error) {
+      this.deps.logger.debug({ client: socket.remoteAddress, err: (error as Error).message }, 'refused client dropped');
+      channel.socket.destroy();
+      socket.destroy();
+    }
+  }
+
+  private async serve(socket: Socket): Promise<void> {
     const log = this.deps.logger;
     // Refusals go through the channel's socket: after an SSLRequest that is the TLS
     // socket, and an ErrorResponse written to the raw one would reach the client as
     // bytes that break its TLS layer ("wrong version number") instead of the error.
-    const channel = new ClientChannel(socket);
+    const channel = new ClientChannel(socket, this.limits.budget);
+    // What the connection holds of the buffer budget goes back when it closes (TLS or not: the
+    // raw socket closes with it).
+    socket.once('close', () => channel.parser.dispose());
     // Who and what, for the log line of a failure past the handshake.
     let context: Record<string, unknown> = { client: socket.remoteAddress };
     try {
-      const outcome = await clientHandshake(channel, this.deps);
+      const outcome = await clientHandshake(channel, this.handshake);
       if (outcome.kind === 'cancel') {
         socket.destroy();
         await this.cancelKeys.find(outcome.processId, outcome.secretKey)?.cancel();
@@ -159,6 +219,7 @@ export class PostgresListener implements ProtocolListener {
         return;
       }
       const code = (error as { code?: string }).code;
+      if (error instanceof StartupTimeout) clientLimitMetrics.startupTimeouts.inc({ protocol: 'postgres' });
       log.info(
         { client: socket.remoteAddress, err: (error as Error).message },
         'postgres client dropped during startup',

@@ -399,7 +399,9 @@ export class PostgresProxySession implements LiveSession {
   }
 
   private drainClientMessages(stream: TunnelStream): void {
-    if (this.holding) return;
+    // Once ended (a refused message among others), what the client still sends is not read: its
+    // parser would throw its violation again, and a second refusal on the ended socket reset it.
+    if (this.holding || this.ended) return;
     const { socket, parser } = this.start;
     const frames: Buffer[] = [];
     const recording = this.recording;
@@ -541,7 +543,8 @@ export class PostgresProxySession implements LiveSession {
     // The relay latency: from the first batch sent to the first response bytes (see relay()).
     if (this.relaySentAt === 0) this.relaySentAt = performance.now();
     const batch = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-    if (!stream.write(batch)) {
+    // Large messages hold the gateway's buffer budget until they have gone into the tunnel.
+    if (!stream.write(batch, this.start.parser.handOff())) {
       this.start.socket.pause();
       stream.once('drain', () => this.resumeClient());
     }

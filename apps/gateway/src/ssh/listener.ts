@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection as SshConnection, ServerChannel } from 'ssh2';
 import type { LoginThrottle, Principal } from '@warden/access';
@@ -7,6 +7,8 @@ import { ShellPolicy, type CompiledPolicy, type Decision } from '@warden/policy'
 import type { ReviewService } from '@warden/reviews';
 import type { ListenAddress, Logger } from '@warden/runtime';
 import type { TunnelServer } from '@warden/tunnel';
+import { clientLimitMetrics } from '@warden/runtime/metrics';
+import { ClientLimits, closeOnceEnded, REFUSAL_TIMEOUT_MS } from '../client-limits.js';
 import type { ConnectionTargets } from '../connection-targets.js';
 import type { PolicyLoader } from '../policy-loader.js';
 import type { ProtocolListener } from '../protocol-listener.js';
@@ -23,7 +25,6 @@ import { sshOptionsOf, sshTarget } from './options.js';
 import { SessionRequests } from './session-requests.js';
 import { SshGatewaySession } from './ssh-session.js';
 
-const AUTH_TIMEOUT_MS = 30_000;
 /**
  * Ciphers Node's own crypto runs (AES-GCM, AES-CTR). ssh2 does chacha20-poly1305 in
  * JavaScript when its optional native module is not built; clients that prefer
@@ -54,6 +55,11 @@ export interface SshListenerDeps {
   /** Failed token logins per client address (shared with the Postgres listener); keys are not counted. */
   logins: LoginThrottle;
   logger: Logger;
+  /**
+   * Connection caps and the startup timeout, shared with the Postgres listener; default: the
+   * process's own, from its configuration (ClientLimits.shared()).
+   */
+  limits?: ClientLimits;
 }
 
 /**
@@ -65,42 +71,88 @@ export interface SshListenerDeps {
 export class SshListener implements ProtocolListener {
   readonly protocol = 'ssh';
   private readonly server: ssh2.Server;
+  /** Accepts the sockets (ssh2 only sees admitted ones: injectSocket), so that they can be counted. */
+  private readonly tcp = net.createServer((socket) => this.acceptSocket(socket));
   private readonly clients = new Set<SshConnection>();
+  /** Admitted sockets not authenticated yet, by `address|port`: their timer, their client once it exists. */
+  private readonly handshakes = new Map<string, { timer: NodeJS.Timeout; client?: SshConnection }>();
+  private readonly sockets = new Set<Socket>();
+  private readonly limits: ClientLimits;
   /** Shell-policy view of each compiled policy (they are cached per version by the loader). */
   private readonly shellPolicies = new WeakMap<CompiledPolicy<Decision>, ShellPolicy>();
 
   constructor(private readonly deps: SshListenerDeps) {
     this.server = new ssh2.Server(
       { hostKeys: [deps.hostKey.privateKey], ident: 'Warden', algorithms: { cipher: [...NATIVE_CIPHERS] } },
-      (client, info) => this.accept(client, info.ip),
+      (client, info) => this.accept(client, info.ip, info.port),
     );
+    this.limits = deps.limits ?? ClientLimits.shared();
   }
 
   listen(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.deps.address.port, this.deps.address.host, () =>
-        resolve(this.server.address() as AddressInfo),
-      );
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.deps.address.port, this.deps.address.host, () => resolve(this.tcp.address() as AddressInfo));
     });
   }
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      this.tcp.close(() => resolve());
       for (const client of this.clients) client.end();
+      // Sockets still in their handshake (some without a client yet: no SSH version sent) go outright.
+      for (const socket of this.sockets) if (this.handshakes.has(handshakeKey(socket))) socket.destroy();
     });
   }
 
-  private accept(client: SshConnection, clientAddr: string | undefined): void {
+  /**
+   * Counts the socket against the connection caps, and gives it WARDEN_CLIENT_STARTUP_TIMEOUT_MS to
+   * authenticate (from connecting: a client that never sends its version is closed too). Past a
+   * cap, the client is sent an SSH disconnect (too many connections) saying which.
+   */
+  private acceptSocket(socket: Socket): void {
+    socket.on('error', () => {});
+    const admission = this.limits.admit('ssh', socket.remoteAddress, this.deps.logger);
+    if (admission.kind === 'dropped') {
+      socket.destroy();
+      return;
+    }
+    if (admission.kind === 'refused') {
+      refuseOverCap(socket, admission.message);
+      socket.once('close', admission.release);
+      return;
+    }
+    this.sockets.add(socket);
+    // Once our side ends (a disconnect, the timeout), the descriptor goes, whether or not the client closes.
+    closeOnceEnded(socket);
+    const key = handshakeKey(socket);
+    const timer = setTimeout(() => {
+      clientLimitMetrics.startupTimeouts.inc({ protocol: 'ssh' });
+      this.deps.logger.info({ client: socket.remoteAddress }, 'ssh client did not authenticate in time');
+      // A client that sent its version is told (a disconnect); either way the socket goes.
+      this.handshakes.get(key)?.client?.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }, this.limits.startupTimeoutMs);
+    this.handshakes.set(key, { timer });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.handshakes.delete(key);
+      this.sockets.delete(socket);
+      admission.release();
+    });
+    this.server.injectSocket(socket);
+  }
+
+  private accept(client: SshConnection, clientAddr: string | undefined, clientPort: number | undefined): void {
     this.clients.add(client);
     const log = this.deps.logger;
     let principal: Principal | undefined;
     let username = '';
-    const timer = setTimeout(() => client.end(), AUTH_TIMEOUT_MS);
+    const key = `${clientAddr}|${clientPort}`;
+    const handshake = this.handshakes.get(key);
+    if (handshake) handshake.client = client;
     client.on('error', (err) => log.debug({ client: clientAddr, err: err.message }, 'ssh client error'));
     client.on('close', () => {
-      clearTimeout(timer);
       this.clients.delete(client);
     });
     client.on('authentication', (ctx) => {
@@ -126,7 +178,8 @@ export class SshListener implements ProtocolListener {
       );
     });
     client.on('ready', () => {
-      clearTimeout(timer);
+      if (handshake) clearTimeout(handshake.timer);
+      this.handshakes.delete(key);
       const requests = new SessionRequests(client);
       void this.start(client, requests, clientAddr, principal!, username).catch((err: unknown) => {
         log.error({ err, client: clientAddr, identity: principal?.name, username }, 'ssh session failed to start');
@@ -241,6 +294,44 @@ export class SshListener implements ProtocolListener {
     });
     requests.handleTcpip((_accept, reject) => reject());
   }
+}
+
+function handshakeKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
+/**
+ * Tells a client past a connection cap why it is refused, without the cost of a key exchange:
+ * the server's version line, then SSH_MSG_DISCONNECT (reason 12, too many connections) in the
+ * clear, as it may be before keys are exchanged; OpenSSH prints "Received disconnect from …:12:
+ * <message>". The socket closes when the client does, or after REFUSAL_TIMEOUT_MS; what the
+ * client sends meanwhile is read and dropped, so that closing does not reset the connection
+ * before the client has read the message.
+ */
+function refuseOverCap(socket: Socket, message: string): void {
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_TIMEOUT_MS);
+  socket.once('close', () => clearTimeout(timer));
+  socket.on('data', () => {});
+  socket.end(Buffer.concat([Buffer.from('SSH-2.0-Warden\r\n'), disconnectPacket(12, `Warden: ${message}`)]));
+}
+
+/** An unencrypted SSH binary packet (RFC 4253 6) carrying SSH_MSG_DISCONNECT (RFC 4253 11.1). */
+function disconnectPacket(reason: number, description: string): Buffer {
+  const text = Buffer.from(description, 'utf8');
+  const payload = Buffer.alloc(1 + 4 + 4 + text.length + 4);
+  payload[0] = 1; // SSH_MSG_DISCONNECT
+  payload.writeUInt32BE(reason, 1);
+  payload.writeUInt32BE(text.length, 5);
+  text.copy(payload, 9);
+  payload.writeUInt32BE(0, 9 + text.length); // language tag: none
+  // Padding: at least 4 bytes, the packet (length field included) a multiple of 8.
+  let padding = 8 - ((4 + 1 + payload.length) % 8);
+  if (padding < 4) padding += 8;
+  const packet = Buffer.alloc(4 + 1 + payload.length + padding);
+  packet.writeUInt32BE(1 + payload.length + padding, 0);
+  packet[4] = padding;
+  payload.copy(packet, 5);
+  return packet;
 }
 
 /** The parts of ssh2's protocol object (not its public API) that sendAuthBanner uses. */

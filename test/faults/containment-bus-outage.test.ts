@@ -83,10 +83,15 @@ describe('containment with the control bus down', () => {
     expect(down.result.status).toBe(503);
     expect(down.result.body).toEqual({ status: 'unavailable', database: 'ok', bus: 'unreachable' });
     expect(down.ms).toBeLessThan(3000);
+    // The API's /metrics says so too (warden_control_bus_up).
+    const busUp = async () =>
+      /^warden_control_bus_up (\d)$/m.exec((await dp.api.request('GET', '/metrics', { token: null })).text)?.[1];
+    expect(await busUp()).toBe('0');
     redis.restore();
     await expect
       .poll(async () => (await dp.api.request('GET', '/readyz', { token: null })).body, { timeout: 15_000 })
       .toEqual({ status: 'ready', database: 'ok', bus: 'ok' });
+    await expect.poll(busUp, { timeout: 15_000 }).toBe('1');
   });
 
   it('a kill while Redis refuses connections: stored and audited, answered at once, the session ends via the database', async () => {

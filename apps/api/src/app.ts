@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createControlBus, type ControlBus } from '@warden/control-bus';
+import { registerBusSource } from '@warden/runtime/metrics';
 import type { PrismaClient } from '@warden/db';
 import { ReviewService } from '@warden/reviews';
 import type { Logger, SecretBox, WardenConfig } from '@warden/runtime';
@@ -62,6 +63,8 @@ export async function buildApi(options: ApiOptions): Promise<ApiInstance> {
       logger: options.logger,
     }));
   if (!options.bus) app.addHook('onClose', () => bus.close());
+  const unregisterBusMetric = registerBusSource(() => bus.health().up);
+  app.addHook('onClose', async () => unregisterBusMetric());
   app.decorate('services', {
     prisma: options.prisma,
     secretBox: options.secretBox,

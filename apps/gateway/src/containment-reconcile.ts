@@ -1,6 +1,7 @@
 import type { PrismaClient } from '@warden/db';
 import type { Logger } from '@warden/runtime';
 import type { LiveSession, SessionTracker } from './session-tracker.js';
+import { faultMetrics } from '@warden/runtime/metrics';
 
 /** Default of WARDEN_CONTAINMENT_RECONCILE_MS. */
 export const DEFAULT_RECONCILE_MS = 2000;
@@ -85,6 +86,7 @@ export class ContainmentReconcile {
       this.failing = false;
     } catch (err) {
       this.stats.failures += 1;
+      faultMetrics.containmentReconcileFailures.inc();
       if (!this.failing) {
         this.logger.warn({ err }, 'containment check failed; retrying every interval until the database answers');
       }
@@ -113,6 +115,7 @@ export class ContainmentReconcile {
       // The same words as the bus messages' handlers (containment.ts), so a client cannot tell the paths apart.
       if (row.killRequestedAt) {
         this.stats.killed += 1;
+        faultMetrics.containmentReconciled.inc({ action: 'kill' });
         this.logger.info({ sessionId: row.id, by: row.killedBy, via: 'database' }, 'session killed');
         session.terminate(
           `terminated by ${row.killedBy ?? 'an administrator'}: ${row.killReason ?? 'ended by an administrator'}`,
@@ -120,6 +123,7 @@ export class ContainmentReconcile {
         );
       } else {
         this.stats.blocked += 1;
+        faultMetrics.containmentReconciled.inc({ action: 'block' });
         const reason =
           row.identity.status === 'blocked'
             ? (row.identity.blockedReason ?? 'blocked by an administrator')

@@ -4,6 +4,7 @@ import { DB_NOW, freshPresence, Prisma, type PrismaClient } from '@warden/db';
 import { ConfigError, type Logger } from '@warden/runtime';
 import type { Recordings } from './recording/recordings.js';
 import type { SessionTracker } from './session-tracker.js';
+import { faultMetrics } from '@warden/runtime/metrics';
 
 /** Setting rows `gateway.presence:<gateway id>`: one per running gateway replica. */
 const KEY_PREFIX = 'gateway.presence:';
@@ -197,6 +198,7 @@ export class GatewayPresence {
       (session, why) => this.options.recordings.endOrphaned(session, gatewayId, why),
     );
     this.unrecovered = new Set(failed);
+    if (ended.length) faultMetrics.sessionsRecovered.inc({ how: 'restart' }, ended.length);
     if (ended.length) {
       const cancelled = await this.onRecovered(ended, true);
       logger.warn(
@@ -255,6 +257,7 @@ export class GatewayPresence {
         `gateway ${gone} holding it went away; ended by gateway ${gatewayId}`,
         (session, why) => this.options.recordings.endOrphaned(session, gatewayId, why),
       );
+      if (ended.length) faultMetrics.sessionsRecovered.inc({ how: 'takeover' }, ended.length);
       if (ended.length) await this.onRecovered(ended, false);
       logger.info({ gatewayId: gone, ended: ended.length, failed: failed.length }, 'ended sessions of a gone replica');
     }

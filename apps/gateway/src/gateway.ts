@@ -4,7 +4,7 @@ import type { PrismaClient, RawExecute } from '@warden/db';
 import { ReviewService } from '@warden/reviews';
 import { LoginThrottle } from '@warden/access';
 import { messageFirst, type Logger, type SecretBox, type WardenConfig } from '@warden/runtime';
-import { registerAgentSource } from '@warden/runtime/metrics';
+import { registerAgentSource, registerBusSource } from '@warden/runtime/metrics';
 import { TunnelServer } from '@warden/tunnel';
 import { AgentDirectory } from './agent-directory.js';
 import { Containment } from './containment.js';
@@ -199,11 +199,16 @@ export class Gateway {
   private observe(bus: ControlBus): void {
     this.sessions.events.useBus(bus);
     this.agents.events.useBus(bus);
-    this.unregisterAgentMetrics = registerAgentSource(() => {
+    const unregisterBus = registerBusSource(() => bus.health().up);
+    const unregisterAgents = registerAgentSource(() => {
       const streams: Record<string, number> = {};
       for (const agent of this.tunnel.listAgents()) streams[agent.agentName] = (streams[agent.agentName] ?? 0) + 1;
       return streams;
     });
+    this.unregisterAgentMetrics = () => {
+      unregisterAgents();
+      unregisterBus();
+    };
   }
 
   async stop(): Promise<void> {

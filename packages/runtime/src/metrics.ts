@@ -226,6 +226,45 @@ export const clientLimitMetrics = {
   }),
 };
 
+/** Faults a process lives through (docs/operations.md, "Faults and limits"): counted as they happen. */
+export const faultMetrics = {
+  containmentReconciled: new Counter({
+    name: 'warden_containment_reconciled_total',
+    help: 'Sessions a gateway ended from its database check (a kill or block the control bus did not deliver), by action.',
+    labelNames: ['action'],
+    registers: [metricsRegistry],
+  }),
+  containmentReconcileFailures: new Counter({
+    name: 'warden_containment_reconcile_failures_total',
+    help: 'Database checks for kills and blocks that failed (retried at the next interval).',
+    registers: [metricsRegistry],
+  }),
+  sessionsRecovered: new Counter({
+    name: 'warden_sessions_recovered_total',
+    help: 'Sessions a crashed gateway left open, ended interrupted and sealed: by its own restart or by another replica (takeover).',
+    labelNames: ['how'],
+    registers: [metricsRegistry],
+  }),
+};
+
+const busSources = new Set<() => boolean>();
+
+/** Whether this process's control bus (Redis) is connected; 1 while every registered bus is up. */
+export function registerBusSource(source: () => boolean): () => void {
+  busSources.add(source);
+  return () => busSources.delete(source);
+}
+
+new Gauge({
+  name: 'warden_control_bus_up',
+  help: 'Whether the control bus (Redis) is connected: 1 up, 0 down (kills and blocks then reach gateways through their database check).',
+  registers: [metricsRegistry],
+  collect() {
+    if (busSources.size === 0) return;
+    this.set([...busSources].every((up) => up()) ? 1 : 0);
+  },
+});
+
 /** Counters of things that happen per event or request, not per message. */
 export const eventMetrics = {
   stored: new Counter({

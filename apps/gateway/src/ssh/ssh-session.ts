@@ -97,13 +97,30 @@ export class SshGatewaySession implements LiveSession {
 
   async run(): Promise<void> {
     const { client, principal, connection } = this.start;
+    // Listened for before the session row exists (a database round trip): a client that leaves, or
+    // asks for a remote forward, meanwhile must still end the session and be recorded.
+    let left: string | undefined;
+    const leftEarly = (why: string) => () => void (left ??= why);
+    const onClose = leftEarly('client disconnected');
+    const onError = leftEarly('client connection error');
+    client.once('close', onClose);
+    client.once('error', onError);
+    const earlyRequests: string[] = [];
+    let recordingReady = false;
+    const refuseGlobal = (accept: unknown, reject: (() => void) | undefined, name: string) => {
+      if (recordingReady) this.refuseGlobalRequest(name);
+      else if (earlyRequests.length < 16) earlyRequests.push(name);
+      reject?.();
+      void accept;
+    };
+    // Global requests: remote forwarding (-R) and stream-local forwards, all refused.
+    client.on('request', refuseGlobal);
     this.id = await this.deps.tracker.begin({
       identityId: principal.identityId,
       connectionId: connection.id,
       agentId: connection.agent.id,
       protocol: 'ssh',
       clientAddr: this.start.clientAddr,
-      // The SSH transport is encrypted (the field means "the client's leg is encrypted").
       // The SSH transport is encrypted, but it is not TLS: clientTls says TLS (Postgres, HTTP).
       clientTls: false,
       clientUser: this.start.username,
@@ -128,20 +145,23 @@ export class SshGatewaySession implements LiveSession {
       this.forwards.add(forward);
       void forward.open(accept, reject);
     });
-    // Global requests: remote forwarding (-R) and stream-local forwards, all refused.
-    client.on('request', (accept, reject, name) => {
-      this.recording?.refused(
-        null,
-        name,
-        this.options.allowPortForwarding
-          ? `remote port forwarding (${name}) is not supported through Warden yet; local forwarding (ssh -L) is`
-          : forwardingDisabled(name),
-      );
-      reject?.();
-      void accept;
-    });
+    for (const name of earlyRequests.splice(0)) this.refuseGlobalRequest(name);
+    recordingReady = true;
+    client.off('close', onClose);
+    client.off('error', onError);
     client.on('close', () => void this.end('closed', 'client disconnected'));
     client.on('error', () => void this.end('closed', 'client connection error'));
+    if (left !== undefined) void this.end('closed', left);
+  }
+
+  private refuseGlobalRequest(name: string): void {
+    this.recording?.refused(
+      null,
+      name,
+      this.options.allowPortForwarding
+        ? `remote port forwarding (${name}) is not supported through Warden yet; local forwarding (ssh -L) is`
+        : forwardingDisabled(name),
+    );
   }
 
   private startRecording(): void {
@@ -151,7 +171,7 @@ export class SshGatewaySession implements LiveSession {
       protocol: 'ssh',
       principal,
       connection,
-      client: { addr: this.start.clientAddr, tls: true, user: this.start.username },
+      client: { addr: this.start.clientAddr, tls: false, user: this.start.username },
     });
     this.recording = new SshSessionRecording(this.recorder, this.options.recordInput);
   }

@@ -328,18 +328,28 @@ describe('clients that leave before their startup packet', () => {
   });
 
   it('a connect-and-close leaves nothing in the log above debug', async () => {
-    const before = dp.gateway.output().length;
+    // The previous test's own line may still be on its way: start counting once the log is quiet.
+    let seen = -1;
+    while (seen !== dp.gateway.output().length) {
+      seen = dp.gateway.output().length;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const before = seen;
     await rawExchange(Buffer.alloc(0), true);
     await rawExchange(Buffer.from([0x58, 0, 0, 0, 4]), false);
+    const lines = () =>
+      dp.gateway
+        .output()
+        .slice(before)
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { level: number; msg: string });
+    await expect
+      .poll(() => lines().filter((l) => /left before its startup packet/.test(l.msg)).length, { timeout: 5000 })
+      .toBe(2);
     await new Promise((r) => setTimeout(r, 300));
-    const lines = dp.gateway
-      .output()
-      .slice(before)
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { level: number; msg: string });
-    expect(lines.filter((l) => l.level > 20 && /client|startup/.test(l.msg))).toEqual([]);
-    expect(lines.filter((l) => /left before its startup packet/.test(l.msg))).toHaveLength(2);
+    expect(lines().filter((l) => l.level > 20 && /client|startup/.test(l.msg))).toEqual([]);
+    expect(lines().filter((l) => /left before its startup packet/.test(l.msg))).toHaveLength(2);
   });
 });
 

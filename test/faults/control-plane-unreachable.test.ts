@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, startDataPath, type CommandResult, type DataPath } from '../support/data-path.js';
 import { freePort } from '../support/ports.js';
 import { serverUrl } from '../support/postgres.js';
+import { LivePsql } from '../support/live-psql.js';
 import { startProcess } from '../support/processes.js';
 
 // The gateway with its control-plane database out of reach: its DATABASE_URL goes through a TCP
@@ -117,45 +117,6 @@ class ControlPlaneProxy {
   private cutAll(): void {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
-  }
-}
-
-/** A psql kept open, statements sent one at a time; `\echo` marks where each answer ends. */
-class LivePsql {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private stdout = '';
-  private stderr = '';
-  private marks = 0;
-  private readonly exited: Promise<number | null>;
-
-  constructor(url: string) {
-    this.child = spawn('psql', ['-X', '-q', '-A', '-t', '--no-psqlrc', '-d', url], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.on('data', (d) => (this.stdout += d));
-    this.child.stderr.on('data', (d) => (this.stderr += d));
-    this.child.stdin.on('error', () => {});
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async send(sql: string, timeoutMs = 60_000): Promise<string> {
-    const mark = `--mark-${++this.marks}--`;
-    const from = this.stdout.length;
-    this.child.stdin.write(`${sql}\n\\echo ${mark}\n`);
-    const deadline = Date.now() + timeoutMs;
-    while (!this.stdout.includes(`${mark}\n`, from)) {
-      if (this.child.exitCode !== null) throw new Error(`psql exited (${this.child.exitCode}): ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no answer from psql; stderr: ${this.stderr}`);
-      await sleep(20);
-    }
-    return this.stdout.slice(from, this.stdout.indexOf(`${mark}\n`, from)).trim();
-  }
-
-  get errors(): string {
-    return this.stderr;
-  }
-
-  async quit(): Promise<number | null> {
-    this.child.stdin.end('\\q\n');
-    return this.exited;
   }
 }
 

@@ -11,6 +11,7 @@ import { PolicyRulesError } from '../decide.js';
 import { analyzeCommandLine, type ShellAnalysis, type SimpleCommand } from './analyze.js';
 import type { Construct, ConstructKind } from './constructs.js';
 import { SHELL_DETECTOR_FUNCTIONS } from './detectors.js';
+import { normalizeDir, SYSTEM_DIRS } from './writers.js';
 
 /** What policy says about one SSH exec command. `construct` names what kept it from being judged. */
 export type CommandDecision =
@@ -65,20 +66,6 @@ function compileMatch(match: {
   };
 }
 
-/** Where a bare allow-list entry may be found: a program given by path elsewhere is not it. */
-const SYSTEM_DIRS = new Set(['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin']);
-
-/** `/usr/bin/../bin//ls` → `/usr/bin/ls` (lexically: the policy does not read the target's links). */
-function normalizePath(path: string): string {
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return (path.startsWith('/') ? '/' : '') + parts.join('/');
-}
-
 /** The programs an allow_commands rule lets run. */
 function compileAllowList(rules: AllowCommandsRule[]): (command: SimpleCommand) => boolean {
   const entries = rules.flatMap((r) => r.commands);
@@ -86,10 +73,10 @@ function compileAllowList(rules: AllowCommandsRule[]): (command: SimpleCommand) 
     entries.filter((e) => !e.includes('/')),
     true,
   );
-  const byPath = anyGlob(entries.filter((e) => e.includes('/')).map(normalizePath), true);
+  const byPath = anyGlob(entries.filter((e) => e.includes('/')).map(normalizeDir), true);
   return (command) => {
     if (!command.path.includes('/')) return byName(command.program);
-    const path = normalizePath(command.path);
+    const path = normalizeDir(command.path);
     if (!path.startsWith('/')) return false;
     const dir = path.slice(0, path.lastIndexOf('/')) || '/';
     return byPath(path) || (SYSTEM_DIRS.has(dir) && byName(command.program));
@@ -133,7 +120,7 @@ export class ShellPolicy {
     );
     this.runners = new Set(commandRules.flatMap((r) => r.runners ?? []));
     this.scripts = anyGlob(
-      commandRules.flatMap((r) => (r.scripts ?? []).map(normalizePath)),
+      commandRules.flatMap((r) => (r.scripts ?? []).map(normalizeDir)),
       true,
     );
     this.reviews = (rules.reviews ?? []).flatMap((r) =>

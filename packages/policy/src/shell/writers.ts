@@ -6,7 +6,10 @@
  */
 export type Write = { file: string } | { into: string | undefined };
 
-/** Where programs run by name are found: unknown files put here can shadow any command. */
+/**
+ * Where programs run by name are found: unknown files put here can shadow any command, and a bare
+ * allow-list entry matches a program given by a path in one of them.
+ */
 export const SYSTEM_DIRS: ReadonlySet<string> = new Set([
   '/bin',
   '/sbin',
@@ -73,6 +76,7 @@ const READ_ONLY = new Set([
 
 const inSystemDir = (path: string) => SYSTEM_DIRS.has(normalizeDir(path)) || SYSTEM_DIRS.has(parentOf(path));
 
+/** `/usr/bin/../bin//ls` → `/usr/bin/ls`, lexically (the policy does not read the target's links). */
 export function normalizeDir(path: string): string {
   const parts: string[] = [];
   for (const part of path.split('/')) {

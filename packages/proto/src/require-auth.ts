@@ -1,8 +1,8 @@
 // Which authentication methods the agent lets a Postgres target ask for, in libpq's
 // `require_auth` vocabulary (PostgreSQL 16): a comma-separated list of methods, or of
-// `!method`s to forbid (all of one kind). The API validates a connection's list with a
-// copy of these rules (apps/api/src/routes/connections/require-auth.ts); the agent
-// enforces it while it logs in (apps/agent/src/postgres/target-auth.ts).
+// `!method`s to forbid (all of one kind). The API validates a connection's list with it
+// (apps/api/src/routes/connections/require-auth.ts); the agent enforces it while it logs
+// in (apps/agent/src/postgres/target-auth.ts).
 
 /** The methods the agent can meet. libpq's gss and sspi are not among them: the agent speaks neither. */
 export const TARGET_AUTH_METHODS = ['password', 'md5', 'scram-sha-256', 'none'] as const;
